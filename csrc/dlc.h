@@ -1,0 +1,256 @@
+/* dlc.h - the one public C header of dlc's compute kernels.
+ *
+ * Conventions (see DESIGN.md section 2):
+ *  - Every kernel returns a dlc_status. Kernels never print, exit, assert or allocate.
+ *  - Data is float32, C-contiguous, NHWC. Convolution kernels are (kh, kw, c / groups, oc).
+ *  - Argument order: shape struct (or sizes), const inputs, outputs, workspace.
+ *  - Forward outputs are OVERWRITTEN. Every gradient output (dx, dw, db, dgamma, ...) is
+ *    ACCUMULATED (+=), so fan-out in a graph needs no special case: zero them first.
+ *  - Forward writes what backward needs into caller buffers (argmax, mean/invstd, masks).
+ *  - Scratch memory comes from a caller-provided workspace whose size in BYTES is given by
+ *    the family's *_workspace_size() function; pass NULL only when that size is 0.
+ *  - Results are bit-identical whatever the thread count: threads only split disjoint
+ *    outputs, and reductions use partitions that do not depend on the thread count.
+ *  - Ownership: the caller owns every pointer; kernels keep none after returning.
+ *  - No Python here: any C program can link the kernel files.
+ */
+#ifndef DLC_H
+#define DLC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    DLC_OK = 0,
+    DLC_EINVAL = 1, /* an argument is out of range or shapes disagree */
+    DLC_ENOMEM = 2  /* a workspace is missing or too small */
+} dlc_status;
+
+/* ---------------------------------------------------------------- runtime */
+
+typedef enum {
+    DLC_SIMD_GENERIC = 0, /* portable C */
+    DLC_SIMD_AVX2 = 1,    /* AVX2 + FMA */
+    DLC_SIMD_AVX512 = 2   /* AVX-512F */
+} dlc_simd_level;
+
+/* Threads used by every parallel kernel (>= 1). Default: OpenMP's default (OMP_NUM_THREADS). */
+dlc_status dlc_set_num_threads(int n);
+int dlc_get_num_threads(void);
+
+/* The best SIMD level this CPU supports, detected once. */
+dlc_simd_level dlc_simd_detect(void);
+/* The level in use; defaults to dlc_simd_detect(). Setting a level above the CPU's is EINVAL. */
+dlc_simd_level dlc_simd_get(void);
+dlc_status dlc_simd_set(dlc_simd_level level);
+const char *dlc_simd_name(dlc_simd_level level);
+
+/* ---------------------------------------------------------------- gemm.c */
+
+/* Row-major SGEMM: C = alpha * op(A) @ op(B) + beta * C, op(A) m x k, op(B) k x n, C m x n.
+ * trans_a != 0 means A is stored k x m (lda >= m), else m x k (lda >= k); likewise B.
+ * beta == 0 overwrites C without reading it (NaNs in C do not propagate). */
+size_t dlc_sgemm_workspace_size(int64_t m, int64_t n, int64_t k);
+dlc_status dlc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                     const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                     float *c, int64_t ldc, void *workspace, size_t workspace_size);
+/* Naive triple loop: the fallback and the test oracle. Needs no workspace. */
+dlc_status dlc_sgemm_ref(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                         const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                         float *c, int64_t ldc);
+
+/* ---------------------------------------------------------------- conv2d.c */
+
+typedef struct {
+    int64_t n, h, w, c;      /* input  (n, h, w, c) */
+    int64_t kh, kw, oc;      /* kernel (kh, kw, c / groups, oc) */
+    int64_t sh, sw;          /* strides */
+    int64_t dh, dw;          /* dilation */
+    int64_t pad_top, pad_bottom, pad_left, pad_right; /* zero padding */
+    int64_t groups;          /* c % groups == 0 and oc % groups == 0 */
+    int64_t oh, ow;          /* output (n, oh, ow, oc) */
+} dlc_conv2d_shape;
+
+/* EINVAL unless every size is positive (pads >= 0) and oh, ow match
+ * oh = (h + pad_top + pad_bottom - dh * (kh - 1) - 1) / sh + 1 (>= 1), likewise ow. */
+dlc_status dlc_conv2d_check(const dlc_conv2d_shape *s);
+size_t dlc_conv2d_workspace_size(const dlc_conv2d_shape *s);
+/* y = conv(x, w) + b; b may be NULL. */
+dlc_status dlc_conv2d_forward(const dlc_conv2d_shape *s, const float *x, const float *w,
+                              const float *b, float *y, void *workspace, size_t workspace_size);
+/* dx += conv_transpose(dy, w). */
+dlc_status dlc_conv2d_backward_data(const dlc_conv2d_shape *s, const float *dy, const float *w,
+                                    float *dx, void *workspace, size_t workspace_size);
+/* dw += correlation of x and dy; db += sum of dy over n, oh, ow (db may be NULL). */
+dlc_status dlc_conv2d_backward_weights(const dlc_conv2d_shape *s, const float *x,
+                                       const float *dy, float *dw, float *db, void *workspace,
+                                       size_t workspace_size);
+
+/* ---------------------------------------------------------------- pool2d.c */
+
+typedef struct {
+    int64_t n, h, w, c;      /* input (n, h, w, c) */
+    int64_t ph, pw;          /* pool window */
+    int64_t sh, sw;          /* strides */
+    int64_t pad_top, pad_bottom, pad_left, pad_right;
+    int64_t oh, ow;          /* output (n, oh, ow, c) */
+} dlc_pool2d_shape;
+
+/* EINVAL unless sizes are positive and oh = (h + pad_top + pad_bottom - ph) / sh + 1, likewise
+ * ow, and every window overlaps the unpadded input (pads < window). */
+dlc_status dlc_pool2d_check(const dlc_pool2d_shape *s);
+/* Padded positions never win a max and are excluded from an average's count (Keras/TF). */
+/* argmax (n, oh, ow, c) int32: the flat index (ih * w + iw) of the winner within its image. */
+dlc_status dlc_maxpool2d_forward(const dlc_pool2d_shape *s, const float *x, float *y,
+                                 int32_t *argmax);
+dlc_status dlc_maxpool2d_backward(const dlc_pool2d_shape *s, const float *dy,
+                                  const int32_t *argmax, float *dx);
+dlc_status dlc_avgpool2d_forward(const dlc_pool2d_shape *s, const float *x, float *y);
+dlc_status dlc_avgpool2d_backward(const dlc_pool2d_shape *s, const float *dy, float *dx);
+/* Global pooling over hw = h * w positions: x (n, hw, c) -> y (n, c). */
+dlc_status dlc_global_maxpool2d_forward(int64_t n, int64_t hw, int64_t c, const float *x,
+                                        float *y, int32_t *argmax);
+dlc_status dlc_global_maxpool2d_backward(int64_t n, int64_t hw, int64_t c, const float *dy,
+                                         const int32_t *argmax, float *dx);
+dlc_status dlc_global_avgpool2d_forward(int64_t n, int64_t hw, int64_t c, const float *x,
+                                        float *y);
+dlc_status dlc_global_avgpool2d_backward(int64_t n, int64_t hw, int64_t c, const float *dy,
+                                         float *dx);
+
+/* ---------------------------------------------------------------- batchnorm.c */
+
+/* x is (m, c): every leading axis (n, h, w) flattened into m rows; statistics per channel.
+ * gamma / beta may be NULL (scale / center off: gamma = 1, beta = 0). */
+size_t dlc_batchnorm_workspace_size(int64_t m, int64_t c);
+/* Training: batch mean and biased variance; y = gamma * (x - mean) * invstd + beta with
+ * invstd = 1 / sqrt(var + eps); writes mean and invstd (c) for backward and updates
+ * moving_* = moving_* * momentum + batch_stat * (1 - momentum) (Keras convention, biased var). */
+dlc_status dlc_batchnorm_forward_train(int64_t m, int64_t c, float eps, float momentum,
+                                       const float *x, const float *gamma, const float *beta,
+                                       float *y, float *mean, float *invstd,
+                                       float *moving_mean, float *moving_var, void *workspace,
+                                       size_t workspace_size);
+/* Inference: normalise with the moving statistics. */
+dlc_status dlc_batchnorm_forward_infer(int64_t m, int64_t c, float eps, const float *x,
+                                       const float *gamma, const float *beta,
+                                       const float *moving_mean, const float *moving_var,
+                                       float *y);
+/* dx += ..., dgamma += sum(dy * xhat), dbeta += sum(dy); dgamma / dbeta may be NULL. */
+dlc_status dlc_batchnorm_backward(int64_t m, int64_t c, const float *x, const float *dy,
+                                  const float *gamma, const float *mean, const float *invstd,
+                                  float *dx, float *dgamma, float *dbeta, void *workspace,
+                                  size_t workspace_size);
+
+/* ---------------------------------------------------------------- activations.c */
+
+/* Elementwise over n values. Backward gets both x (the input) and y (the forward output) and
+ * accumulates dx += dy * f'(x). x and y may be the same array for an in-place forward only
+ * where stated. */
+/* ReLU, Keras's general form: y = max_value if x >= max_value; x if threshold <= x < max;
+ * negative_slope * (x - threshold) otherwise. max_value = INFINITY for none. LeakyReLU is
+ * negative_slope = alpha, threshold 0. */
+dlc_status dlc_relu_forward(int64_t n, float negative_slope, float threshold, float max_value,
+                            const float *x, float *y);
+dlc_status dlc_relu_backward(int64_t n, float negative_slope, float threshold, float max_value,
+                             const float *x, const float *dy, float *dx);
+/* ELU: x if x > 0 else alpha * (exp(x) - 1). */
+dlc_status dlc_elu_forward(int64_t n, float alpha, const float *x, float *y);
+dlc_status dlc_elu_backward(int64_t n, float alpha, const float *x, const float *y,
+                            const float *dy, float *dx);
+dlc_status dlc_sigmoid_forward(int64_t n, const float *x, float *y);
+dlc_status dlc_sigmoid_backward(int64_t n, const float *y, const float *dy, float *dx);
+dlc_status dlc_tanh_forward(int64_t n, const float *x, float *y);
+dlc_status dlc_tanh_backward(int64_t n, const float *y, const float *dy, float *dx);
+/* Softmax over the last axis of (m, k), max-subtracted. */
+dlc_status dlc_softmax_forward(int64_t m, int64_t k, const float *x, float *y);
+/* dx += y * (dy - sum(dy * y)) per row. */
+dlc_status dlc_softmax_backward(int64_t m, int64_t k, const float *y, const float *dy,
+                                float *dx);
+
+/* ---------------------------------------------------------------- softmax_xent.c */
+
+/* Losses over m samples. loss (m) receives each sample's loss; the caller averages.
+ * Backward accumulates d(scale * sum of per-sample losses) into dx, where scale is the caller's
+ * upstream factor (1 / m for a mean). */
+
+/* Fused softmax + categorical cross-entropy on logits (m, k). labels: one-hot or soft (m, k). */
+dlc_status dlc_softmax_xent_forward(int64_t m, int64_t k, const float *logits,
+                                    const float *labels, float *probs, float *loss);
+/* dlogits += scale * (probs - labels). */
+dlc_status dlc_softmax_xent_backward(int64_t m, int64_t k, const float *probs,
+                                     const float *labels, float scale, float *dlogits);
+/* The same with integer labels (m) in [0, k); EINVAL on a label out of range. */
+dlc_status dlc_softmax_xent_sparse_forward(int64_t m, int64_t k, const float *logits,
+                                           const int32_t *labels, float *probs, float *loss);
+dlc_status dlc_softmax_xent_sparse_backward(int64_t m, int64_t k, const float *probs,
+                                            const int32_t *labels, float scale,
+                                            float *dlogits);
+/* Categorical cross-entropy on probabilities (Keras from_logits=False on a non-softmax output):
+ * p / sum(p) clipped to [eps, 1 - eps], loss = -sum(labels * log p). */
+dlc_status dlc_xent_forward(int64_t m, int64_t k, float eps, const float *probs,
+                            const float *labels, float *loss);
+dlc_status dlc_xent_backward(int64_t m, int64_t k, float eps, const float *probs,
+                             const float *labels, float scale, float *dprobs);
+/* Binary cross-entropy, elementwise over (m, k), per-sample loss is the mean over k.
+ * from_logits != 0: stable max(x,0) - x*z + log1p(exp(-|x|)); else p clipped to [eps, 1-eps]. */
+dlc_status dlc_bce_forward(int64_t m, int64_t k, int from_logits, float eps, const float *x,
+                           const float *labels, float *loss);
+dlc_status dlc_bce_backward(int64_t m, int64_t k, int from_logits, float eps, const float *x,
+                            const float *labels, float scale, float *dx);
+/* Mean squared error, per-sample loss is the mean over k of (x - labels)^2. */
+dlc_status dlc_mse_forward(int64_t m, int64_t k, const float *x, const float *labels,
+                           float *loss);
+dlc_status dlc_mse_backward(int64_t m, int64_t k, const float *x, const float *labels,
+                            float scale, float *dx);
+
+/* ---------------------------------------------------------------- dropout.c */
+
+/* Inverted dropout: mask[i] = 1 if uniform(seed, step, i) >= rate else 0, keyed by a
+ * counter-based generator (Philox-4x32-10) so the mask does not depend on threads.
+ * y = x * mask / (1 - rate). rate in [0, 1). */
+dlc_status dlc_dropout_forward(int64_t n, float rate, uint64_t seed, uint64_t step,
+                               const float *x, float *y, uint8_t *mask);
+/* dx += dy * mask / (1 - rate). */
+dlc_status dlc_dropout_backward(int64_t n, float rate, const uint8_t *mask, const float *dy,
+                                float *dx);
+/* n uniform floats in [0, 1) from the same generator (for tests and initializers). */
+dlc_status dlc_philox_uniform(int64_t n, uint64_t seed, uint64_t step, float *out);
+
+/* ---------------------------------------------------------------- optim.c */
+
+/* One fused update over flat buffers of n parameters, Keras 3 formulas. w and the state
+ * buffers are updated in place; g is read only. weight_decay (decoupled, as Keras 3):
+ * w -= lr * weight_decay * w before the update. */
+/* SGD: momentum == 0: w -= lr * g. Else v = momentum * v - lr * g;
+ * w += v (or, nesterov, w += momentum * v - lr * g). v may be NULL when momentum == 0. */
+dlc_status dlc_sgd_step(int64_t n, float lr, float momentum, int nesterov, float weight_decay,
+                        float *w, const float *g, float *v);
+/* Adagrad: acc += g^2; w -= lr * g / sqrt(acc + eps). */
+dlc_status dlc_adagrad_step(int64_t n, float lr, float eps, float weight_decay, float *w,
+                            const float *g, float *acc);
+/* RMSprop: v = rho * v + (1 - rho) * g^2; centered: a = rho * a + (1 - rho) * g,
+ * den = v - a^2 + eps, else den = v + eps; inc = lr * g / sqrt(den);
+ * momentum > 0: mom = momentum * mom + inc, w -= mom; else w -= inc.
+ * mom may be NULL when momentum == 0, avg may be NULL unless centered. */
+dlc_status dlc_rmsprop_step(int64_t n, float lr, float rho, float momentum, float eps,
+                            int centered, float weight_decay, float *w, const float *g,
+                            float *v, float *mom, float *avg);
+/* Adam at step t >= 1: alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t); m += (g - m)(1 - b1);
+ * v += (g^2 - v)(1 - b2); amsgrad: vhat = max(vhat, v) used for v; w -= alpha * m / (sqrt(v) + eps).
+ * vhat may be NULL unless amsgrad. */
+dlc_status dlc_adam_step(int64_t n, float lr, float beta1, float beta2, float eps, int amsgrad,
+                         int64_t t, float weight_decay, float *w, const float *g, float *m,
+                         float *v, float *vhat);
+/* Adadelta: ag = rho * ag + (1 - rho) * g^2; d = -sqrt(ad + eps) / sqrt(ag + eps) * g;
+ * ad = rho * ad + (1 - rho) * d^2; w += lr * d. */
+dlc_status dlc_adadelta_step(int64_t n, float lr, float rho, float eps, float weight_decay,
+                             float *w, const float *g, float *acc_grad, float *acc_delta);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DLC_H */

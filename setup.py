@@ -1,0 +1,32 @@
+"""Build of the C extension dlc._C (the package metadata lives in pyproject.toml).
+
+Flags: -O3, OpenMP, C11, every warning an error. No -march=native and no fast-math: the
+AVX2 and AVX-512 kernels are compiled with function target attributes and chosen at run time.
+DLC_SANITIZE=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer (for the test suite).
+"""
+import glob
+import os
+
+import numpy
+from setuptools import Extension, setup
+
+cflags = ["-std=c11", "-O3", "-fopenmp", "-Wall", "-Wextra", "-Werror", "-fno-strict-aliasing"]
+ldflags = ["-fopenmp"]
+if os.environ.get("DLC_SANITIZE") == "1":
+    san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
+           "-fno-omit-frame-pointer", "-g"]
+    cflags += san
+    ldflags += san
+
+setup(
+    ext_modules=[
+        Extension(
+            "dlc._C",
+            sources=sorted(glob.glob(os.path.join("csrc", "*.c"))),
+            include_dirs=["csrc", numpy.get_include()],
+            define_macros=[("_POSIX_C_SOURCE", "200809L")],
+            extra_compile_args=cflags,
+            extra_link_args=ldflags,
+        )
+    ],
+)
