@@ -55,3 +55,20 @@ dlc_status dlc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, 
         gemm_row(trans_a, trans_b, i, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return DLC_OK;
 }
+
+size_t dlc_sgemm_serial_workspace_size(int64_t m, int64_t n, int64_t k) {
+    (void)m, (void)n, (void)k;
+    return 0;
+}
+
+dlc_status dlc_sgemm_serial(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                            float alpha, const float *a, int64_t lda, const float *b,
+                            int64_t ldb, float beta, float *c, int64_t ldc, void *workspace,
+                            size_t workspace_size) {
+    (void)workspace, (void)workspace_size;
+    dlc_status st = gemm_check(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
+    if (st != DLC_OK) return st;
+    for (int64_t i = 0; i < m; i++)
+        gemm_row(trans_a, trans_b, i, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return DLC_OK;
+}

@@ -25,6 +25,15 @@ static inline size_t dlc_align_up(size_t bytes) {
 /* Threads for the next parallel region: the user's setting. */
 int dlc_threads(void);
 
+/* Single-threaded SGEMM for kernels that parallelise over their own tiles (conv2d): the same
+ * arguments and results as dlc_sgemm, never opens a parallel region. Workspace in bytes from
+ * dlc_sgemm_serial_workspace_size(). Bit-identical to dlc_sgemm for the same arguments. */
+size_t dlc_sgemm_serial_workspace_size(int64_t m, int64_t n, int64_t k);
+dlc_status dlc_sgemm_serial(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                            float alpha, const float *a, int64_t lda, const float *b,
+                            int64_t ldb, float beta, float *c, int64_t ldc, void *workspace,
+                            size_t workspace_size);
+
 /* Target attributes for SIMD variants compiled in a portable build (runtime dispatch). */
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define DLC_X86 1
