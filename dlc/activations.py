@@ -1,0 +1,229 @@
+"""Activation functions, each backed by a forward and a backward C kernel.
+
+`get('relu')` returns an activation object: callable on a NumPy array like Keras's function
+(`dlc.activations.relu(x)`), and used by layers through `forward(x, y)` (writes y) and
+`backward(x, y, dy, dx)` (accumulates dx += dy * f'(x)).
+
+Example:
+
+>>> dlc.activations.get("relu")(np.array([-1.0, 2.0], np.float32))
+array([0., 2.], dtype=float32)
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Optional
+
+import numpy as np
+
+from dlc import _C
+
+
+def _as_input(x) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+class Activation:
+    """An activation: `forward(x, y)`, `backward(x, y, dy, dx)` and `__call__(x)`."""
+
+    name = "activation"
+    is_linear = False
+    is_softmax = False
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def backward(self, x: np.ndarray, y: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def __call__(self, x) -> np.ndarray:
+        x = _as_input(x)
+        y = np.empty_like(x)
+        self.forward(x, y)
+        return y
+
+    def get_config(self) -> Dict[str, Any]:
+        return {}
+
+    def serialize(self) -> Any:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"<activation {self.name}>"
+
+
+class Linear(Activation):
+    name = "linear"
+    is_linear = True
+
+    def forward(self, x, y):
+        np.copyto(y, x)
+
+    def backward(self, x, y, dy, dx):
+        np.add(dx, dy, out=dx)
+
+
+class ReLU(Activation):
+    """Keras's general ReLU: max_value cap, threshold, negative_slope below it."""
+
+    name = "relu"
+
+    def __init__(self, negative_slope: float = 0.0, max_value: Optional[float] = None,
+                 threshold: float = 0.0) -> None:
+        if negative_slope < 0:
+            raise ValueError(f"Argument `negative_slope` must be >= 0, received {negative_slope!r}")
+        if max_value is not None and max_value < 0:
+            raise ValueError(f"Argument `max_value` must be >= 0 or None, received {max_value!r}")
+        self.kw = dict(negative_slope=float(negative_slope), threshold=float(threshold),
+                       max_value=None if max_value is None else float(max_value))
+
+    def forward(self, x, y):
+        _C.relu_forward(x, y, **self.kw)
+
+    def backward(self, x, y, dy, dx):
+        _C.relu_backward(x, dy, dx, **self.kw)
+
+    def get_config(self):
+        return dict(self.kw)
+
+    def serialize(self):
+        default = self.kw == dict(negative_slope=0.0, threshold=0.0, max_value=None)
+        return "relu" if default else {"class_name": "relu", "config": self.get_config()}
+
+
+class LeakyReLU(ReLU):
+    name = "leaky_relu"
+
+    def __init__(self, negative_slope: float = 0.2) -> None:
+        super().__init__(negative_slope=negative_slope)
+
+    def serialize(self):
+        return "leaky_relu"
+
+
+class ELU(Activation):
+    name = "elu"
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha = float(alpha)
+
+    def forward(self, x, y):
+        _C.elu_forward(x, y, alpha=self.alpha)
+
+    def backward(self, x, y, dy, dx):
+        _C.elu_backward(x, y, dy, dx, alpha=self.alpha)
+
+    def get_config(self):
+        return {"alpha": self.alpha}
+
+
+class Sigmoid(Activation):
+    name = "sigmoid"
+
+    def forward(self, x, y):
+        _C.sigmoid_forward(x, y)
+
+    def backward(self, x, y, dy, dx):
+        _C.sigmoid_backward(y, dy, dx)
+
+
+class Tanh(Activation):
+    name = "tanh"
+
+    def forward(self, x, y):
+        _C.tanh_forward(x, y)
+
+    def backward(self, x, y, dy, dx):
+        _C.tanh_backward(y, dy, dx)
+
+
+class Softmax(Activation):
+    """Softmax over the last axis."""
+
+    name = "softmax"
+    is_softmax = True
+
+    def forward(self, x, y):
+        _C.softmax_forward(x, y)
+
+    def backward(self, x, y, dy, dx):
+        _C.softmax_backward(y, dy, dx)
+
+
+def relu(x, negative_slope: float = 0.0, max_value: Optional[float] = None,
+         threshold: float = 0.0) -> np.ndarray:
+    """Rectified linear unit: `max(x, 0)`, with Keras's optional slope, cap and threshold."""
+    return ReLU(negative_slope, max_value, threshold)(x)
+
+
+def leaky_relu(x, negative_slope: float = 0.2) -> np.ndarray:
+    """Leaky ReLU: `x` if x >= 0 else `negative_slope * x`."""
+    return LeakyReLU(negative_slope)(x)
+
+
+def elu(x, alpha: float = 1.0) -> np.ndarray:
+    """Exponential linear unit: `x` if x > 0 else `alpha * (exp(x) - 1)`."""
+    return ELU(alpha)(x)
+
+
+def sigmoid(x) -> np.ndarray:
+    """Logistic sigmoid `1 / (1 + exp(-x))`."""
+    return Sigmoid()(x)
+
+
+def tanh(x) -> np.ndarray:
+    """Hyperbolic tangent."""
+    return Tanh()(x)
+
+
+def softmax(x, axis: int = -1) -> np.ndarray:
+    """Softmax over the last axis: `exp(x) / sum(exp(x))`."""
+    if axis not in (-1, np.ndim(x) - 1):
+        raise ValueError(f"softmax: only the last axis is supported, received axis={axis}")
+    return Softmax()(x)
+
+
+def linear(x) -> np.ndarray:
+    """The identity."""
+    return _as_input(x).copy()
+
+
+_ALIASES: Dict[str, Callable[[], Activation]] = {
+    "linear": Linear, "relu": ReLU, "leaky_relu": LeakyReLU, "elu": ELU,
+    "sigmoid": Sigmoid, "tanh": Tanh, "softmax": Softmax,
+}
+_FUNCS = {relu: ReLU, leaky_relu: LeakyReLU, elu: ELU, sigmoid: Sigmoid, tanh: Tanh,
+          softmax: Softmax, linear: Linear}
+
+
+def get(identifier: Any) -> Activation:
+    """An activation from None (linear), a name, one of this module's functions, or an
+    Activation instance.
+
+    Raises:
+        ValueError: for an unknown name.
+    """
+    if identifier is None:
+        return Linear()
+    if isinstance(identifier, Activation):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _ALIASES.get(identifier)
+        if cls is None:
+            raise ValueError(
+                f"Unknown activation {identifier!r}; expected one of {sorted(_ALIASES)}"
+            )
+        return cls()
+    if isinstance(identifier, dict) and identifier.get("class_name") in _ALIASES:
+        return _ALIASES[identifier["class_name"]](**identifier.get("config", {}))
+    if identifier in _FUNCS:
+        return _FUNCS[identifier]()
+    raise TypeError(
+        f"Could not interpret activation {identifier!r}: dlc runs activations in C, so pass a "
+        f"name such as 'relu' or one of dlc.activations' functions"
+    )
+
+
+def serialize(act: Activation) -> Any:
+    return act.serialize()
+
+

@@ -1,0 +1,26 @@
+"""dlc.layers: Keras-compatible layers (channels-last), each a thin wrapper over C kernels."""
+from dlc.layers.base import KerasTensor, Layer
+from dlc.layers.conv import Conv2D
+from dlc.layers.core import (
+    ELU, Activation, Dense, Dropout, Flatten, Input, InputLayer, LeakyReLU, ReLU, Reshape, Softmax,
+)
+from dlc.layers.merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
+from dlc.layers.normalization import BatchNormalization
+from dlc.layers.pooling import (
+    AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D,
+)
+
+# Keras aliases
+MaxPool2D = MaxPooling2D
+AvgPool2D = AveragePooling2D
+GlobalMaxPool2D = GlobalMaxPooling2D
+GlobalAvgPool2D = GlobalAveragePooling2D
+Convolution2D = Conv2D
+
+__all__ = [
+    "Activation", "Add", "AveragePooling2D", "AvgPool2D", "Average", "BatchNormalization",
+    "Concatenate", "Conv2D", "Convolution2D", "Dense", "Dropout", "ELU", "Flatten",
+    "GlobalAveragePooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D", "GlobalMaxPooling2D", "Input",
+    "InputLayer", "KerasTensor", "Layer", "LeakyReLU", "MaxPool2D", "MaxPooling2D", "Maximum",
+    "Minimum", "Multiply", "ReLU", "Reshape", "Softmax", "Subtract",
+]

@@ -1,0 +1,361 @@
+"""The layer contract, symbolic tensors and graph nodes.
+
+A layer, shaped like Keras's (DESIGN.md section 4):
+- `__init__` validates hyperparameters at once and quotes the bad value;
+- `compute_output_shape(input_shape)` is pure (shapes carry `None` for the batch);
+- `build(input_shape)` declares parameters with `add_weight`; the model's arena allocates them;
+- `forward(ctx, x, training)` calls C kernels, writes into buffers cached in `ctx`, stashes what
+  backward needs in `ctx`, and returns the output;
+- `backward(ctx, dy, dx)` accumulates into `dx` (None when the input needs no gradient) and into
+  the parameter gradients. Single-input layers get arrays; merge layers get lists.
+
+`ctx` is per call site (graph node), so a layer used twice in a graph keeps both calls' state.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from dlc import activations as _activations
+from dlc import initializers as _initializers
+from dlc import regularizers as _regularizers
+from dlc._arena import Arena, Variable
+
+Shape = Tuple[Optional[int], ...]
+
+_NAME_COUNTS: Dict[str, int] = {}
+
+
+def unique_name(base: str) -> str:
+    """`base`, then `base_1`, `base_2`, ... as Keras names layers."""
+    n = _NAME_COUNTS.get(base, 0)
+    _NAME_COUNTS[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def clear_session() -> None:
+    """Resets the automatic layer names (as `keras.backend.clear_session()`)."""
+    _NAME_COUNTS.clear()
+
+
+def _snake(name: str) -> str:
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+
+
+def shape_str(shape: Any) -> str:
+    """Keras's rendering of a shape: (None, 26, 26, 32)."""
+    if isinstance(shape, list):
+        return "[" + ", ".join(shape_str(s) for s in shape) + "]"
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+class Ctx:
+    """Per-node runtime state: cached buffers and what backward needs."""
+
+    def __init__(self) -> None:
+        self._bufs: Dict[Tuple[str, Tuple[int, ...], str], np.ndarray] = {}
+        self.fused_softmax = False  # the loss differentiates through this node's softmax
+        self.saved: Dict[str, Any] = {}
+
+    def buf(self, key: str, shape: Sequence[int], dtype=np.float32) -> np.ndarray:
+        """An uninitialised array for `key` of `shape`, allocated once per distinct shape
+        (a full batch and the last, smaller one) and reused afterwards."""
+        shape = tuple(int(s) for s in shape)
+        k = (key, shape, np.dtype(dtype).str)
+        a = self._bufs.get(k)
+        if a is None:
+            a = np.empty(shape, dtype)
+            self._bufs[k] = a
+        return a
+
+    def zeros(self, key: str, shape: Sequence[int], dtype=np.float32) -> np.ndarray:
+        a = self.buf(key, shape, dtype)
+        a.fill(0)
+        return a
+
+    def release(self) -> None:
+        self._bufs.clear()
+        self.saved.clear()
+
+
+class KerasTensor:
+    """A symbolic tensor: the shape of a value in a model being defined (batch is None).
+
+    Created by `dlc.layers.Input(...)` and by calling a layer on other symbolic tensors.
+    """
+
+    def __init__(self, shape: Shape, node: Optional["Node"] = None, name: str = "") -> None:
+        self.shape = tuple(shape)
+        self.node = node
+        self.name = name
+        self.dtype = "float32"
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"<KerasTensor shape={shape_str(self.shape)}, name={self.name}>"
+
+
+class Node:
+    """One call of a layer in a graph: its inputs, its output and its runtime context."""
+
+    def __init__(self, layer: "Layer", inputs: List[KerasTensor], multi: bool) -> None:
+        self.layer = layer
+        self.inputs = inputs
+        self.multi = multi  # the layer was called with a list
+        self.output: Optional[KerasTensor] = None
+        self.ctx = Ctx()
+
+
+class Layer:
+    """Base class of every layer.
+
+    Args:
+        name: the layer's name; unique default from the class name (`conv2d`, `conv2d_1`, ...).
+        trainable: whether the optimizer updates its weights.
+        dtype: only "float32" (or None) is supported.
+        input_shape: shape of one sample, for the first layer of a Sequential model.
+        batch_size: optional fixed batch size given with input_shape (ignored otherwise).
+    """
+
+    def __init__(self, *, name: Optional[str] = None, trainable: bool = True,
+                 dtype: Any = None, input_shape: Optional[Sequence[Optional[int]]] = None,
+                 batch_input_shape: Optional[Sequence[Optional[int]]] = None,
+                 input_dim: Optional[int] = None, batch_size: Optional[int] = None,
+                 **kwargs: Any) -> None:
+        if kwargs:
+            raise TypeError(
+                f"{type(self).__name__}: unrecognized keyword argument(s) {sorted(kwargs)}"
+            )
+        if dtype not in (None, "float32", np.float32) and getattr(dtype, "name", None) != "float32":
+            raise ValueError(f"{type(self).__name__}: dlc computes in float32, received dtype={dtype!r}")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"Argument `name` must be a non-empty string, received {name!r}")
+        self.name = name or unique_name(_snake(type(self).__name__))
+        self.trainable = bool(trainable)
+        self.built = False
+        self.supports_masking = False
+        self._variables: List[Variable] = []
+        self._inbound_nodes: List[Node] = []
+        self._build_shape: Any = None
+        self._own_arena: Optional[Arena] = None
+        self._eager_ctx: Optional[Ctx] = None
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        if input_shape is not None:
+            batch_input_shape = (batch_size,) + tuple(input_shape)
+        self._batch_input_shape = tuple(batch_input_shape) if batch_input_shape is not None else None
+
+    # ---------------------------------------------------------------- to override
+    def build(self, input_shape: Any) -> None:
+        """Declares the weights for inputs of `input_shape` (with None for the batch)."""
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """The output shape for `input_shape`; pure."""
+        return input_shape
+
+    def forward(self, ctx: Ctx, x: Any, training: bool) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def backward(self, ctx: Ctx, dy: np.ndarray, dx: Any) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    def macs(self, input_shape: Any, output_shape: Any) -> int:
+        """Multiply-accumulates per sample (for summary())."""
+        return 0
+
+    def get_config(self) -> Dict[str, Any]:
+        """The layer's constructor arguments, JSON-able (Keras's layout)."""
+        config: Dict[str, Any] = {"name": self.name, "trainable": self.trainable,
+                                  "dtype": "float32"}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = list(self._batch_input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config: Dict[str, Any]) -> "Layer":
+        """Rebuilds a layer from `get_config()`'s output."""
+        return cls(**config)
+
+    # ---------------------------------------------------------------- weights
+    def add_weight(self, name: str, shape: Sequence[int], initializer: Any = "glorot_uniform",
+                   regularizer: Any = None, trainable: bool = True) -> Variable:
+        """Declares a weight; the model's arena gives it storage when the model is built."""
+        var = Variable(name, shape, _initializers.get(initializer), _regularizers.get(regularizer),
+                       trainable, self.name)
+        self._variables.append(var)
+        return var
+
+    @property
+    def weights(self) -> List[Variable]:
+        """Trainable then non-trainable variables, in creation order (Keras's order)."""
+        return [v for v in self._variables if v.trainable] + [v for v in self._variables if not v.trainable]
+
+    @property
+    def trainable_weights(self) -> List[Variable]:
+        return [v for v in self._variables if v.trainable] if self.trainable else []
+
+    @property
+    def non_trainable_weights(self) -> List[Variable]:
+        if self.trainable:
+            return [v for v in self._variables if not v.trainable]
+        return self.weights
+
+    @property
+    def variables(self) -> List[Variable]:
+        return self.weights
+
+    def _require_values(self) -> None:
+        if not self.built:
+            raise ValueError(
+                f"Layer '{self.name}' has no weights yet: it is built when it is first called "
+                f"or when its model is built"
+            )
+        if any(v.value is None for v in self._variables):
+            arena = Arena()
+            arena.finalize(self._variables)
+            self._own_arena = arena
+
+    def get_weights(self) -> List[np.ndarray]:
+        """Copies of the weights as NumPy arrays, in Keras's order.
+
+        Returns:
+            A list of float32 arrays, e.g. `[kernel, bias]` for Dense and Conv2D and
+            `[gamma, beta, moving_mean, moving_variance]` for BatchNormalization.
+        """
+        if not self._variables:
+            return []
+        self._require_values()
+        return [v.numpy() for v in self.weights]
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Copies `weights` (Keras's order and layouts) into the layer's weights.
+
+        Args:
+            weights: a list of arrays with the shapes `get_weights()` returns.
+
+        Raises:
+            ValueError: on a wrong count or shape; nothing is changed then.
+        """
+        params = self.weights
+        if len(weights) != len(params):
+            raise ValueError(
+                f"Layer '{self.name}' expects {len(params)} weight arrays, received {len(weights)}"
+            )
+        arrays = []
+        for v, w in zip(params, weights):
+            a = np.asarray(w, dtype=np.float32)
+            if a.shape != v.shape:
+                raise ValueError(
+                    f"Layer '{self.name}' weight '{v.name}' has shape {v.shape}, received {a.shape}"
+                )
+            arrays.append(a)
+        if params:
+            self._require_values()
+        for v, a in zip(params, arrays):
+            np.copyto(v.value, a)
+
+    def count_params(self) -> int:
+        """Number of scalars in the layer's weights."""
+        if not self.built:
+            raise ValueError(
+                f"You tried to call `count_params` on layer '{self.name}', but the layer isn't "
+                f"built. Call it on an input first or build its model."
+            )
+        return int(sum(v.size for v in self._variables))
+
+    # ---------------------------------------------------------------- calling
+    def _maybe_build(self, input_shape: Any) -> None:
+        if not self.built:
+            self.build(input_shape)
+            self.built = True
+            self._build_shape = input_shape
+
+    def __call__(self, inputs: Any, training: bool = False) -> Any:
+        """Applied to symbolic tensors, adds this layer to the graph and returns its symbolic
+        output; applied to NumPy arrays, runs it (inference mode unless `training=True`) and
+        returns a new array."""
+        multi = isinstance(inputs, (list, tuple))
+        items = list(inputs) if multi else [inputs]
+        if all(isinstance(t, KerasTensor) for t in items):
+            return self._call_symbolic(items, multi)
+        if any(isinstance(t, KerasTensor) for t in items):
+            raise TypeError(f"Layer '{self.name}': mix of symbolic tensors and arrays as inputs")
+        return self._call_eager(items, multi, training)
+
+    def _call_symbolic(self, items: List[KerasTensor], multi: bool) -> KerasTensor:
+        in_shape = [t.shape for t in items] if multi else items[0].shape
+        self._check_input_shape(in_shape)
+        self._maybe_build(in_shape)
+        out_shape = self.compute_output_shape(in_shape)
+        node = Node(self, items, multi)
+        out = KerasTensor(out_shape, node, name=self.name)
+        node.output = out
+        self._inbound_nodes.append(node)
+        return out
+
+    def _call_eager(self, items: List[Any], multi: bool, training: bool) -> np.ndarray:
+        arrays = [np.ascontiguousarray(a, dtype=np.float32) for a in items]
+        in_shape = [(None,) + a.shape[1:] for a in arrays] if multi else (None,) + arrays[0].shape[1:]
+        self._check_input_shape(in_shape)
+        self._maybe_build(in_shape)
+        self._require_values()
+        if self._eager_ctx is None:
+            self._eager_ctx = Ctx()
+        out = self.forward(self._eager_ctx, arrays if multi else arrays[0], bool(training))
+        return np.array(out, copy=True)
+
+    def _check_input_shape(self, input_shape: Any) -> None:
+        """Raises ValueError when a built layer is called on an incompatible shape."""
+        if not self.built or self._build_shape is None:
+            return
+        if not _shapes_compatible(self._build_shape, input_shape):
+            raise ValueError(
+                f"Input to layer '{self.name}' ({type(self).__name__}) is incompatible: the layer "
+                f"was built for shape {shape_str(self._build_shape) if not isinstance(self._build_shape, list) else self._build_shape}, "
+                f"received {shape_str(input_shape) if not isinstance(input_shape, list) else input_shape}"
+            )
+
+    # ---------------------------------------------------------------- activation helpers
+    def _act_forward(self, ctx: Ctx, z: np.ndarray, act: _activations.Activation) -> np.ndarray:
+        """y = act(z); remembers z and y for backward (and z as logits for a fused loss)."""
+        ctx.saved["z"] = z
+        if act.is_linear:
+            return z
+        y = ctx.buf("act_y", z.shape)
+        act.forward(z, y)
+        ctx.saved["y"] = y
+        return y
+
+    def _act_backward(self, ctx: Ctx, dy: np.ndarray, act: _activations.Activation) -> np.ndarray:
+        """dL/dz from dL/dy; when the loss is fused with this node's softmax, dy already is
+        dL/dz."""
+        if act.is_linear or (ctx.fused_softmax and act.is_softmax):
+            return dy
+        dz = ctx.zeros("act_dz", dy.shape)
+        act.backward(ctx.saved["z"], ctx.saved["y"], dy, dz)
+        return dz
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _shapes_compatible(a: Any, b: Any) -> bool:
+    if isinstance(a, list) or isinstance(b, list):
+        if not (isinstance(a, list) and isinstance(b, list)) or len(a) != len(b):
+            return False
+        return all(_shapes_compatible(x, y) for x, y in zip(a, b))
+    if len(a) != len(b):
+        return False
+    return all(x is None or y is None or x == y for x, y in zip(a[1:], b[1:]))
+
+
+def accumulate(dx: Optional[np.ndarray], value: np.ndarray) -> None:
+    """dx += value (reshaped to dx's shape); nothing if dx is None."""
+    if dx is not None:
+        np.add(dx, value.reshape(dx.shape), out=dx)

@@ -1,0 +1,141 @@
+"""Pooling layers (channels-last): MaxPooling2D, AveragePooling2D, GlobalMaxPooling2D,
+GlobalAveragePooling2D."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from dlc import _C
+from dlc._geometry import normalize_padding, normalize_tuple, output_hw, pads_2d
+from dlc.layers.base import Layer, shape_str
+from dlc.layers.conv import _channels_last
+
+
+class _Pooling2D(Layer):
+    _kind = ""
+
+    def __init__(self, pool_size: Any = (2, 2), strides: Any = None, padding: str = "valid",
+                 data_format: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pool_size = normalize_tuple(pool_size, 2, "pool_size")
+        self.strides = self.pool_size if strides is None else normalize_tuple(strides, 2, "strides")
+        self.padding = normalize_padding(padding)
+        _channels_last(data_format, type(self).__name__)
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f"{type(self).__name__} '{self.name}' expects 4-D input (batch, height, width, channels), received {shape_str(input_shape)}")
+        oh, ow = output_hw(self.padding, input_shape[1], input_shape[2], self.pool_size, self.strides)
+        if (oh is not None and oh < 1) or (ow is not None and ow < 1):
+            raise ValueError(f"{type(self).__name__} '{self.name}': input {shape_str(input_shape)} is smaller than the pool {self.pool_size}")
+        return (input_shape[0], oh, ow, input_shape[3])
+
+    def _geo(self, x_shape):
+        h, w = x_shape[1], x_shape[2]
+        pads = pads_2d(self.padding, h, w, self.pool_size, self.strides)
+        oh, ow = output_hw(self.padding, h, w, self.pool_size, self.strides)
+        return dict(pool_size=self.pool_size, strides=self.strides, padding=pads), (x_shape[0], oh, ow, x_shape[3])
+
+    def macs(self, input_shape, output_shape):
+        return 0
+
+    def get_config(self):
+        c = super().get_config()
+        c.update(pool_size=list(self.pool_size), strides=list(self.strides), padding=self.padding,
+                 data_format="channels_last")
+        return c
+
+
+class MaxPooling2D(_Pooling2D):
+    """Max pooling over `pool_size` windows moved by `strides` (default: pool_size).
+
+    Args:
+        pool_size: int or (ph, pw), default (2, 2).
+        strides: int or (sh, sw); None means pool_size.
+        padding: 'valid' or 'same' (padded positions never win).
+
+    Example:
+
+    >>> layer = dlc.layers.MaxPooling2D(pool_size=(2, 2))
+    """
+
+    def forward(self, ctx, x, training):
+        geo, out_shape = self._geo(x.shape)
+        y = ctx.buf("y", out_shape)
+        argmax = ctx.buf("argmax", out_shape, np.int32)
+        _C.maxpool2d_forward(x, y, argmax, **geo)
+        ctx.saved["geo"] = geo
+        return y
+
+    def backward(self, ctx, dy, dx):
+        if dx is not None:
+            _C.maxpool2d_backward(dy, ctx.buf("argmax", dy.shape, np.int32), dx, **ctx.saved["geo"])
+
+
+class AveragePooling2D(_Pooling2D):
+    """Average pooling over `pool_size` windows moved by `strides` (default: pool_size); with
+    'same' padding the padded positions are left out of each average (as in Keras)."""
+
+    def forward(self, ctx, x, training):
+        geo, out_shape = self._geo(x.shape)
+        y = ctx.buf("y", out_shape)
+        _C.avgpool2d_forward(x, y, **geo)
+        ctx.saved["geo"] = geo
+        return y
+
+    def backward(self, ctx, dy, dx):
+        if dx is not None:
+            _C.avgpool2d_backward(dy, dx, **ctx.saved["geo"])
+
+
+class _GlobalPooling2D(Layer):
+    def __init__(self, data_format: Optional[str] = None, keepdims: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _channels_last(data_format, type(self).__name__)
+        self.keepdims = bool(keepdims)
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f"{type(self).__name__} '{self.name}' expects 4-D input (batch, height, width, channels), received {shape_str(input_shape)}")
+        if self.keepdims:
+            return (input_shape[0], 1, 1, input_shape[3])
+        return (input_shape[0], input_shape[3])
+
+    def _out(self, y):
+        return y.reshape(y.shape[0], 1, 1, y.shape[1]) if self.keepdims else y
+
+    def get_config(self):
+        c = super().get_config()
+        c.update(data_format="channels_last", keepdims=self.keepdims)
+        return c
+
+
+class GlobalMaxPooling2D(_GlobalPooling2D):
+    """Maximum over height and width: (batch, h, w, c) -> (batch, c) (or (batch, 1, 1, c) with
+    keepdims=True)."""
+
+    def forward(self, ctx, x, training):
+        y = ctx.buf("y", (x.shape[0], x.shape[3]))
+        argmax = ctx.buf("argmax", (x.shape[0], x.shape[3]), np.int32)
+        _C.global_maxpool2d_forward(x, y, argmax)
+        return self._out(y)
+
+    def backward(self, ctx, dy, dx):
+        if dx is not None:
+            dy2 = dy.reshape(dy.shape[0], dy.shape[-1])
+            _C.global_maxpool2d_backward(dy2, ctx.buf("argmax", dy2.shape, np.int32), dx)
+
+
+class GlobalAveragePooling2D(_GlobalPooling2D):
+    """Mean over height and width: (batch, h, w, c) -> (batch, c) (or (batch, 1, 1, c) with
+    keepdims=True)."""
+
+    def forward(self, ctx, x, training):
+        y = ctx.buf("y", (x.shape[0], x.shape[3]))
+        _C.global_avgpool2d_forward(x, y)
+        return self._out(y)
+
+    def backward(self, ctx, dy, dx):
+        if dx is not None:
+            _C.global_avgpool2d_backward(dy.reshape(dy.shape[0], dy.shape[-1]), dx)
