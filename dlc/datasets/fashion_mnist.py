@@ -1,0 +1,102 @@
+"""Fashion-MNIST data set."""
+from __future__ import annotations
+
+import os
+
+from dlc.datasets import _common
+from dlc.datasets._common import DatasetNotFoundError, Splits
+
+__all__ = ["load_data"]
+
+_FOLDER = "fashion-mnist"
+# Keras downloads the Fashion-MNIST files from the root of its bucket. The md5 checksums are
+# the ones published with the data set.
+_MD5 = {
+    _common.TRAIN_IMAGES: "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    _common.TRAIN_LABELS: "25c81989df183df01b3e8a0aad5dffbe",
+    _common.TEST_IMAGES: "bef4ecab320f06d8554ea6380940ec79",
+    _common.TEST_LABELS: "bb300cfdad3c16e7a12a480ee83cd310",
+}
+
+
+def load_data() -> _common.Splits:
+    """Loads the Fashion-MNIST dataset.
+
+    This is a dataset of 60,000 28x28 grayscale images of 10 fashion categories, along with a
+    test set of 10,000 images. This dataset can be used as a drop-in replacement for MNIST.
+
+    The classes are:
+
+    | Label | Description |
+    |:-----:|-------------|
+    |   0   | T-shirt/top |
+    |   1   | Trouser     |
+    |   2   | Pullover    |
+    |   3   | Dress       |
+    |   4   | Coat        |
+    |   5   | Sandal      |
+    |   6   | Shirt       |
+    |   7   | Sneaker     |
+    |   8   | Bag         |
+    |   9   | Ankle boot  |
+
+    The four original IDX files (`train-images-idx3-ubyte.gz`, `train-labels-idx1-ubyte.gz`,
+    `t10k-images-idx3-ubyte.gz`, `t10k-labels-idx1-ubyte.gz`) are looked up, in this order, in
+    `$DLC_DATA_DIR/fashion-mnist/`, `~/.dlc/datasets/fashion-mnist/` and Keras's cache
+    (`~/.keras/datasets/fashion-mnist/`, or under `$KERAS_HOME`); failing that, they are
+    downloaded from the URLs Keras uses into `~/.dlc/datasets/fashion-mnist/` and checked
+    against their published MD5 checksums.
+
+    Returns:
+        Tuple of NumPy arrays: `(x_train, y_train), (x_test, y_test)`.
+
+        **`x_train`**: `uint8` NumPy array of grayscale image data with shapes
+          `(60000, 28, 28)`, containing the training data.
+
+        **`y_train`**: `uint8` NumPy array of labels (integers in range 0-9) with shape
+          `(60000,)` for the training data.
+
+        **`x_test`**: `uint8` NumPy array of grayscale image data with shapes
+          `(10000, 28, 28)`, containing the test data.
+
+        **`y_test`**: `uint8` NumPy array of labels (integers in range 0-9) with shape
+          `(10000,)` for the test data.
+
+    Raises:
+        DatasetNotFoundError: (a `FileNotFoundError`) when the files are nowhere on disk and
+            cannot be downloaded; the message says where to put them.
+        ValueError: when a file found is corrupt or truncated, or a download fails its
+            checksum.
+
+    Example:
+
+    ```python
+    (x_train, y_train), (x_test, y_test) = dlc.datasets.fashion_mnist.load_data()
+    assert x_train.shape == (60000, 28, 28)
+    assert x_test.shape == (10000, 28, 28)
+    assert y_train.shape == (60000,)
+    assert y_test.shape == (10000,)
+    ```
+
+    License:
+
+    The copyright for Fashion-MNIST is held by Zalando SE. Fashion-MNIST is licensed under the
+    MIT license.
+    """
+    home = os.path.join(_common.dlc_home_datasets(), _FOLDER)
+    folders = []
+    env = os.environ.get("DLC_DATA_DIR")
+    if env:
+        folders.append(os.path.join(os.path.expanduser(env), _FOLDER))
+    folders += [home, os.path.join(_common.keras_datasets_dir(), _FOLDER)]
+    found = _common.find_idx_folder(folders)
+    if found is not None:
+        return _common.load_idx_folder(found)
+
+    def not_found(reason: str) -> DatasetNotFoundError:
+        return DatasetNotFoundError(
+            _common.not_found_message("Fashion-MNIST", _FOLDER, "", reason))
+
+    urls = {name: (_common.KERAS_BUCKET + name, md5, "md5") for name, md5 in _MD5.items()}
+    _common.fetch_files(urls, home, not_found)
+    return _common.load_idx_folder(home)

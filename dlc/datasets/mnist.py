@@ -1,0 +1,95 @@
+"""MNIST handwritten digits data set."""
+from __future__ import annotations
+
+import os
+
+from dlc.datasets import _common
+from dlc.datasets._common import DatasetNotFoundError, Splits
+
+__all__ = ["load_data"]
+
+_FOLDER = "mnist"
+_URL = _common.KERAS_BUCKET + "mnist.npz"
+# The checksum Keras publishes for mnist.npz.
+_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+
+
+def load_data(path: str = "mnist.npz") -> Splits:
+    """Loads the MNIST dataset.
+
+    This is a dataset of 60,000 28x28 grayscale images of the 10 digits, along with a test set
+    of 10,000 images.
+
+    The data is looked up, in this order, in `$DLC_DATA_DIR/mnist/` and `~/.dlc/datasets/mnist/`
+    (each holding the four original IDX files `train-images-idx3-ubyte.gz`,
+    `train-labels-idx1-ubyte.gz`, `t10k-images-idx3-ubyte.gz`, `t10k-labels-idx1-ubyte.gz`),
+    then as `~/.dlc/datasets/<path>` and in Keras's cache (`~/.keras/datasets/<path>`, or under
+    `$KERAS_HOME`); failing that, `mnist.npz` is downloaded from the URL Keras uses into
+    `~/.dlc/datasets/` and checked against its published SHA-256.
+
+    Args:
+        path: name of the `.npz` file in `~/.dlc/datasets` and Keras's cache
+            (default `mnist.npz`).
+
+    Returns:
+        Tuple of NumPy arrays: `(x_train, y_train), (x_test, y_test)`.
+
+        **`x_train`**: `uint8` NumPy array of grayscale image data with shapes
+          `(60000, 28, 28)`, containing the training data. Pixel values range from 0 to 255.
+
+        **`y_train`**: `uint8` NumPy array of digit labels (integers in range 0-9) with shape
+          `(60000,)` for the training data.
+
+        **`x_test`**: `uint8` NumPy array of grayscale image data with shapes
+          `(10000, 28, 28)`, containing the test data. Pixel values range from 0 to 255.
+
+        **`y_test`**: `uint8` NumPy array of digit labels (integers in range 0-9) with shape
+          `(10000,)` for the test data.
+
+    Raises:
+        DatasetNotFoundError: (a `FileNotFoundError`) when the files are nowhere on disk and
+            cannot be downloaded; the message says where to put them.
+        ValueError: when a file found is corrupt or truncated, or a download fails its
+            checksum.
+
+    Example:
+
+    ```python
+    (x_train, y_train), (x_test, y_test) = dlc.datasets.mnist.load_data()
+    assert x_train.shape == (60000, 28, 28)
+    assert x_test.shape == (10000, 28, 28)
+    assert y_train.shape == (60000,)
+    assert y_test.shape == (10000,)
+    ```
+
+    License:
+
+    Yann LeCun and Corinna Cortes hold the copyright of MNIST dataset, which is a derivative
+    work from original NIST datasets. MNIST dataset is made available under the terms of the
+    Creative Commons Attribution-Share Alike 3.0 license.
+    """
+    path = os.fspath(path)
+    if os.path.basename(path) != path or not path:
+        raise ValueError(f"mnist.load_data: argument 'path' must be a file name, received "
+                         f"{path!r}")
+    home = _common.dlc_home_datasets()
+    folders = []
+    env = os.environ.get("DLC_DATA_DIR")
+    if env:
+        folders.append(os.path.join(os.path.expanduser(env), _FOLDER))
+    folders.append(os.path.join(home, _FOLDER))
+    found = _common.find_idx_folder(folders)
+    if found is not None:
+        return _common.load_idx_folder(found)
+    for npz in (os.path.join(home, path), os.path.join(_common.keras_datasets_dir(), path)):
+        if os.path.isfile(npz):
+            return _common.load_npz(npz)
+
+    def not_found(reason: str) -> DatasetNotFoundError:
+        extra = (f"\nA Keras copy works too: {os.path.join(home, path)} or "
+                 f"{os.path.join(_common.keras_datasets_dir(), path)}.")
+        return DatasetNotFoundError(_common.not_found_message("MNIST", _FOLDER, extra, reason))
+
+    dest = os.path.join(home, path)
+    _common.fetch_files({path: (_URL, _SHA256, "sha256")}, home, not_found)
+    return _common.load_npz(dest)
