@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "layers", "models", "losses", "optimizers", "metrics", "callbacks", "datasets", "utils",
-    "initializers", "regularizers", "activations", "examples",
+    "initializers", "regularizers", "activations", "examples", "backend",
 )
 
 

@@ -626,8 +626,7 @@ class Model(Layer):
             if self.stop_training:
                 break
         cbs.on_train_end(logs)
-        self.history = cbs.history
-        return cbs.history
+        return self.history  # the History that CallbackList attached to the model
 
     # ---------------------------------------------------------------- evaluate / predict
     def evaluate(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None,

@@ -1,0 +1,1 @@
+"""Runnable examples: `python -m dlc.examples.mnist_cnn`."""
