@@ -19,7 +19,7 @@ _MD5 = {
 }
 
 
-def load_data() -> _common.Splits:
+def load_data() -> Splits:
     """Loads the Fashion-MNIST dataset.
 
     This is a dataset of 60,000 28x28 grayscale images of 10 fashion categories, along with a
