@@ -88,7 +88,8 @@ def load_data() -> Splits:
     env = os.environ.get("DLC_DATA_DIR")
     if env:
         folders.append(os.path.join(os.path.expanduser(env), _FOLDER))
-    folders += [home, os.path.join(_common.keras_datasets_dir(), _FOLDER)]
+    folders += [os.path.join(root, _FOLDER) for root in _common.dlc_search_roots()]
+    folders.append(os.path.join(_common.keras_datasets_dir(), _FOLDER))
     found = _common.find_idx_folder(folders)
     if found is not None:
         return _common.load_idx_folder(found)
