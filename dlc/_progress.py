@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
 import sys
 import time
 from typing import Any, Callable, Iterable, List, Optional, Sequence, TextIO, Tuple
@@ -165,6 +166,11 @@ class Progbar:
             self.stateless_metrics = None
         self._clock = _clock if _clock is not None else time.time
         self._dynamic_display = _is_dynamic(file)
+        # In a terminal, a live line wider than the window would wrap and '\r' could no longer
+        # redraw it: live frames are cut to the window width (the final line is kept whole).
+        self._columns: Optional[int] = None
+        if self._dynamic_display and not _in_notebook():
+            self._columns = shutil.get_terminal_size().columns
         self._color = self._dynamic_display and "NO_COLOR" not in os.environ
         stream = sys.stdout if file is None else file
         if _can_encode(stream, "━"):
@@ -204,7 +210,8 @@ class Progbar:
             if not finalize and now - self._last_update < self.interval:
                 return
             if self._dynamic_display:
-                line = self._bar_line(current, now, time_per_unit, finalize)
+                max_width = None if finalize or not self._columns else self._columns - 1
+                line = self._bar_line(current, now, time_per_unit, finalize, max_width)
                 visible = len(_ANSI.sub("", line)) if self._color else len(line)
                 pad = " " * max(0, self._prev_total_width - visible)
                 self._write("\r" + line + pad + ("\n" if finalize else ""))
@@ -252,7 +259,8 @@ class Progbar:
     def _style(self, text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if self._color else text
 
-    def _bar_line(self, current: int, now: float, time_per_unit: float, finalize: bool) -> str:
+    def _bar_line(self, current: int, now: float, time_per_unit: float, finalize: bool,
+                  max_width: Optional[int] = None) -> str:
         target = self.target
         if target is not None and target > 0:
             digits = int(math.log10(target)) + 1
@@ -273,7 +281,12 @@ class Progbar:
             timing = f"{now - self._start:.0f}s"
         line += " " + self._style(timing, "1")
         line += " " + _format_time_per_unit(time_per_unit, self.unit_name)
-        return line + self._metrics_text()
+        metrics = self._metrics_text()
+        if max_width is not None:
+            # The metrics come last and carry no colour codes, so they can be cut safely.
+            head = len(_ANSI.sub("", line)) if self._color else len(line)
+            metrics = metrics[:max(0, max_width - head)]
+        return line + metrics
 
     def _epoch_line(self, current: int, now: float, time_per_unit: float) -> str:
         if self.target is not None and self.target > 0:

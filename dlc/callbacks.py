@@ -530,7 +530,7 @@ class _MonitorCallback(Callback):
             return True
         if self.monitor_op is None:
             self._set_monitor_op()
-        return bool(self.monitor_op(value + self._sign * -self.min_delta, reference))
+        return bool(self.monitor_op(value - self._sign * self.min_delta, reference))
 
 
 class EarlyStopping(_MonitorCallback):

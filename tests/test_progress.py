@@ -33,6 +33,7 @@ def static(monkeypatch):
 @pytest.fixture
 def dynamic(monkeypatch):
     monkeypatch.setenv("DLC_PROGRESS", "dynamic")
+    monkeypatch.setenv("COLUMNS", "200")  # wide: live frames are not cut to the window
     monkeypatch.delenv("NO_COLOR", raising=False)
 
 
@@ -271,3 +272,22 @@ def test_argument_validation():
         Progbar(3, verbose=3)
     with pytest.raises(ValueError, match="target"):
         Progbar(2.5)
+
+
+def test_live_frames_fit_the_terminal_width(monkeypatch):
+    monkeypatch.delenv("DLC_PROGRESS", raising=False)
+    monkeypatch.setenv("COLUMNS", "60")
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    out, clock = Tty(), FakeClock()
+    bar = Progbar(5, file=out, stateful_metrics=["accuracy", "loss"], _clock=clock)
+    run_epoch(bar, clock, 5, per_step=0.1,
+              values=lambda s: [("accuracy", 0.5), ("loss", 0.25)])
+    frames = ANSI.sub("", out.getvalue()).rstrip("\n").split("\r")[1:]
+    assert len(frames) == 5
+    assert all(len(f) <= 59 for f in frames[:-1]), [len(f) for f in frames]
+    assert frames[0].startswith("1/5 ") and "- accur" in frames[0]
+    assert frames[-1].rstrip().endswith("- accuracy: 0.5000 - loss: 0.2500")  # final: whole

@@ -40,11 +40,21 @@ class DatasetNotFoundError(FileNotFoundError):
 
 # ---------------------------------------------------------------------------- locations
 def dlc_home_datasets() -> str:
-    """``~/.dlc/datasets`` (or ``/tmp/.dlc/datasets`` if the home folder is not writable)."""
+    """Where downloads go: ``~/.dlc/datasets``, or ``<tmp>/.dlc/datasets`` if the home folder
+    is not writable."""
     home = os.path.expanduser("~")
     if not os.access(home, os.W_OK):
         home = tempfile.gettempdir()
     return os.path.join(home, ".dlc", "datasets")
+
+
+def dlc_search_roots() -> List[str]:
+    """``~/.dlc/datasets``, then the download folder if that is elsewhere."""
+    roots = [os.path.join(os.path.expanduser("~"), ".dlc", "datasets")]
+    download_root = dlc_home_datasets()
+    if download_root != roots[0]:
+        roots.append(download_root)
+    return roots
 
 
 def keras_datasets_dir() -> str:
@@ -202,7 +212,7 @@ def download(url: str, dest: str, checksum: str, algorithm: str) -> str:
 
 
 def not_found_message(dataset: str, folder: str, extra: str, reason: str) -> str:
-    dlc_dir = os.path.join(dlc_home_datasets(), folder)
+    dlc_dir = os.path.join(dlc_search_roots()[0], folder)
     env = os.environ.get("DLC_DATA_DIR")
     env_note = (f" (DLC_DATA_DIR is set to {env!r}, but {os.path.join(env, folder)} "
                 "does not hold all four files)" if env else "")

@@ -19,7 +19,7 @@ _MD5 = {
 }
 
 
-def load_data() -> _common.Splits:
+def load_data() -> Splits:
     """Loads the Fashion-MNIST dataset.
 
     This is a dataset of 60,000 28x28 grayscale images of 10 fashion categories, along with a
@@ -88,7 +88,8 @@ def load_data() -> _common.Splits:
     env = os.environ.get("DLC_DATA_DIR")
     if env:
         folders.append(os.path.join(os.path.expanduser(env), _FOLDER))
-    folders += [home, os.path.join(_common.keras_datasets_dir(), _FOLDER)]
+    folders += [os.path.join(root, _FOLDER) for root in _common.dlc_search_roots()]
+    folders.append(os.path.join(_common.keras_datasets_dir(), _FOLDER))
     found = _common.find_idx_folder(folders)
     if found is not None:
         return _common.load_idx_folder(found)

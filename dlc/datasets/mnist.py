@@ -73,15 +73,17 @@ def load_data(path: str = "mnist.npz") -> Splits:
         raise ValueError(f"mnist.load_data: argument 'path' must be a file name, received "
                          f"{path!r}")
     home = _common.dlc_home_datasets()
+    roots = _common.dlc_search_roots()
     folders = []
     env = os.environ.get("DLC_DATA_DIR")
     if env:
         folders.append(os.path.join(os.path.expanduser(env), _FOLDER))
-    folders.append(os.path.join(home, _FOLDER))
+    folders += [os.path.join(root, _FOLDER) for root in roots]
     found = _common.find_idx_folder(folders)
     if found is not None:
         return _common.load_idx_folder(found)
-    for npz in (os.path.join(home, path), os.path.join(_common.keras_datasets_dir(), path)):
+    for root in roots + [_common.keras_datasets_dir()]:
+        npz = os.path.join(root, path)
         if os.path.isfile(npz):
             return _common.load_npz(npz)
 
