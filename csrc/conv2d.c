@@ -148,45 +148,68 @@ static inline void pixel_of(const dlc_conv2d_shape *s, int64_t q, int64_t *img, 
     *ox = r - *oy * s->ow;
 }
 
+/* One row of col: the K patch values of the pixel whose window starts at (iy0, ix0). */
+static void im2col_pixel(const dlc_conv2d_shape *s, const plan *p, const float *xi,
+                         int64_t iy0, int64_t ix0, float *dst) {
+    const int64_t cg = p->cg, c = s->c, kw = s->kw;
+    for (int64_t i = 0; i < s->kh; i++, dst += kw * cg) {
+        int64_t iy = iy0 + i * s->dh;
+        if (iy < 0 || iy >= s->h) {
+            memset(dst, 0, (size_t)(kw * cg) * sizeof(float));
+            continue;
+        }
+        const float *xrow = xi + iy * s->w * c;
+        if (s->dw == 1 && cg == c) {
+            /* The taps of one kernel row are contiguous in x: one copy of the valid run. */
+            int64_t j0 = ix0 < 0 ? -ix0 : 0;
+            int64_t j1 = DLC_MIN(kw, s->w - ix0);
+            if (j1 < j0) j1 = j0;
+            if (j0 > 0) memset(dst, 0, (size_t)(j0 * cg) * sizeof(float));
+            if (j1 > j0)
+                memcpy(dst + j0 * cg, xrow + (ix0 + j0) * c,
+                       (size_t)((j1 - j0) * cg) * sizeof(float));
+            if (kw > j1) memset(dst + j1 * cg, 0, (size_t)((kw - j1) * cg) * sizeof(float));
+            continue;
+        }
+        for (int64_t j = 0; j < kw; j++) {
+            int64_t ix = ix0 + j * s->dw;
+            float *d = dst + j * cg;
+            if (ix < 0 || ix >= s->w)
+                memset(d, 0, (size_t)cg * sizeof(float));
+            else if (cg == 1)
+                *d = xrow[ix * c];
+            else
+                memcpy(d, xrow + ix * c, (size_t)cg * sizeof(float));
+        }
+    }
+}
+
 /* col (np x K) = the patches of flat output pixels [q0, q0+np) for group g. */
 static void im2col_tile(const dlc_conv2d_shape *s, const plan *p, const float *x, int64_t q0,
                         int64_t np, int64_t g, float *col) {
     const int64_t cg = p->cg, c = s->c, kw = s->kw;
+    /* Small K: interior pixels gather their K values through precomputed offsets (cheaper
+     * than a handful of tiny memcpy calls). */
+    enum { GATHER_MAX = 64 };
+    int64_t offs[GATHER_MAX];
+    const int gather = p->k <= GATHER_MAX;
+    if (gather)
+        for (int64_t i = 0, kk = 0; i < s->kh; i++)
+            for (int64_t j = 0; j < kw; j++)
+                for (int64_t ci = 0; ci < cg; ci++, kk++)
+                    offs[kk] = (i * s->dh * s->w + j * s->dw) * c + ci;
+    const int64_t ylast = (s->kh - 1) * s->dh, xlast = (kw - 1) * s->dw;
     int64_t img, oy, ox;
     pixel_of(s, q0, &img, &oy, &ox);
     for (int64_t r = 0; r < np; r++) {
         float *dst = col + r * p->k;
         const float *xi = x + img * s->h * s->w * c + g * cg;
         int64_t iy0 = oy * s->sh - s->pad_top, ix0 = ox * s->sw - s->pad_left;
-        for (int64_t i = 0; i < s->kh; i++, dst += kw * cg) {
-            int64_t iy = iy0 + i * s->dh;
-            if (iy < 0 || iy >= s->h) {
-                memset(dst, 0, (size_t)(kw * cg) * sizeof(float));
-                continue;
-            }
-            const float *xrow = xi + iy * s->w * c;
-            if (s->dw == 1 && cg == c) {
-                /* The taps of one kernel row are contiguous in x: one copy of the valid run. */
-                int64_t j0 = ix0 < 0 ? -ix0 : 0;
-                int64_t j1 = DLC_MIN(kw, s->w - ix0);
-                if (j1 < j0) j1 = j0;
-                if (j0 > 0) memset(dst, 0, (size_t)(j0 * cg) * sizeof(float));
-                if (j1 > j0)
-                    memcpy(dst + j0 * cg, xrow + (ix0 + j0) * c,
-                           (size_t)((j1 - j0) * cg) * sizeof(float));
-                if (kw > j1) memset(dst + j1 * cg, 0, (size_t)((kw - j1) * cg) * sizeof(float));
-                continue;
-            }
-            for (int64_t j = 0; j < kw; j++) {
-                int64_t ix = ix0 + j * s->dw;
-                float *d = dst + j * cg;
-                if (ix < 0 || ix >= s->w)
-                    memset(d, 0, (size_t)cg * sizeof(float));
-                else if (cg == 1)
-                    *d = xrow[ix * c];
-                else
-                    memcpy(d, xrow + ix * c, (size_t)cg * sizeof(float));
-            }
+        if (gather && iy0 >= 0 && iy0 + ylast < s->h && ix0 >= 0 && ix0 + xlast < s->w) {
+            const float *xb = xi + (iy0 * s->w + ix0) * c;
+            for (int64_t kk = 0; kk < p->k; kk++) dst[kk] = xb[offs[kk]];
+        } else {
+            im2col_pixel(s, p, xi, iy0, ix0, dst);
         }
         if (++ox == s->ow) {
             ox = 0;
@@ -227,14 +250,14 @@ static void col2im_tile(const dlc_conv2d_shape *s, const plan *p, const float *d
  * Each output element is accumulated in the same order by every variant; the SIMD variants
  * use fused multiply-add, the portable one a multiply then an add. */
 
-static void smallk_fwd_generic(int64_t np, int64_t k, int64_t oc, const float *col,
-                               const float *w, const float *b, float *y) {
+static void smallk_fwd_generic(int64_t np, int64_t k, int64_t oc, const float *src, int64_t rs,
+                               const int64_t *offs, const float *w, const float *b, float *y) {
     for (int64_t r = 0; r < np; r++) {
         float *yr = y + r * oc;
-        const float *cr = col + r * k;
+        const float *sr = src + r * rs;
         for (int64_t o = 0; o < oc; o++) yr[o] = b ? b[o] : 0.0f;
         for (int64_t kk = 0; kk < k; kk++) {
-            float a = cr[kk];
+            float a = sr[offs[kk]];
             const float *wk = w + kk * oc;
             for (int64_t o = 0; o < oc; o++) yr[o] += a * wk[o];
         }
@@ -254,22 +277,56 @@ static void smallk_bwdw_generic(int64_t np, int64_t k, int64_t oc, const float *
 }
 
 #if DLC_X86
+/* R rows x NB vectors of 8 columns; NB and R are constants after inlining. */
+DLC_TARGET_AVX2 static inline __attribute__((always_inline)) void
+smallk_fwd_avx2_block(int R, int NB, int64_t k, int64_t oc, const float *src, int64_t rs,
+                      const int64_t *offs, const float *w, const __m256 *bias,
+                      const __m256i *mask, float *y) {
+    __m256 acc[4][2];
+    for (int i = 0; i < R; i++)
+        for (int v = 0; v < NB; v++) acc[i][v] = bias[v];
+    for (int64_t kk = 0; kk < k; kk++) {
+        __m256 wv[2];
+        for (int v = 0; v < NB; v++) wv[v] = _mm256_maskload_ps(w + kk * oc + 8 * v, mask[v]);
+        const float *sp = src + offs[kk];
+        for (int i = 0; i < R; i++) {
+            __m256 a = _mm256_broadcast_ss(sp + i * rs);
+            for (int v = 0; v < NB; v++) acc[i][v] = _mm256_fmadd_ps(a, wv[v], acc[i][v]);
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int v = 0; v < NB; v++) _mm256_maskstore_ps(y + i * oc + 8 * v, mask[v], acc[i][v]);
+}
+
 DLC_TARGET_AVX2 static void smallk_fwd_avx2(int64_t np, int64_t k, int64_t oc,
-                                            const float *col, const float *w, const float *b,
-                                            float *y) {
-    for (int64_t o0 = 0; o0 < oc; o0 += 8) {
-        int64_t rem = oc - o0;
-        __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)DLC_MIN(rem, 8)),
-                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        __m256 bias = b ? _mm256_maskload_ps(b + o0, mask) : _mm256_setzero_ps();
-        __m256 wv[SMALLK_MAX];
-        for (int64_t kk = 0; kk < k; kk++) wv[kk] = _mm256_maskload_ps(w + kk * oc + o0, mask);
-        for (int64_t r = 0; r < np; r++) {
-            const float *cr = col + r * k;
-            __m256 acc = bias;
-            for (int64_t kk = 0; kk < k; kk++)
-                acc = _mm256_fmadd_ps(_mm256_broadcast_ss(cr + kk), wv[kk], acc);
-            _mm256_maskstore_ps(y + r * oc + o0, mask, acc);
+                                            const float *src, int64_t rs, const int64_t *offs,
+                                            const float *w, const float *b, float *y) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int64_t o0 = 0; o0 < oc; o0 += 16) {
+        __m256i mask[2];
+        __m256 bias[2];
+        for (int v = 0; v < 2; v++) {
+            int64_t rem = DLC_MAX(0, DLC_MIN(oc - o0 - 8 * v, 8));
+            mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)rem), lane);
+            bias[v] = b ? _mm256_maskload_ps(b + o0 + 8 * v, mask[v]) : _mm256_setzero_ps();
+        }
+        const float *wo = w + o0;
+        float *yo = y + o0;
+        int64_t r = 0;
+        if (oc - o0 > 8) {
+            for (; r + 4 <= np; r += 4)
+                smallk_fwd_avx2_block(4, 2, k, oc, src + r * rs, rs, offs, wo, bias, mask,
+                                      yo + r * oc);
+            for (; r < np; r++)
+                smallk_fwd_avx2_block(1, 2, k, oc, src + r * rs, rs, offs, wo, bias, mask,
+                                      yo + r * oc);
+        } else {
+            for (; r + 4 <= np; r += 4)
+                smallk_fwd_avx2_block(4, 1, k, oc, src + r * rs, rs, offs, wo, bias, mask,
+                                      yo + r * oc);
+            for (; r < np; r++)
+                smallk_fwd_avx2_block(1, 1, k, oc, src + r * rs, rs, offs, wo, bias, mask,
+                                      yo + r * oc);
         }
     }
 }
@@ -292,21 +349,56 @@ DLC_TARGET_AVX2 static void smallk_bwdw_avx2(int64_t np, int64_t k, int64_t oc,
     }
 }
 
+/* R rows x NB vectors of 16 columns; NB and R are constants after inlining. */
+DLC_TARGET_AVX512 static inline __attribute__((always_inline)) void
+smallk_fwd_avx512_block(int R, int NB, int64_t k, int64_t oc, const float *src, int64_t rs,
+                        const int64_t *offs, const float *w, const __m512 *bias,
+                        const __mmask16 *mask, float *y) {
+    __m512 acc[6][2];
+    for (int i = 0; i < R; i++)
+        for (int v = 0; v < NB; v++) acc[i][v] = bias[v];
+    for (int64_t kk = 0; kk < k; kk++) {
+        __m512 wv[2];
+        for (int v = 0; v < NB; v++) wv[v] = _mm512_maskz_loadu_ps(mask[v], w + kk * oc + 16 * v);
+        const float *sp = src + offs[kk];
+        for (int i = 0; i < R; i++) {
+            __m512 a = _mm512_set1_ps(sp[i * rs]);
+            for (int v = 0; v < NB; v++) acc[i][v] = _mm512_fmadd_ps(a, wv[v], acc[i][v]);
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int v = 0; v < NB; v++) _mm512_mask_storeu_ps(y + i * oc + 16 * v, mask[v], acc[i][v]);
+}
+
 DLC_TARGET_AVX512 static void smallk_fwd_avx512(int64_t np, int64_t k, int64_t oc,
-                                                const float *col, const float *w,
+                                                const float *src, int64_t rs,
+                                                const int64_t *offs, const float *w,
                                                 const float *b, float *y) {
-    for (int64_t o0 = 0; o0 < oc; o0 += 16) {
-        int64_t rem = oc - o0;
-        __mmask16 mask = (__mmask16)(rem >= 16 ? 0xFFFF : ((1u << rem) - 1));
-        __m512 bias = b ? _mm512_maskz_loadu_ps(mask, b + o0) : _mm512_setzero_ps();
-        __m512 wv[SMALLK_MAX];
-        for (int64_t kk = 0; kk < k; kk++) wv[kk] = _mm512_maskz_loadu_ps(mask, w + kk * oc + o0);
-        for (int64_t r = 0; r < np; r++) {
-            const float *cr = col + r * k;
-            __m512 acc = bias;
-            for (int64_t kk = 0; kk < k; kk++)
-                acc = _mm512_fmadd_ps(_mm512_set1_ps(cr[kk]), wv[kk], acc);
-            _mm512_mask_storeu_ps(y + r * oc + o0, mask, acc);
+    for (int64_t o0 = 0; o0 < oc; o0 += 32) {
+        __mmask16 mask[2];
+        __m512 bias[2];
+        for (int v = 0; v < 2; v++) {
+            int64_t rem = DLC_MAX(0, DLC_MIN(oc - o0 - 16 * v, 16));
+            mask[v] = (__mmask16)((1u << rem) - 1);
+            bias[v] = b ? _mm512_maskz_loadu_ps(mask[v], b + o0 + 16 * v) : _mm512_setzero_ps();
+        }
+        const float *wo = w + o0;
+        float *yo = y + o0;
+        int64_t r = 0;
+        if (oc - o0 > 16) {
+            for (; r + 6 <= np; r += 6)
+                smallk_fwd_avx512_block(6, 2, k, oc, src + r * rs, rs, offs, wo, bias, mask,
+                                        yo + r * oc);
+            for (; r < np; r++)
+                smallk_fwd_avx512_block(1, 2, k, oc, src + r * rs, rs, offs, wo, bias, mask,
+                                        yo + r * oc);
+        } else {
+            for (; r + 6 <= np; r += 6)
+                smallk_fwd_avx512_block(6, 1, k, oc, src + r * rs, rs, offs, wo, bias, mask,
+                                        yo + r * oc);
+            for (; r < np; r++)
+                smallk_fwd_avx512_block(1, 1, k, oc, src + r * rs, rs, offs, wo, bias, mask,
+                                        yo + r * oc);
         }
     }
 }
@@ -330,20 +422,73 @@ DLC_TARGET_AVX512 static void smallk_bwdw_avx512(int64_t np, int64_t k, int64_t 
 }
 #endif
 
-static void smallk_fwd(int64_t np, int64_t k, int64_t oc, const float *col, const float *w,
-                       const float *b, float *y) {
+/* y[r, :] = b + sum_k src[r * rs + offs[k]] * w[k, :] for r < np. */
+static void smallk_fwd(int64_t np, int64_t k, int64_t oc, const float *src, int64_t rs,
+                       const int64_t *offs, const float *w, const float *b, float *y) {
 #if DLC_X86
     dlc_simd_level lv = dlc_simd_get();
     if (lv >= DLC_SIMD_AVX512) {
-        smallk_fwd_avx512(np, k, oc, col, w, b, y);
+        smallk_fwd_avx512(np, k, oc, src, rs, offs, w, b, y);
         return;
     }
     if (lv >= DLC_SIMD_AVX2) {
-        smallk_fwd_avx2(np, k, oc, col, w, b, y);
+        smallk_fwd_avx2(np, k, oc, src, rs, offs, w, b, y);
         return;
     }
 #endif
-    smallk_fwd_generic(np, k, oc, col, w, b, y);
+    smallk_fwd_generic(np, k, oc, src, rs, offs, w, b, y);
+}
+
+/* Forward of the flat pixels [q0, q0+np) by the small-K kernel: runs of interior pixels of
+ * one output row read x in place (row stride sw*c, tap offsets offs); the others go through
+ * im2col rows in col (identity offsets). groups == 1. */
+static void smallk_fwd_tile(const dlc_conv2d_shape *s, const plan *p, const float *x,
+                            int64_t q0, int64_t np, const float *w, const float *b, float *y,
+                            float *col) {
+    const int64_t c = s->c, k = p->k, oc = s->oc;
+    int64_t offs[SMALLK_MAX], ident[SMALLK_MAX];
+    for (int64_t i = 0, kk = 0; i < s->kh; i++)
+        for (int64_t j = 0; j < s->kw; j++)
+            for (int64_t ci = 0; ci < c; ci++, kk++)
+                offs[kk] = (i * s->dh * s->w + j * s->dw) * c + ci;
+    for (int64_t kk = 0; kk < k; kk++) ident[kk] = kk;
+    const int64_t ylast = (s->kh - 1) * s->dh, xlast = (s->kw - 1) * s->dw;
+    /* Interior columns: ox*sw - pad_left >= 0 and ox*sw - pad_left + xlast < w. */
+    int64_t lo = (s->pad_left + s->sw - 1) / s->sw;
+    int64_t hi = s->w - 1 - xlast + s->pad_left >= 0
+                     ? (s->w - 1 - xlast + s->pad_left) / s->sw + 1 : 0;
+    hi = DLC_MIN(hi, s->ow);
+    lo = DLC_MIN(lo, hi);
+    int64_t img, oy, ox;
+    pixel_of(s, q0, &img, &oy, &ox);
+    int64_t r = 0;
+    while (r < np) {
+        int64_t run = DLC_MIN(np - r, s->ow - ox);
+        const float *xi = x + img * s->h * s->w * c;
+        int64_t iy0 = oy * s->sh - s->pad_top;
+        int rowin = iy0 >= 0 && iy0 + ylast < s->h;
+        int64_t a = rowin ? DLC_MAX(ox, lo) : ox + run;
+        int64_t e = rowin ? DLC_MIN(ox + run, hi) : ox + run;
+        if (e < a) a = e = ox + run;
+        /* [ox, a) border, [a, e) interior, [e, ox + run) border. */
+        int64_t nb = a - ox;
+        for (int64_t t = 0; t < nb; t++)
+            im2col_pixel(s, p, xi, iy0, (ox + t) * s->sw - s->pad_left, col + t * k);
+        if (nb) smallk_fwd(nb, k, oc, col, k, ident, w, b, y + r * oc);
+        if (e > a)
+            smallk_fwd(e - a, k, oc, xi + (iy0 * s->w + a * s->sw - s->pad_left) * c,
+                       s->sw * c, offs, w, b, y + (r + nb) * oc);
+        int64_t na = ox + run - e;
+        for (int64_t t = 0; t < na; t++)
+            im2col_pixel(s, p, xi, iy0, (e + t) * s->sw - s->pad_left, col + t * k);
+        if (na) smallk_fwd(na, k, oc, col, k, ident, w, b, y + (r + run - na) * oc);
+        r += run;
+        ox += run;
+        if (ox == s->ow) {
+            ox = 0;
+            if (++oy == s->oh) oy = 0, img++;
+        }
+    }
 }
 
 static void smallk_bwdw(int64_t np, int64_t k, int64_t oc, const float *col, const float *dy,
@@ -384,8 +529,7 @@ dlc_status dlc_conv2d_forward(const dlc_conv2d_shape *s, const float *x, const f
         int64_t q0 = t * p.tile, np = DLC_MIN(p.tile, p.m - q0);
         float *yt = y + q0 * oc;
         if (p.smallk) {
-            im2col_tile(s, &p, x, q0, np, 0, col);
-            smallk_fwd(np, p.k, oc, col, w, b, yt);
+            smallk_fwd_tile(s, &p, x, q0, np, w, b, yt, col);
             continue;
         }
         for (int64_t g = 0; g < s->groups; g++) {

@@ -29,6 +29,7 @@ CASES = [
     ("pointwise_g2", (2, 5, 4, 8), (1, 1), 6, (1, 1), (1, 1), (0, 0, 0, 0), 2),
     ("c1_small_k", (3, 10, 9, 1), (3, 3), 32, (1, 1), (1, 1), (0, 0, 0, 0), 1),
     ("c1_odd_oc", (2, 8, 9, 1), (3, 3), 13, (1, 1), (1, 1), (1, 1, 1, 1), 1),
+    ("c1_s2_dil_pad", (2, 11, 12, 1), (3, 3), 20, (2, 2), (2, 1), (1, 2, 2, 1), 1),
     ("c2_oc40_same", (2, 7, 8, 2), (2, 2), 40, (1, 1), (1, 1), "same", 1),
     ("groups2", (2, 7, 8, 6), (3, 3), 10, (1, 1), (1, 1), (1, 1, 1, 1), 2),
     ("groups3_s2_dil", (1, 11, 10, 9), (3, 2), 6, (2, 1), (1, 2), (0, 1, 1, 0), 3),
@@ -188,8 +189,8 @@ def test_gradients_accumulate(name, rng):
     _close(db, b0 + db_ref)
 
 
-SIMD_CASES = ["basic3x3", "c_not16", "pointwise", "c1_small_k", "c1_odd_oc", "c2_oc40_same",
-              "groups2", "depthwise"]
+SIMD_CASES = ["basic3x3", "c_not16", "pointwise", "c1_small_k", "c1_odd_oc", "c1_s2_dil_pad",
+              "c2_oc40_same", "pad_gt_kernel", "groups2", "depthwise"]
 
 
 @pytest.mark.parametrize("name", SIMD_CASES)
