@@ -54,6 +54,9 @@ static int thread_num(void) {
 /* Direct (no GEMM) kernel when groups == 1, K <= SMALLK_MAX and oc <= SMALLK_OC. */
 #define SMALLK_MAX 16
 #define SMALLK_OC 64
+/* Implicit-GEMM forward when stride is 1 and each GEMM call (one per tap) gets at least this
+ * K = c / groups; below it im2col's single long-K GEMM wins. Tune with the packed GEMM. */
+#define IMPLICIT_MIN_K 64
 
 typedef struct {
     int64_t cg, ocg, k;        /* channels per group, output channels per group, K */
@@ -66,7 +69,17 @@ typedef struct {
     size_t partial_bytes;      /* nchunks * (K*oc + oc) floats, aligned */
     size_t col_bytes;          /* P * K floats, aligned (0 for 1x1) */
     size_t gemm_bytes;         /* tile GEMM workspace, aligned */
-    size_t slot_bytes;         /* col_bytes + gemm_bytes */
+    size_t slot_bytes;         /* max(col_bytes, slab_bytes + tmp_bytes) + gemm_bytes */
+    /* Implicit-GEMM forward (stride 1): see conv_forward_implicit. */
+    int implicit;
+    int64_t wp;                /* padded input width = virtual output row length */
+    int64_t rows_tile;         /* output rows per unit */
+    int64_t tiles_img;         /* units per image */
+    int64_t slab_rows;         /* padded input rows a unit reads */
+    int64_t kstep;             /* K of one GEMM call: cg (one call per tap and group) */
+    size_t slab_bytes;         /* padded input rows (0 when unpadded: x is read in place) */
+    size_t tmp_bytes;          /* virtual output rows */
+    size_t gemm_off;           /* offset of the GEMM workspace in a slot */
 } plan;
 
 static int mul_ok(int64_t a, int64_t b, int64_t *r) { return !__builtin_mul_overflow(a, b, r); }
@@ -117,8 +130,26 @@ static void make_plan(const dlc_conv2d_shape *s, plan *p) {
     size_t g2 = dlc_sgemm_serial_workspace_size(tile, p->k, p->ocg);   /* backward data */
     size_t g3 = dlc_sgemm_serial_workspace_size(p->k, p->ocg, tile);   /* backward weights */
     if (p->is1x1) g2 = dlc_sgemm_serial_workspace_size(tile, p->cg, p->ocg);
-    p->gemm_bytes = dlc_align_up(DLC_MAX(g1, DLC_MAX(g2, g3)));
-    p->slot_bytes = p->col_bytes + p->gemm_bytes;
+    p->wp = s->w + s->pad_left + s->pad_right;
+    p->kstep = p->cg;
+    p->implicit = s->sh == 1 && s->sw == 1 && !p->is1x1 && !p->smallk &&
+                  p->kstep >= IMPLICIT_MIN_K;
+    size_t g4 = 0;
+    p->slab_bytes = p->tmp_bytes = 0;
+    if (p->implicit) {
+        p->rows_tile = DLC_MIN(s->oh, DLC_MAX(1, TILE_MAX / p->wp));
+        p->tiles_img = (s->oh + p->rows_tile - 1) / p->rows_tile;
+        p->slab_rows = p->rows_tile - 1 + (s->kh - 1) * s->dh + 1;
+        int padded = s->pad_top || s->pad_bottom || s->pad_left || s->pad_right;
+        int64_t mv = (p->rows_tile - 1) * p->wp + s->ow;
+        if (padded)
+            p->slab_bytes = dlc_align_up((size_t)(p->slab_rows * p->wp * s->c) * sizeof(float));
+        p->tmp_bytes = dlc_align_up((size_t)(mv * s->oc) * sizeof(float));
+        g4 = dlc_sgemm_serial_workspace_size(mv, p->ocg, p->kstep);
+    }
+    p->gemm_bytes = dlc_align_up(DLC_MAX(DLC_MAX(g1, g4), DLC_MAX(g2, g3)));
+    p->gemm_off = DLC_MAX(p->col_bytes, p->slab_bytes + p->tmp_bytes);
+    p->slot_bytes = p->gemm_off + p->gemm_bytes;
 }
 
 size_t dlc_conv2d_workspace_size(const dlc_conv2d_shape *s) {
@@ -509,6 +540,78 @@ static void smallk_bwdw(int64_t np, int64_t k, int64_t oc, const float *col, con
 
 /* ------------------------------------------------------------ forward */
 
+/* Implicit-GEMM forward for stride 1. Over the padded input of width wp, output pixel
+ * (oy, ox) is virtual pixel v = oy * wp + ox, and the patch values of kernel tap (i, j) for
+ * consecutive v are consecutive rows of stride c starting at ((i*dh) * wp + j*dw) * c: a
+ * strided view of the input is the GEMM's A, with no im2col (the GEMM packs it). Virtual pixels
+ * with ox >= ow are computed into tmp and dropped. A unit is rows_tile output rows of one image;
+ * with padding its input rows are first copied, zero-padded, into the slab. The taps are summed
+ * by successive GEMM calls (beta = 1), one per tap and group (k = cg; the GEMM's lda >= k rule
+ * rules out one call per kernel row over overlapping rows). */
+static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p,
+                                        const float *x, const float *w, const float *b,
+                                        float *y, char *slots, int nt) {
+    const int64_t c = s->c, oc = s->oc, wp = p->wp;
+    const int padded = p->slab_bytes != 0;
+    const int64_t units = s->n * p->tiles_img;
+    int err = 0;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t u = 0; u < units; u++) {
+        char *slot = slots + (size_t)thread_num() * p->slot_bytes;
+        float *slab = (float *)slot;
+        float *tmp = (float *)(slot + p->slab_bytes);
+        void *gws = slot + p->gemm_off;
+        int64_t img = u / p->tiles_img, oy0 = (u - img * p->tiles_img) * p->rows_tile;
+        int64_t rows = DLC_MIN(p->rows_tile, s->oh - oy0);
+        int64_t mv = (rows - 1) * wp + s->ow;
+        int64_t srows = rows - 1 + (s->kh - 1) * s->dh + 1;
+        const float *xi = x + img * s->h * s->w * c;
+        const float *src = xi + oy0 * s->w * c;
+        if (padded) {
+            for (int64_t sr = 0; sr < srows; sr++) {
+                float *d = slab + sr * wp * c;
+                int64_t iy = oy0 + sr - s->pad_top;
+                if (iy < 0 || iy >= s->h) {
+                    memset(d, 0, (size_t)(wp * c) * sizeof(float));
+                    continue;
+                }
+                memset(d, 0, (size_t)(s->pad_left * c) * sizeof(float));
+                memcpy(d + s->pad_left * c, xi + iy * s->w * c, (size_t)(s->w * c) * sizeof(float));
+                memset(d + (s->pad_left + s->w) * c, 0, (size_t)(s->pad_right * c) * sizeof(float));
+            }
+            src = slab;
+        }
+        int first = 1;
+        for (int64_t g = 0; g < s->groups; g++) {
+            first = 1;
+            for (int64_t i = 0; i < s->kh; i++)
+                for (int64_t j = 0; j < s->kw; j++) {
+                    const float *a = src + (i * s->dh * wp + j * s->dw) * c + g * p->cg;
+                    const float *bm = w + (i * s->kw + j) * p->cg * oc + g * p->ocg;
+                    dlc_status gs = dlc_sgemm_serial(0, 0, mv, p->ocg, p->kstep, 1.0f, a, c, bm,
+                                                     oc, first ? 0.0f : 1.0f, tmp + g * p->ocg,
+                                                     oc, gws, p->gemm_bytes);
+                    first = 0;
+                    if (gs != DLC_OK) {
+#pragma omp atomic write
+                        err = 1;
+                    }
+                }
+        }
+        for (int64_t r = 0; r < rows; r++) {
+            float *yr = y + ((img * s->oh + oy0 + r) * s->ow) * oc;
+            const float *tr = tmp + r * wp * oc;
+            if (b) {
+                for (int64_t q = 0; q < s->ow; q++)
+                    for (int64_t o = 0; o < oc; o++) yr[q * oc + o] = tr[q * oc + o] + b[o];
+            } else {
+                memcpy(yr, tr, (size_t)(s->ow * oc) * sizeof(float));
+            }
+        }
+    }
+    return err ? DLC_EINVAL : DLC_OK;
+}
+
 dlc_status dlc_conv2d_forward(const dlc_conv2d_shape *s, const float *x, const float *w,
                               const float *b, float *y, void *workspace, size_t workspace_size) {
     dlc_status st = dlc_conv2d_check(s);
@@ -519,13 +622,14 @@ dlc_status dlc_conv2d_forward(const dlc_conv2d_shape *s, const float *x, const f
     int nt = usable_threads(&p, workspace, workspace_size);
     if (nt < 1) return DLC_ENOMEM;
     char *slots = (char *)workspace + p.partial_bytes;
+    if (p.implicit) return conv_forward_implicit(s, &p, x, w, b, y, slots, nt);
     const int64_t oc = s->oc;
     int err = 0;
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t t = 0; t < p.ntiles; t++) {
         char *slot = slots + (size_t)thread_num() * p.slot_bytes;
         float *col = (float *)slot;
-        void *gws = slot + p.col_bytes;
+        void *gws = slot + p.gemm_off;
         int64_t q0 = t * p.tile, np = DLC_MIN(p.tile, p.m - q0);
         float *yt = y + q0 * oc;
         if (p.smallk) {
@@ -571,7 +675,8 @@ dlc_status dlc_conv2d_backward_data(const dlc_conv2d_shape *s, const float *dy, 
         /* dx rows are the output pixels: dx_tile[:, g] += dy_tile[:, g] @ W_g^T. */
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int64_t t = 0; t < p.ntiles; t++) {
-            void *gws = slots + (size_t)thread_num() * p.slot_bytes;
+            void *gws = slots + (size_t)thread_num() * p.slot_bytes +
+                        p.gemm_off;
             int64_t q0 = t * p.tile, np = DLC_MIN(p.tile, p.m - q0);
             for (int64_t g = 0; g < s->groups; g++) {
                 dlc_status gs = dlc_sgemm_serial(0, 1, np, p.cg, p.ocg, 1.0f,
@@ -596,7 +701,7 @@ dlc_status dlc_conv2d_backward_data(const dlc_conv2d_shape *s, const float *dy, 
     for (int64_t u = 0; u < units; u++) {
         char *slot = slots + (size_t)thread_num() * p.slot_bytes;
         float *dcol = (float *)slot;
-        void *gws = slot + p.col_bytes;
+        void *gws = slot + p.gemm_off;
         int64_t img = u / s->groups, g = u - img * s->groups;
         for (int64_t r0 = 0; r0 < ohw; r0 += tile_img) {
             int64_t np = DLC_MIN(tile_img, ohw - r0);
@@ -634,7 +739,7 @@ dlc_status dlc_conv2d_backward_weights(const dlc_conv2d_shape *s, const float *x
     for (int64_t ch = 0; ch < nch; ch++) {
         char *slot = slots + (size_t)thread_num() * p.slot_bytes;
         float *col = (float *)slot;
-        void *gws = slot + p.col_bytes;
+        void *gws = slot + p.gemm_off;
         float *pw = partials + ch * per_chunk, *pb = pw + kw_elems;
         int64_t t0 = ch * p.ntiles / nch, t1 = (ch + 1) * p.ntiles / nch;
         if (p.smallk) memset(pw, 0, (size_t)kw_elems * sizeof(float));

@@ -37,6 +37,10 @@ CASES = [
     ("depthwise_mult2", (1, 9, 9, 4), (3, 3), 8, (2, 2), (1, 1), "same", 4),
     ("kernel_eq_input", (2, 4, 5, 3), (4, 5), 6, (1, 1), (1, 1), (0, 0, 0, 0), 1),
     ("pad_gt_kernel", (1, 3, 4, 2), (2, 2), 3, (1, 1), (1, 1), (3, 2, 0, 4), 1),
+    ("implicit_dil_pad", (2, 9, 10, 64), (3, 3), 12, (1, 1), (2, 2), (2, 1, 1, 2), 1),
+    ("implicit_groups", (2, 8, 9, 128), (3, 2), 8, (1, 1), (1, 1), (1, 1, 0, 1), 2),
+    ("implicit_same_even", (1, 12, 11, 65), (4, 4), 24, (1, 1), (1, 1), "same", 1),
+    ("implicit_valid", (2, 7, 6, 64), (3, 3), 17, (1, 1), (1, 1), (0, 0, 0, 0), 1),
     ("many_tiles", (3, 17, 19, 4), (3, 3), 8, (1, 1), (1, 1), (1, 1, 1, 1), 1),
 ]
 
@@ -189,7 +193,7 @@ def test_gradients_accumulate(name, rng):
     _close(db, b0 + db_ref)
 
 
-SIMD_CASES = ["basic3x3", "c_not16", "pointwise", "c1_small_k", "c1_odd_oc", "c1_s2_dil_pad",
+SIMD_CASES = ["basic3x3", "c_not16", "implicit_dil_pad", "implicit_groups", "pointwise", "c1_small_k", "c1_odd_oc", "c1_s2_dil_pad",
               "c2_oc40_same", "pad_gt_kernel", "groups2", "depthwise"]
 
 
@@ -210,6 +214,7 @@ def test_every_simd_path(name, simd, rng):
 THREAD_CASES = [
     ("mnist_conv1_like", (8, 28, 28, 1), (3, 3), 32, (1, 1), (1, 1), (0, 0, 0, 0), 1),
     ("mnist_conv2_like", (4, 26, 26, 32), (3, 3), 64, (1, 1), (1, 1), (0, 0, 0, 0), 1),
+    ("implicit_same_wide", (2, 30, 40, 64), (3, 3), 24, (1, 1), (1, 1), "same", 1),
     ("pointwise_big", (4, 20, 20, 24), (1, 1), 40, (1, 1), (1, 1), (0, 0, 0, 0), 1),
     ("groups_same_s2", (3, 21, 22, 12), (4, 4), 18, (2, 2), (1, 1), "same", 3),
     ("depthwise_b1", (1, 40, 40, 6), (3, 3), 6, (1, 1), (1, 1), (1, 1, 1, 1), 6),
