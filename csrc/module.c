@@ -332,6 +332,202 @@ static PyObject *py_gemm(PyObject *self, PyObject *args, PyObject *kw) {
 }
 
 /* ==== BEGIN conv2d bindings ==== */
+/* Fill a conv2d shape from the input dims (n, h, w, c), the kernel dims (kh, kw, cg, oc) and
+ * the keyword hyperparameters; oh / ow from the struct formula. 0, or -1 with an exception. */
+static int conv2d_shape_from(const char *fn, int64_t n, int64_t h, int64_t w, int64_t c,
+                             int64_t kh, int64_t kw, int64_t cg, int64_t oc, PyObject *strides,
+                             PyObject *dilation, PyObject *padding, long long groups,
+                             const char *wname, dlc_conv2d_shape *s) {
+    memset(s, 0, sizeof *s);
+    if ((strides && parse_pair(fn, strides, "strides", &s->sh, &s->sw, 1)) ||
+        (dilation && parse_pair(fn, dilation, "dilation", &s->dh, &s->dw, 1)))
+        return -1;
+    if (!strides) s->sh = s->sw = 1;
+    if (!dilation) s->dh = s->dw = 1;
+    int64_t pad[4] = {0, 0, 0, 0};
+    if (padding && parse_padding(fn, padding, pad)) return -1;
+    if (groups < 1) {
+        PyErr_Format(PyExc_ValueError, "%s: argument 'groups' must be >= 1, received %lld", fn,
+                     groups);
+        return -1;
+    }
+    if (n < 1 || h < 1 || w < 1 || c < 1) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: every input dimension (n, h, w, c) must be positive, received "
+                     "(%lld, %lld, %lld, %lld)",
+                     fn, (long long)n, (long long)h, (long long)w, (long long)c);
+        return -1;
+    }
+    if (kh < 1 || kw < 1 || cg < 1 || oc < 1) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: every dimension of '%s' (kh, kw, c/groups, oc) must be positive, "
+                     "received (%lld, %lld, %lld, %lld)",
+                     fn, wname, (long long)kh, (long long)kw, (long long)cg, (long long)oc);
+        return -1;
+    }
+    if (c % groups != 0 || oc % groups != 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: input channels (%lld) and output channels (%lld) must be divisible "
+                     "by groups, received groups=%lld",
+                     fn, (long long)c, (long long)oc, groups);
+        return -1;
+    }
+    if (cg * groups != c) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: argument '%s' must have c/groups = %lld input channels (axis 2), "
+                     "received %lld",
+                     fn, wname, (long long)(c / groups), (long long)cg);
+        return -1;
+    }
+    s->n = n, s->h = h, s->w = w, s->c = c, s->kh = kh, s->kw = kw, s->oc = oc;
+    s->pad_top = pad[0], s->pad_bottom = pad[1], s->pad_left = pad[2], s->pad_right = pad[3];
+    s->groups = groups;
+    int64_t eh = h + pad[0] + pad[1] - s->dh * (kh - 1) - 1;
+    int64_t ew = w + pad[2] + pad[3] - s->dw * (kw - 1) - 1;
+    if (eh < 0 || ew < 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: the dilated kernel (%lld x %lld) must fit in the padded input "
+                     "(%lld x %lld), received a larger kernel (output would be empty)",
+                     fn, (long long)(s->dh * (kh - 1) + 1), (long long)(s->dw * (kw - 1) + 1),
+                     (long long)(h + pad[0] + pad[1]), (long long)(w + pad[2] + pad[3]));
+        return -1;
+    }
+    s->oh = eh / s->sh + 1, s->ow = ew / s->sw + 1;
+    if (dlc_conv2d_check(s) != DLC_OK) {
+        PyErr_Format(PyExc_ValueError, "%s: sizes out of range (too large)", fn);
+        return -1;
+    }
+    return 0;
+}
+
+#define CONV2D_KWLIST "strides", "dilation", "padding", "groups", NULL
+
+/* conv2d_forward(x, w, b, y, *, strides=(1,1), dilation=(1,1), padding=(0,0,0,0), groups=1):
+ * y = conv(x, w) + b. x (n,h,w,c), w (kh,kw,c/groups,oc), b (oc,) or None, y (n,oh,ow,oc). */
+static PyObject *py_conv2d_forward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "conv2d_forward";
+    static char *kwlist[] = {"x", "w", "b", "y", CONV2D_KWLIST};
+    PyObject *ox, *ow, *ob, *oy, *ostr = NULL, *odil = NULL, *opad = NULL;
+    long long groups = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO|$OOOL:conv2d_forward", kwlist, &ox, &ow,
+                                     &ob, &oy, &ostr, &odil, &opad, &groups))
+        return NULL;
+    int err = 0;
+    PyArrayObject *x = arg_array(fn, ox, "x", NPY_FLOAT32, 0);
+    PyArrayObject *w = x ? arg_array(fn, ow, "w", NPY_FLOAT32, 0) : NULL;
+    PyArrayObject *b = w ? arg_array_opt(fn, ob, "b", NPY_FLOAT32, 0, &err) : NULL;
+    PyArrayObject *y = (w && !err) ? arg_array(fn, oy, "y", NPY_FLOAT32, 1) : NULL;
+    if (!y || expect_ndim(fn, x, "x", 4, "NHWC (n, h, w, c)") ||
+        expect_ndim(fn, w, "w", 4, "kernel (kh, kw, c/groups, oc)"))
+        return NULL;
+    dlc_conv2d_shape s;
+    if (conv2d_shape_from(fn, PyArray_DIM(x, 0), PyArray_DIM(x, 1), PyArray_DIM(x, 2),
+                          PyArray_DIM(x, 3), PyArray_DIM(w, 0), PyArray_DIM(w, 1),
+                          PyArray_DIM(w, 2), PyArray_DIM(w, 3), ostr, odil, opad, groups, "w",
+                          &s))
+        return NULL;
+    if ((b && expect_shape(fn, b, "b", SHAPE(s.oc))) ||
+        expect_shape(fn, y, "y", SHAPE(s.n, s.oh, s.ow, s.oc)) ||
+        expect_disjoint(fn, y, "y", x, "x") || expect_disjoint(fn, y, "y", w, "w") ||
+        expect_disjoint(fn, y, "y", b, "b"))
+        return NULL;
+    const float *px = PyArray_DATA(x), *pw = PyArray_DATA(w);
+    const float *pb = b ? PyArray_DATA(b) : NULL;
+    float *py = PyArray_DATA(y);
+    void *ws = NULL;
+    size_t wsz = dlc_conv2d_workspace_size(&s);
+    if (ws_alloc(wsz, &ws)) return NULL;
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_conv2d_forward(&s, px, pw, pb, py, ws, wsz);
+    Py_END_ALLOW_THREADS
+    free(ws);
+    return status_result(fn, st);
+}
+
+/* conv2d_backward_data(dy, w, dx, *, strides, dilation, padding, groups): dx += conv^T(dy, w).
+ * dx (n,h,w,c) gives the input dimensions. */
+static PyObject *py_conv2d_backward_data(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "conv2d_backward_data";
+    static char *kwlist[] = {"dy", "w", "dx", CONV2D_KWLIST};
+    PyObject *ody, *ow, *odx, *ostr = NULL, *odil = NULL, *opad = NULL;
+    long long groups = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|$OOOL:conv2d_backward_data", kwlist, &ody,
+                                     &ow, &odx, &ostr, &odil, &opad, &groups))
+        return NULL;
+    PyArrayObject *dy = arg_array(fn, ody, "dy", NPY_FLOAT32, 0);
+    PyArrayObject *w = dy ? arg_array(fn, ow, "w", NPY_FLOAT32, 0) : NULL;
+    PyArrayObject *dx = w ? arg_array(fn, odx, "dx", NPY_FLOAT32, 1) : NULL;
+    if (!dx || expect_ndim(fn, dx, "dx", 4, "NHWC (n, h, w, c)") ||
+        expect_ndim(fn, w, "w", 4, "kernel (kh, kw, c/groups, oc)"))
+        return NULL;
+    dlc_conv2d_shape s;
+    if (conv2d_shape_from(fn, PyArray_DIM(dx, 0), PyArray_DIM(dx, 1), PyArray_DIM(dx, 2),
+                          PyArray_DIM(dx, 3), PyArray_DIM(w, 0), PyArray_DIM(w, 1),
+                          PyArray_DIM(w, 2), PyArray_DIM(w, 3), ostr, odil, opad, groups, "w",
+                          &s))
+        return NULL;
+    if (expect_shape(fn, dy, "dy", SHAPE(s.n, s.oh, s.ow, s.oc)) ||
+        expect_disjoint(fn, dx, "dx", dy, "dy") || expect_disjoint(fn, dx, "dx", w, "w"))
+        return NULL;
+    const float *pdy = PyArray_DATA(dy), *pw = PyArray_DATA(w);
+    float *pdx = PyArray_DATA(dx);
+    void *ws = NULL;
+    size_t wsz = dlc_conv2d_workspace_size(&s);
+    if (ws_alloc(wsz, &ws)) return NULL;
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_conv2d_backward_data(&s, pdy, pw, pdx, ws, wsz);
+    Py_END_ALLOW_THREADS
+    free(ws);
+    return status_result(fn, st);
+}
+
+/* conv2d_backward_weights(x, dy, dw, db, *, strides, dilation, padding, groups):
+ * dw += correlation of x and dy, db += sum of dy (db may be None). dw gives the kernel dims. */
+static PyObject *py_conv2d_backward_weights(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "conv2d_backward_weights";
+    static char *kwlist[] = {"x", "dy", "dw", "db", CONV2D_KWLIST};
+    PyObject *ox, *ody, *odw, *odb, *ostr = NULL, *odil = NULL, *opad = NULL;
+    long long groups = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO|$OOOL:conv2d_backward_weights", kwlist,
+                                     &ox, &ody, &odw, &odb, &ostr, &odil, &opad, &groups))
+        return NULL;
+    int err = 0;
+    PyArrayObject *x = arg_array(fn, ox, "x", NPY_FLOAT32, 0);
+    PyArrayObject *dy = x ? arg_array(fn, ody, "dy", NPY_FLOAT32, 0) : NULL;
+    PyArrayObject *dw = dy ? arg_array(fn, odw, "dw", NPY_FLOAT32, 1) : NULL;
+    PyArrayObject *db = dw ? arg_array_opt(fn, odb, "db", NPY_FLOAT32, 1, &err) : NULL;
+    if (!dw || err || expect_ndim(fn, x, "x", 4, "NHWC (n, h, w, c)") ||
+        expect_ndim(fn, dw, "dw", 4, "kernel (kh, kw, c/groups, oc)"))
+        return NULL;
+    dlc_conv2d_shape s;
+    if (conv2d_shape_from(fn, PyArray_DIM(x, 0), PyArray_DIM(x, 1), PyArray_DIM(x, 2),
+                          PyArray_DIM(x, 3), PyArray_DIM(dw, 0), PyArray_DIM(dw, 1),
+                          PyArray_DIM(dw, 2), PyArray_DIM(dw, 3), ostr, odil, opad, groups,
+                          "dw", &s))
+        return NULL;
+    if (expect_shape(fn, dy, "dy", SHAPE(s.n, s.oh, s.ow, s.oc)) ||
+        (db && expect_shape(fn, db, "db", SHAPE(s.oc))) ||
+        expect_disjoint(fn, dw, "dw", x, "x") || expect_disjoint(fn, dw, "dw", dy, "dy") ||
+        expect_disjoint(fn, dw, "dw", db, "db") || expect_disjoint(fn, db, "db", x, "x") ||
+        expect_disjoint(fn, db, "db", dy, "dy"))
+        return NULL;
+    const float *px = PyArray_DATA(x), *pdy = PyArray_DATA(dy);
+    float *pdw = PyArray_DATA(dw), *pdb = db ? PyArray_DATA(db) : NULL;
+    void *ws = NULL;
+    size_t wsz = dlc_conv2d_workspace_size(&s);
+    if (ws_alloc(wsz, &ws)) return NULL;
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_conv2d_backward_weights(&s, px, pdy, pdw, pdb, ws, wsz);
+    Py_END_ALLOW_THREADS
+    free(ws);
+    return status_result(fn, st);
+}
 /* ==== END conv2d bindings ==== */
 
 /* ==== BEGIN pool2d bindings ==== */
@@ -368,6 +564,17 @@ static PyMethodDef methods[] = {
     KW(gemm, "gemm(a, b, c, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, "
              "reference=False): c = alpha * op(a) @ op(b) + beta * c."),
     /* ---- BEGIN conv2d methods ---- */
+    KW(conv2d_forward,
+       "conv2d_forward(x, w, b, y, *, strides=(1, 1), dilation=(1, 1), padding=(0, 0, 0, 0), "
+       "groups=1): y = conv(x, w) + b (NHWC; w (kh, kw, c/groups, oc); b may be None; "
+       "padding = (top, bottom, left, right))."),
+    KW(conv2d_backward_data,
+       "conv2d_backward_data(dy, w, dx, *, strides=(1, 1), dilation=(1, 1), "
+       "padding=(0, 0, 0, 0), groups=1): dx += the input gradient of conv2d."),
+    KW(conv2d_backward_weights,
+       "conv2d_backward_weights(x, dy, dw, db, *, strides=(1, 1), dilation=(1, 1), "
+       "padding=(0, 0, 0, 0), groups=1): dw += the kernel gradient, db += sum of dy "
+       "(db may be None)."),
     /* ---- END conv2d methods ---- */
     /* ---- BEGIN pool2d methods ---- */
     /* ---- END pool2d methods ---- */

@@ -1,0 +1,788 @@
+/* conv2d.c - 2-D convolution (cross-correlation, as Keras and PyTorch), NHWC, groups.
+ *
+ * x (n, h, w, c), kernel (kh, kw, cg, oc) with cg = c / groups, y (n, oh, ow, oc).
+ * Group g reads input channels [g*cg, (g+1)*cg) and writes output channels [g*ocg, (g+1)*ocg)
+ * (ocg = oc / groups). Its kernel matrix W_g is K x ocg with K = kh*kw*cg, stored inside the
+ * (K, oc) kernel with leading dimension oc.
+ *
+ * The output pixels (n*oh*ow of them, rows of y) are cut into tiles of P rows (P depends on the
+ * shape only). For a tile, im2col builds the P x K matrix of input patches; then
+ *   forward          y_tile[:, g]  = col @ W_g (+ b)
+ *   backward data    dcol          = dy_tile[:, g] @ W_g^T, scattered back (col2im) into dx
+ *   backward weights dW_g         += col^T @ dy_tile[:, g]
+ * with dlc_sgemm_serial on per-thread workspace slots. 1x1 stride-1 unpadded convolutions skip
+ * im2col: x itself is the matrix. Kernels with a tiny K (c = 1 first layers) use a direct
+ * register-blocked kernel instead of GEMM (SIMD variants below).
+ *
+ * Threads split disjoint outputs only: tiles of y (forward), (image, group) pairs of dx
+ * (backward data, so col2im never races), chunks of tiles for backward weights, whose
+ * per-chunk partial dW / db sit in the workspace and are added in chunk order. Tiles and chunks
+ * depend on the shape alone, so the results are bit-identical for every thread count.
+ *
+ * Workspace layout: [partials: nchunks * (K*oc + oc) floats][slot 0][slot 1]... with one slot
+ * per thread (col tile of P*K floats + the tile GEMM's workspace). The size function sizes the
+ * slots for dlc_threads() at the time of the call; a kernel uses as many threads as there are
+ * slots in the workspace it is given (at least one, else DLC_ENOMEM).
+ */
+#include "internal.h"
+
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if DLC_X86
+#include <immintrin.h>
+#endif
+
+static int thread_num(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* Tile rows: a col tile of P x K floats stays within ~512 KB (L2), 32 <= P <= 256. */
+#define TILE_BYTES (512 * 1024)
+#define TILE_MAX 256
+#define TILE_MIN 32
+/* Backward weights: at most this many chunks, and their partials within PARTIAL_BYTES. */
+#define CHUNKS_MAX 16
+#define PARTIAL_BYTES ((size_t)32 << 20)
+/* Direct (no GEMM) kernel when groups == 1, K <= SMALLK_MAX and oc <= SMALLK_OC. */
+#define SMALLK_MAX 16
+#define SMALLK_OC 64
+/* Implicit-GEMM forward when stride is 1 and each GEMM call (one per tap) gets at least this
+ * K = c / groups; below it im2col's single long-K GEMM wins. Tune with the packed GEMM. */
+#define IMPLICIT_MIN_K 64
+
+typedef struct {
+    int64_t cg, ocg, k;        /* channels per group, output channels per group, K */
+    int64_t m;                 /* output pixels n*oh*ow */
+    int64_t tile;              /* P */
+    int64_t ntiles;            /* ceil(m / P) */
+    int64_t nchunks;           /* backward-weights chunks */
+    int is1x1;                 /* 1x1, stride 1, no padding: x is the im2col matrix */
+    int smallk;                /* direct kernel for forward / backward weights */
+    size_t partial_bytes;      /* nchunks * (K*oc + oc) floats, aligned */
+    size_t col_bytes;          /* P * K floats, aligned (0 for 1x1) */
+    size_t gemm_bytes;         /* tile GEMM workspace, aligned */
+    size_t slot_bytes;         /* max(col_bytes, slab_bytes + tmp_bytes) + gemm_bytes */
+    /* Implicit-GEMM forward (stride 1): see conv_forward_implicit. */
+    int implicit;
+    int64_t wp;                /* padded input width = virtual output row length */
+    int64_t rows_tile;         /* output rows per unit */
+    int64_t tiles_img;         /* units per image */
+    int64_t slab_rows;         /* padded input rows a unit reads */
+    int64_t kstep;             /* K of one GEMM call: cg (one call per tap and group) */
+    size_t slab_bytes;         /* padded input rows (0 when unpadded: x is read in place) */
+    size_t tmp_bytes;          /* virtual output rows */
+    size_t gemm_off;           /* offset of the GEMM workspace in a slot */
+} plan;
+
+static int mul_ok(int64_t a, int64_t b, int64_t *r) { return !__builtin_mul_overflow(a, b, r); }
+
+dlc_status dlc_conv2d_check(const dlc_conv2d_shape *s) {
+    DLC_CHECK(s != NULL);
+    const int64_t lim = (int64_t)1 << 31;
+    DLC_CHECK(s->n >= 1 && s->h >= 1 && s->w >= 1 && s->c >= 1);
+    DLC_CHECK(s->kh >= 1 && s->kw >= 1 && s->oc >= 1);
+    DLC_CHECK(s->sh >= 1 && s->sw >= 1 && s->dh >= 1 && s->dw >= 1 && s->groups >= 1);
+    DLC_CHECK(s->pad_top >= 0 && s->pad_bottom >= 0 && s->pad_left >= 0 && s->pad_right >= 0);
+    DLC_CHECK(s->n < lim && s->h < lim && s->w < lim && s->c < lim && s->kh < lim &&
+              s->kw < lim && s->oc < lim && s->sh < lim && s->sw < lim && s->dh < lim &&
+              s->dw < lim && s->pad_top < lim && s->pad_bottom < lim && s->pad_left < lim &&
+              s->pad_right < lim && s->groups < lim);
+    DLC_CHECK(s->c % s->groups == 0 && s->oc % s->groups == 0);
+    int64_t eh = s->h + s->pad_top + s->pad_bottom - s->dh * (s->kh - 1) - 1;
+    int64_t ew = s->w + s->pad_left + s->pad_right - s->dw * (s->kw - 1) - 1;
+    DLC_CHECK(eh >= 0 && ew >= 0);
+    DLC_CHECK(s->oh == eh / s->sh + 1 && s->ow == ew / s->sw + 1);
+    /* Every element count must fit in int64 (and so every index). */
+    int64_t t;
+    DLC_CHECK(mul_ok(s->n, s->h, &t) && mul_ok(t, s->w, &t) && mul_ok(t, s->c, &t));
+    DLC_CHECK(mul_ok(s->n, s->oh, &t) && mul_ok(t, s->ow, &t) && mul_ok(t, s->oc, &t));
+    DLC_CHECK(mul_ok(s->kh, s->kw, &t) && mul_ok(t, s->c / s->groups, &t) &&
+              mul_ok(t, s->oc, &t) && mul_ok(t, TILE_MAX * CHUNKS_MAX * 8, &t));
+    return DLC_OK;
+}
+
+static void make_plan(const dlc_conv2d_shape *s, plan *p) {
+    p->cg = s->c / s->groups;
+    p->ocg = s->oc / s->groups;
+    p->k = s->kh * s->kw * p->cg;
+    p->m = s->n * s->oh * s->ow;
+    int64_t tile = TILE_BYTES / (p->k * (int64_t)sizeof(float));
+    tile = DLC_MAX(TILE_MIN, DLC_MIN(TILE_MAX, tile));
+    p->tile = tile;
+    p->ntiles = (p->m + tile - 1) / tile;
+    p->is1x1 = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && s->pad_top == 0 &&
+               s->pad_bottom == 0 && s->pad_left == 0 && s->pad_right == 0;
+    p->smallk = s->groups == 1 && p->k <= SMALLK_MAX && s->oc <= SMALLK_OC && !p->is1x1;
+    int64_t per_chunk = p->k * s->oc + s->oc;
+    int64_t budget = (int64_t)(PARTIAL_BYTES / ((size_t)per_chunk * sizeof(float)));
+    p->nchunks = DLC_MAX(1, DLC_MIN(DLC_MIN(CHUNKS_MAX, p->ntiles), budget));
+    p->partial_bytes = dlc_align_up((size_t)(p->nchunks * per_chunk) * sizeof(float));
+    p->col_bytes = p->is1x1 ? 0 : dlc_align_up((size_t)(tile * p->k) * sizeof(float));
+    size_t g1 = dlc_sgemm_serial_workspace_size(tile, p->ocg, p->k);   /* forward */
+    size_t g2 = dlc_sgemm_serial_workspace_size(tile, p->k, p->ocg);   /* backward data */
+    size_t g3 = dlc_sgemm_serial_workspace_size(p->k, p->ocg, tile);   /* backward weights */
+    if (p->is1x1) g2 = dlc_sgemm_serial_workspace_size(tile, p->cg, p->ocg);
+    p->wp = s->w + s->pad_left + s->pad_right;
+    p->kstep = p->cg;
+    p->implicit = s->sh == 1 && s->sw == 1 && !p->is1x1 && !p->smallk &&
+                  p->kstep >= IMPLICIT_MIN_K;
+    size_t g4 = 0;
+    p->slab_bytes = p->tmp_bytes = 0;
+    if (p->implicit) {
+        p->rows_tile = DLC_MIN(s->oh, DLC_MAX(1, TILE_MAX / p->wp));
+        p->tiles_img = (s->oh + p->rows_tile - 1) / p->rows_tile;
+        p->slab_rows = p->rows_tile - 1 + (s->kh - 1) * s->dh + 1;
+        int padded = s->pad_top || s->pad_bottom || s->pad_left || s->pad_right;
+        int64_t mv = (p->rows_tile - 1) * p->wp + s->ow;
+        if (padded)
+            p->slab_bytes = dlc_align_up((size_t)(p->slab_rows * p->wp * s->c) * sizeof(float));
+        p->tmp_bytes = dlc_align_up((size_t)(mv * s->oc) * sizeof(float));
+        g4 = dlc_sgemm_serial_workspace_size(mv, p->ocg, p->kstep);
+    }
+    p->gemm_bytes = dlc_align_up(DLC_MAX(DLC_MAX(g1, g4), DLC_MAX(g2, g3)));
+    p->gemm_off = DLC_MAX(p->col_bytes, p->slab_bytes + p->tmp_bytes);
+    p->slot_bytes = p->gemm_off + p->gemm_bytes;
+}
+
+size_t dlc_conv2d_workspace_size(const dlc_conv2d_shape *s) {
+    if (dlc_conv2d_check(s) != DLC_OK) return 0;
+    plan p;
+    make_plan(s, &p);
+    int64_t slots = DLC_MAX(1, DLC_MIN((int64_t)dlc_threads(), 1024));
+    return p.partial_bytes + (size_t)slots * p.slot_bytes;
+}
+
+/* Threads a kernel may use given the workspace it received: 0 means too small. */
+static int usable_threads(const plan *p, void *ws, size_t ws_size) {
+    size_t need = p->partial_bytes + p->slot_bytes;
+    if (ws == NULL || ws_size < need || ((uintptr_t)ws % sizeof(float)) != 0) return 0;
+    int64_t slots = p->slot_bytes ? (int64_t)((ws_size - p->partial_bytes) / p->slot_bytes)
+                                  : INT64_MAX;
+    return (int)DLC_MAX(1, DLC_MIN((int64_t)dlc_threads(), slots));
+}
+
+/* The row-major (image, oy, ox) of flat output pixel q. */
+static inline void pixel_of(const dlc_conv2d_shape *s, int64_t q, int64_t *img, int64_t *oy,
+                            int64_t *ox) {
+    int64_t ohw = s->oh * s->ow;
+    *img = q / ohw;
+    int64_t r = q - *img * ohw;
+    *oy = r / s->ow;
+    *ox = r - *oy * s->ow;
+}
+
+/* One row of col: the K patch values of the pixel whose window starts at (iy0, ix0). */
+static void im2col_pixel(const dlc_conv2d_shape *s, const plan *p, const float *xi,
+                         int64_t iy0, int64_t ix0, float *dst) {
+    const int64_t cg = p->cg, c = s->c, kw = s->kw;
+    for (int64_t i = 0; i < s->kh; i++, dst += kw * cg) {
+        int64_t iy = iy0 + i * s->dh;
+        if (iy < 0 || iy >= s->h) {
+            memset(dst, 0, (size_t)(kw * cg) * sizeof(float));
+            continue;
+        }
+        const float *xrow = xi + iy * s->w * c;
+        if (s->dw == 1 && cg == c) {
+            /* The taps of one kernel row are contiguous in x: one copy of the valid run. */
+            int64_t j0 = ix0 < 0 ? -ix0 : 0;
+            int64_t j1 = DLC_MIN(kw, s->w - ix0);
+            if (j1 < j0) j1 = j0;
+            if (j0 > 0) memset(dst, 0, (size_t)(j0 * cg) * sizeof(float));
+            if (j1 > j0)
+                memcpy(dst + j0 * cg, xrow + (ix0 + j0) * c,
+                       (size_t)((j1 - j0) * cg) * sizeof(float));
+            if (kw > j1) memset(dst + j1 * cg, 0, (size_t)((kw - j1) * cg) * sizeof(float));
+            continue;
+        }
+        for (int64_t j = 0; j < kw; j++) {
+            int64_t ix = ix0 + j * s->dw;
+            float *d = dst + j * cg;
+            if (ix < 0 || ix >= s->w)
+                memset(d, 0, (size_t)cg * sizeof(float));
+            else if (cg == 1)
+                *d = xrow[ix * c];
+            else
+                memcpy(d, xrow + ix * c, (size_t)cg * sizeof(float));
+        }
+    }
+}
+
+/* col (np x K) = the patches of flat output pixels [q0, q0+np) for group g. */
+static void im2col_tile(const dlc_conv2d_shape *s, const plan *p, const float *x, int64_t q0,
+                        int64_t np, int64_t g, float *col) {
+    const int64_t cg = p->cg, c = s->c, kw = s->kw;
+    /* Small K: interior pixels gather their K values through precomputed offsets (cheaper
+     * than a handful of tiny memcpy calls). */
+    enum { GATHER_MAX = 64 };
+    int64_t offs[GATHER_MAX];
+    const int gather = p->k <= GATHER_MAX;
+    if (gather)
+        for (int64_t i = 0, kk = 0; i < s->kh; i++)
+            for (int64_t j = 0; j < kw; j++)
+                for (int64_t ci = 0; ci < cg; ci++, kk++)
+                    offs[kk] = (i * s->dh * s->w + j * s->dw) * c + ci;
+    const int64_t ylast = (s->kh - 1) * s->dh, xlast = (kw - 1) * s->dw;
+    int64_t img, oy, ox;
+    pixel_of(s, q0, &img, &oy, &ox);
+    for (int64_t r = 0; r < np; r++) {
+        float *dst = col + r * p->k;
+        const float *xi = x + img * s->h * s->w * c + g * cg;
+        int64_t iy0 = oy * s->sh - s->pad_top, ix0 = ox * s->sw - s->pad_left;
+        if (gather && iy0 >= 0 && iy0 + ylast < s->h && ix0 >= 0 && ix0 + xlast < s->w) {
+            const float *xb = xi + (iy0 * s->w + ix0) * c;
+            for (int64_t kk = 0; kk < p->k; kk++) dst[kk] = xb[offs[kk]];
+        } else {
+            im2col_pixel(s, p, xi, iy0, ix0, dst);
+        }
+        if (++ox == s->ow) {
+            ox = 0;
+            if (++oy == s->oh) oy = 0, img++;
+        }
+    }
+}
+
+/* dx[img] (group g channels) += the patches in dcol (np x K) of the pixels [r0, r0+np) of
+ * image img (r is the pixel index within the image). */
+static void col2im_tile(const dlc_conv2d_shape *s, const plan *p, const float *dcol,
+                        int64_t img, int64_t r0, int64_t np, int64_t g, float *dx) {
+    const int64_t cg = p->cg, c = s->c;
+    float *dxi = dx + img * s->h * s->w * c + g * cg;
+    int64_t oy = r0 / s->ow, ox = r0 - oy * s->ow;
+    for (int64_t r = 0; r < np; r++) {
+        const float *src = dcol + r * p->k;
+        int64_t iy0 = oy * s->sh - s->pad_top, ix0 = ox * s->sw - s->pad_left;
+        for (int64_t i = 0; i < s->kh; i++) {
+            int64_t iy = iy0 + i * s->dh;
+            if (iy < 0 || iy >= s->h) continue;
+            float *drow = dxi + iy * s->w * c;
+            for (int64_t j = 0; j < s->kw; j++) {
+                int64_t ix = ix0 + j * s->dw;
+                if (ix < 0 || ix >= s->w) continue;
+                float *d = drow + ix * c;
+                const float *v = src + (i * s->kw + j) * cg;
+                for (int64_t ci = 0; ci < cg; ci++) d[ci] += v[ci];
+            }
+        }
+        if (++ox == s->ow) ox = 0, oy++;
+    }
+}
+
+/* ------------------------------------------------------------ direct small-K kernels
+ * Forward:          y[r, :] = b + sum_k col[r, k] * w[k, :]    (k ascending)
+ * Backward weights: acc[k, :] += col[r, k] * dy[r, :]           (r ascending)
+ * Each output element is accumulated in the same order by every variant; the SIMD variants
+ * use fused multiply-add, the portable one a multiply then an add. */
+
+static void smallk_fwd_generic(int64_t np, int64_t k, int64_t oc, const float *src, int64_t rs,
+                               const int64_t *offs, const float *w, const float *b, float *y) {
+    for (int64_t r = 0; r < np; r++) {
+        float *yr = y + r * oc;
+        const float *sr = src + r * rs;
+        for (int64_t o = 0; o < oc; o++) yr[o] = b ? b[o] : 0.0f;
+        for (int64_t kk = 0; kk < k; kk++) {
+            float a = sr[offs[kk]];
+            const float *wk = w + kk * oc;
+            for (int64_t o = 0; o < oc; o++) yr[o] += a * wk[o];
+        }
+    }
+}
+
+static void smallk_bwdw_generic(int64_t np, int64_t k, int64_t oc, const float *col,
+                                const float *dy, float *acc) {
+    for (int64_t r = 0; r < np; r++) {
+        const float *cr = col + r * k, *dr = dy + r * oc;
+        for (int64_t kk = 0; kk < k; kk++) {
+            float a = cr[kk];
+            float *ak = acc + kk * oc;
+            for (int64_t o = 0; o < oc; o++) ak[o] += a * dr[o];
+        }
+    }
+}
+
+#if DLC_X86
+/* R rows x NB vectors of 8 columns; NB and R are constants after inlining. */
+DLC_TARGET_AVX2 static inline __attribute__((always_inline)) void
+smallk_fwd_avx2_block(int R, int NB, int64_t k, int64_t oc, const float *src, int64_t rs,
+                      const int64_t *offs, const float *w, const __m256 *bias,
+                      const __m256i *mask, float *y) {
+    __m256 acc[4][2];
+    for (int i = 0; i < R; i++)
+        for (int v = 0; v < NB; v++) acc[i][v] = bias[v];
+    for (int64_t kk = 0; kk < k; kk++) {
+        __m256 wv[2];
+        for (int v = 0; v < NB; v++) wv[v] = _mm256_maskload_ps(w + kk * oc + 8 * v, mask[v]);
+        const float *sp = src + offs[kk];
+        for (int i = 0; i < R; i++) {
+            __m256 a = _mm256_broadcast_ss(sp + i * rs);
+            for (int v = 0; v < NB; v++) acc[i][v] = _mm256_fmadd_ps(a, wv[v], acc[i][v]);
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int v = 0; v < NB; v++) _mm256_maskstore_ps(y + i * oc + 8 * v, mask[v], acc[i][v]);
+}
+
+DLC_TARGET_AVX2 static void smallk_fwd_avx2(int64_t np, int64_t k, int64_t oc,
+                                            const float *src, int64_t rs, const int64_t *offs,
+                                            const float *w, const float *b, float *y) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int64_t o0 = 0; o0 < oc; o0 += 16) {
+        __m256i mask[2];
+        __m256 bias[2];
+        for (int v = 0; v < 2; v++) {
+            int64_t rem = DLC_MAX(0, DLC_MIN(oc - o0 - 8 * v, 8));
+            mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)rem), lane);
+            bias[v] = b ? _mm256_maskload_ps(b + o0 + 8 * v, mask[v]) : _mm256_setzero_ps();
+        }
+        const float *wo = w + o0;
+        float *yo = y + o0;
+        int64_t r = 0;
+        if (oc - o0 > 8) {
+            for (; r + 4 <= np; r += 4)
+                smallk_fwd_avx2_block(4, 2, k, oc, src + r * rs, rs, offs, wo, bias, mask,
+                                      yo + r * oc);
+            for (; r < np; r++)
+                smallk_fwd_avx2_block(1, 2, k, oc, src + r * rs, rs, offs, wo, bias, mask,
+                                      yo + r * oc);
+        } else {
+            for (; r + 4 <= np; r += 4)
+                smallk_fwd_avx2_block(4, 1, k, oc, src + r * rs, rs, offs, wo, bias, mask,
+                                      yo + r * oc);
+            for (; r < np; r++)
+                smallk_fwd_avx2_block(1, 1, k, oc, src + r * rs, rs, offs, wo, bias, mask,
+                                      yo + r * oc);
+        }
+    }
+}
+
+DLC_TARGET_AVX2 static void smallk_bwdw_avx2(int64_t np, int64_t k, int64_t oc,
+                                             const float *col, const float *dy, float *acc) {
+    for (int64_t o0 = 0; o0 < oc; o0 += 8) {
+        int64_t rem = oc - o0;
+        __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)DLC_MIN(rem, 8)),
+                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256 av[SMALLK_MAX];
+        for (int64_t kk = 0; kk < k; kk++) av[kk] = _mm256_maskload_ps(acc + kk * oc + o0, mask);
+        for (int64_t r = 0; r < np; r++) {
+            const float *cr = col + r * k;
+            __m256 d = _mm256_maskload_ps(dy + r * oc + o0, mask);
+            for (int64_t kk = 0; kk < k; kk++)
+                av[kk] = _mm256_fmadd_ps(_mm256_broadcast_ss(cr + kk), d, av[kk]);
+        }
+        for (int64_t kk = 0; kk < k; kk++) _mm256_maskstore_ps(acc + kk * oc + o0, mask, av[kk]);
+    }
+}
+
+/* R rows x NB vectors of 16 columns; NB and R are constants after inlining. */
+DLC_TARGET_AVX512 static inline __attribute__((always_inline)) void
+smallk_fwd_avx512_block(int R, int NB, int64_t k, int64_t oc, const float *src, int64_t rs,
+                        const int64_t *offs, const float *w, const __m512 *bias,
+                        const __mmask16 *mask, float *y) {
+    __m512 acc[6][2];
+    for (int i = 0; i < R; i++)
+        for (int v = 0; v < NB; v++) acc[i][v] = bias[v];
+    for (int64_t kk = 0; kk < k; kk++) {
+        __m512 wv[2];
+        for (int v = 0; v < NB; v++) wv[v] = _mm512_maskz_loadu_ps(mask[v], w + kk * oc + 16 * v);
+        const float *sp = src + offs[kk];
+        for (int i = 0; i < R; i++) {
+            __m512 a = _mm512_set1_ps(sp[i * rs]);
+            for (int v = 0; v < NB; v++) acc[i][v] = _mm512_fmadd_ps(a, wv[v], acc[i][v]);
+        }
+    }
+    for (int i = 0; i < R; i++)
+        for (int v = 0; v < NB; v++) _mm512_mask_storeu_ps(y + i * oc + 16 * v, mask[v], acc[i][v]);
+}
+
+DLC_TARGET_AVX512 static void smallk_fwd_avx512(int64_t np, int64_t k, int64_t oc,
+                                                const float *src, int64_t rs,
+                                                const int64_t *offs, const float *w,
+                                                const float *b, float *y) {
+    for (int64_t o0 = 0; o0 < oc; o0 += 32) {
+        __mmask16 mask[2];
+        __m512 bias[2];
+        for (int v = 0; v < 2; v++) {
+            int64_t rem = DLC_MAX(0, DLC_MIN(oc - o0 - 16 * v, 16));
+            mask[v] = (__mmask16)((1u << rem) - 1);
+            bias[v] = b ? _mm512_maskz_loadu_ps(mask[v], b + o0 + 16 * v) : _mm512_setzero_ps();
+        }
+        const float *wo = w + o0;
+        float *yo = y + o0;
+        int64_t r = 0;
+        if (oc - o0 > 16) {
+            for (; r + 6 <= np; r += 6)
+                smallk_fwd_avx512_block(6, 2, k, oc, src + r * rs, rs, offs, wo, bias, mask,
+                                        yo + r * oc);
+            for (; r < np; r++)
+                smallk_fwd_avx512_block(1, 2, k, oc, src + r * rs, rs, offs, wo, bias, mask,
+                                        yo + r * oc);
+        } else {
+            for (; r + 6 <= np; r += 6)
+                smallk_fwd_avx512_block(6, 1, k, oc, src + r * rs, rs, offs, wo, bias, mask,
+                                        yo + r * oc);
+            for (; r < np; r++)
+                smallk_fwd_avx512_block(1, 1, k, oc, src + r * rs, rs, offs, wo, bias, mask,
+                                        yo + r * oc);
+        }
+    }
+}
+
+DLC_TARGET_AVX512 static void smallk_bwdw_avx512(int64_t np, int64_t k, int64_t oc,
+                                                 const float *col, const float *dy,
+                                                 float *acc) {
+    for (int64_t o0 = 0; o0 < oc; o0 += 16) {
+        int64_t rem = oc - o0;
+        __mmask16 mask = (__mmask16)(rem >= 16 ? 0xFFFF : ((1u << rem) - 1));
+        __m512 av[SMALLK_MAX];
+        for (int64_t kk = 0; kk < k; kk++) av[kk] = _mm512_maskz_loadu_ps(mask, acc + kk * oc + o0);
+        for (int64_t r = 0; r < np; r++) {
+            const float *cr = col + r * k;
+            __m512 d = _mm512_maskz_loadu_ps(mask, dy + r * oc + o0);
+            for (int64_t kk = 0; kk < k; kk++)
+                av[kk] = _mm512_fmadd_ps(_mm512_set1_ps(cr[kk]), d, av[kk]);
+        }
+        for (int64_t kk = 0; kk < k; kk++) _mm512_mask_storeu_ps(acc + kk * oc + o0, mask, av[kk]);
+    }
+}
+#endif
+
+/* y[r, :] = b + sum_k src[r * rs + offs[k]] * w[k, :] for r < np. */
+static void smallk_fwd(int64_t np, int64_t k, int64_t oc, const float *src, int64_t rs,
+                       const int64_t *offs, const float *w, const float *b, float *y) {
+#if DLC_X86
+    dlc_simd_level lv = dlc_simd_get();
+    if (lv >= DLC_SIMD_AVX512) {
+        smallk_fwd_avx512(np, k, oc, src, rs, offs, w, b, y);
+        return;
+    }
+    if (lv >= DLC_SIMD_AVX2) {
+        smallk_fwd_avx2(np, k, oc, src, rs, offs, w, b, y);
+        return;
+    }
+#endif
+    smallk_fwd_generic(np, k, oc, src, rs, offs, w, b, y);
+}
+
+/* Forward of the flat pixels [q0, q0+np) by the small-K kernel: runs of interior pixels of
+ * one output row read x in place (row stride sw*c, tap offsets offs); the others go through
+ * im2col rows in col (identity offsets). groups == 1. */
+static void smallk_fwd_tile(const dlc_conv2d_shape *s, const plan *p, const float *x,
+                            int64_t q0, int64_t np, const float *w, const float *b, float *y,
+                            float *col) {
+    const int64_t c = s->c, k = p->k, oc = s->oc;
+    int64_t offs[SMALLK_MAX], ident[SMALLK_MAX];
+    for (int64_t i = 0, kk = 0; i < s->kh; i++)
+        for (int64_t j = 0; j < s->kw; j++)
+            for (int64_t ci = 0; ci < c; ci++, kk++)
+                offs[kk] = (i * s->dh * s->w + j * s->dw) * c + ci;
+    for (int64_t kk = 0; kk < k; kk++) ident[kk] = kk;
+    const int64_t ylast = (s->kh - 1) * s->dh, xlast = (s->kw - 1) * s->dw;
+    /* Interior columns: ox*sw - pad_left >= 0 and ox*sw - pad_left + xlast < w. */
+    int64_t lo = (s->pad_left + s->sw - 1) / s->sw;
+    int64_t hi = s->w - 1 - xlast + s->pad_left >= 0
+                     ? (s->w - 1 - xlast + s->pad_left) / s->sw + 1 : 0;
+    hi = DLC_MIN(hi, s->ow);
+    lo = DLC_MIN(lo, hi);
+    int64_t img, oy, ox;
+    pixel_of(s, q0, &img, &oy, &ox);
+    int64_t r = 0;
+    while (r < np) {
+        int64_t run = DLC_MIN(np - r, s->ow - ox);
+        const float *xi = x + img * s->h * s->w * c;
+        int64_t iy0 = oy * s->sh - s->pad_top;
+        int rowin = iy0 >= 0 && iy0 + ylast < s->h;
+        int64_t a = rowin ? DLC_MAX(ox, lo) : ox + run;
+        int64_t e = rowin ? DLC_MIN(ox + run, hi) : ox + run;
+        if (e < a) a = e = ox + run;
+        /* [ox, a) border, [a, e) interior, [e, ox + run) border. */
+        int64_t nb = a - ox;
+        for (int64_t t = 0; t < nb; t++)
+            im2col_pixel(s, p, xi, iy0, (ox + t) * s->sw - s->pad_left, col + t * k);
+        if (nb) smallk_fwd(nb, k, oc, col, k, ident, w, b, y + r * oc);
+        if (e > a)
+            smallk_fwd(e - a, k, oc, xi + (iy0 * s->w + a * s->sw - s->pad_left) * c,
+                       s->sw * c, offs, w, b, y + (r + nb) * oc);
+        int64_t na = ox + run - e;
+        for (int64_t t = 0; t < na; t++)
+            im2col_pixel(s, p, xi, iy0, (e + t) * s->sw - s->pad_left, col + t * k);
+        if (na) smallk_fwd(na, k, oc, col, k, ident, w, b, y + (r + run - na) * oc);
+        r += run;
+        ox += run;
+        if (ox == s->ow) {
+            ox = 0;
+            if (++oy == s->oh) oy = 0, img++;
+        }
+    }
+}
+
+static void smallk_bwdw(int64_t np, int64_t k, int64_t oc, const float *col, const float *dy,
+                        float *acc) {
+#if DLC_X86
+    dlc_simd_level lv = dlc_simd_get();
+    if (lv >= DLC_SIMD_AVX512) {
+        smallk_bwdw_avx512(np, k, oc, col, dy, acc);
+        return;
+    }
+    if (lv >= DLC_SIMD_AVX2) {
+        smallk_bwdw_avx2(np, k, oc, col, dy, acc);
+        return;
+    }
+#endif
+    smallk_bwdw_generic(np, k, oc, col, dy, acc);
+}
+
+/* ------------------------------------------------------------ forward */
+
+/* Implicit-GEMM forward for stride 1. Over the padded input of width wp, output pixel
+ * (oy, ox) is virtual pixel v = oy * wp + ox, and the patch values of kernel tap (i, j) for
+ * consecutive v are consecutive rows of stride c starting at ((i*dh) * wp + j*dw) * c: a
+ * strided view of the input is the GEMM's A, with no im2col (the GEMM packs it). Virtual pixels
+ * with ox >= ow are computed into tmp and dropped. A unit is rows_tile output rows of one image;
+ * with padding its input rows are first copied, zero-padded, into the slab. The taps are summed
+ * by successive GEMM calls (beta = 1), one per tap and group (k = cg; the GEMM's lda >= k rule
+ * rules out one call per kernel row over overlapping rows). */
+static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p,
+                                        const float *x, const float *w, const float *b,
+                                        float *y, char *slots, int nt) {
+    const int64_t c = s->c, oc = s->oc, wp = p->wp;
+    const int padded = p->slab_bytes != 0;
+    const int64_t units = s->n * p->tiles_img;
+    int err = 0;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t u = 0; u < units; u++) {
+        char *slot = slots + (size_t)thread_num() * p->slot_bytes;
+        float *slab = (float *)slot;
+        float *tmp = (float *)(slot + p->slab_bytes);
+        void *gws = slot + p->gemm_off;
+        int64_t img = u / p->tiles_img, oy0 = (u - img * p->tiles_img) * p->rows_tile;
+        int64_t rows = DLC_MIN(p->rows_tile, s->oh - oy0);
+        int64_t mv = (rows - 1) * wp + s->ow;
+        int64_t srows = rows - 1 + (s->kh - 1) * s->dh + 1;
+        const float *xi = x + img * s->h * s->w * c;
+        const float *src = xi + oy0 * s->w * c;
+        if (padded) {
+            for (int64_t sr = 0; sr < srows; sr++) {
+                float *d = slab + sr * wp * c;
+                int64_t iy = oy0 + sr - s->pad_top;
+                if (iy < 0 || iy >= s->h) {
+                    memset(d, 0, (size_t)(wp * c) * sizeof(float));
+                    continue;
+                }
+                memset(d, 0, (size_t)(s->pad_left * c) * sizeof(float));
+                memcpy(d + s->pad_left * c, xi + iy * s->w * c, (size_t)(s->w * c) * sizeof(float));
+                memset(d + (s->pad_left + s->w) * c, 0, (size_t)(s->pad_right * c) * sizeof(float));
+            }
+            src = slab;
+        }
+        int first = 1;
+        for (int64_t g = 0; g < s->groups; g++) {
+            first = 1;
+            for (int64_t i = 0; i < s->kh; i++)
+                for (int64_t j = 0; j < s->kw; j++) {
+                    const float *a = src + (i * s->dh * wp + j * s->dw) * c + g * p->cg;
+                    const float *bm = w + (i * s->kw + j) * p->cg * oc + g * p->ocg;
+                    dlc_status gs = dlc_sgemm_serial(0, 0, mv, p->ocg, p->kstep, 1.0f, a, c, bm,
+                                                     oc, first ? 0.0f : 1.0f, tmp + g * p->ocg,
+                                                     oc, gws, p->gemm_bytes);
+                    first = 0;
+                    if (gs != DLC_OK) {
+#pragma omp atomic write
+                        err = 1;
+                    }
+                }
+        }
+        for (int64_t r = 0; r < rows; r++) {
+            float *yr = y + ((img * s->oh + oy0 + r) * s->ow) * oc;
+            const float *tr = tmp + r * wp * oc;
+            if (b) {
+                for (int64_t q = 0; q < s->ow; q++)
+                    for (int64_t o = 0; o < oc; o++) yr[q * oc + o] = tr[q * oc + o] + b[o];
+            } else {
+                memcpy(yr, tr, (size_t)(s->ow * oc) * sizeof(float));
+            }
+        }
+    }
+    return err ? DLC_EINVAL : DLC_OK;
+}
+
+dlc_status dlc_conv2d_forward(const dlc_conv2d_shape *s, const float *x, const float *w,
+                              const float *b, float *y, void *workspace, size_t workspace_size) {
+    dlc_status st = dlc_conv2d_check(s);
+    if (st != DLC_OK) return st;
+    DLC_CHECK(x != NULL && w != NULL && y != NULL);
+    plan p;
+    make_plan(s, &p);
+    int nt = usable_threads(&p, workspace, workspace_size);
+    if (nt < 1) return DLC_ENOMEM;
+    char *slots = (char *)workspace + p.partial_bytes;
+    if (p.implicit) return conv_forward_implicit(s, &p, x, w, b, y, slots, nt);
+    const int64_t oc = s->oc;
+    int err = 0;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t t = 0; t < p.ntiles; t++) {
+        char *slot = slots + (size_t)thread_num() * p.slot_bytes;
+        float *col = (float *)slot;
+        void *gws = slot + p.gemm_off;
+        int64_t q0 = t * p.tile, np = DLC_MIN(p.tile, p.m - q0);
+        float *yt = y + q0 * oc;
+        if (p.smallk) {
+            smallk_fwd_tile(s, &p, x, q0, np, w, b, yt, col);
+            continue;
+        }
+        for (int64_t g = 0; g < s->groups; g++) {
+            const float *a = x + q0 * s->c + g * p.cg;
+            int64_t lda = s->c;
+            if (!p.is1x1) {
+                im2col_tile(s, &p, x, q0, np, g, col);
+                a = col, lda = p.k;
+            }
+            dlc_status gs = dlc_sgemm_serial(0, 0, np, p.ocg, p.k, 1.0f, a, lda, w + g * p.ocg,
+                                             oc, 0.0f, yt + g * p.ocg, oc, gws, p.gemm_bytes);
+            if (gs != DLC_OK) {
+#pragma omp atomic write
+                err = 1;
+            }
+        }
+        if (b)
+            for (int64_t r = 0; r < np; r++)
+                for (int64_t o = 0; o < oc; o++) yt[r * oc + o] += b[o];
+    }
+    return err ? DLC_EINVAL : DLC_OK;
+}
+
+/* ------------------------------------------------------------ backward data */
+
+dlc_status dlc_conv2d_backward_data(const dlc_conv2d_shape *s, const float *dy, const float *w,
+                                    float *dx, void *workspace, size_t workspace_size) {
+    dlc_status st = dlc_conv2d_check(s);
+    if (st != DLC_OK) return st;
+    DLC_CHECK(dy != NULL && w != NULL && dx != NULL);
+    plan p;
+    make_plan(s, &p);
+    int nt = usable_threads(&p, workspace, workspace_size);
+    if (nt < 1) return DLC_ENOMEM;
+    char *slots = (char *)workspace + p.partial_bytes;
+    const int64_t oc = s->oc, c = s->c;
+    int err = 0;
+    if (p.is1x1) {
+        /* dx rows are the output pixels: dx_tile[:, g] += dy_tile[:, g] @ W_g^T. */
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int64_t t = 0; t < p.ntiles; t++) {
+            void *gws = slots + (size_t)thread_num() * p.slot_bytes +
+                        p.gemm_off;
+            int64_t q0 = t * p.tile, np = DLC_MIN(p.tile, p.m - q0);
+            for (int64_t g = 0; g < s->groups; g++) {
+                dlc_status gs = dlc_sgemm_serial(0, 1, np, p.cg, p.ocg, 1.0f,
+                                                 dy + q0 * oc + g * p.ocg, oc, w + g * p.ocg, oc,
+                                                 1.0f, dx + q0 * c + g * p.cg, c, gws,
+                                                 p.gemm_bytes);
+                if (gs != DLC_OK) {
+#pragma omp atomic write
+                    err = 1;
+                }
+            }
+        }
+        return err ? DLC_EINVAL : DLC_OK;
+    }
+    /* One unit = one (image, group): it owns dx[img][:, :, g channels], so col2im never races.
+     * Within a unit the tiles run in order, so every dx element sums in a fixed order. */
+    const int64_t ohw = s->oh * s->ow;
+    const int64_t tiles_img = (ohw + p.tile - 1) / p.tile;
+    const int64_t tile_img = (ohw + tiles_img - 1) / tiles_img;
+    const int64_t units = s->n * s->groups;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t u = 0; u < units; u++) {
+        char *slot = slots + (size_t)thread_num() * p.slot_bytes;
+        float *dcol = (float *)slot;
+        void *gws = slot + p.gemm_off;
+        int64_t img = u / s->groups, g = u - img * s->groups;
+        for (int64_t r0 = 0; r0 < ohw; r0 += tile_img) {
+            int64_t np = DLC_MIN(tile_img, ohw - r0);
+            const float *dyt = dy + (img * ohw + r0) * oc + g * p.ocg;
+            dlc_status gs = dlc_sgemm_serial(0, 1, np, p.k, p.ocg, 1.0f, dyt, oc, w + g * p.ocg,
+                                             oc, 0.0f, dcol, p.k, gws, p.gemm_bytes);
+            if (gs != DLC_OK) {
+#pragma omp atomic write
+                err = 1;
+            }
+            col2im_tile(s, &p, dcol, img, r0, np, g, dx);
+        }
+    }
+    return err ? DLC_EINVAL : DLC_OK;
+}
+
+/* ------------------------------------------------------------ backward weights */
+
+dlc_status dlc_conv2d_backward_weights(const dlc_conv2d_shape *s, const float *x,
+                                       const float *dy, float *dw, float *db, void *workspace,
+                                       size_t workspace_size) {
+    dlc_status st = dlc_conv2d_check(s);
+    if (st != DLC_OK) return st;
+    DLC_CHECK(x != NULL && dy != NULL && dw != NULL);
+    plan p;
+    make_plan(s, &p);
+    int nt = usable_threads(&p, workspace, workspace_size);
+    if (nt < 1) return DLC_ENOMEM;
+    float *partials = (float *)workspace;
+    char *slots = (char *)workspace + p.partial_bytes;
+    const int64_t oc = s->oc, kw_elems = p.k * oc, per_chunk = kw_elems + oc;
+    const int64_t nch = p.nchunks;
+    int err = 0;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t ch = 0; ch < nch; ch++) {
+        char *slot = slots + (size_t)thread_num() * p.slot_bytes;
+        float *col = (float *)slot;
+        void *gws = slot + p.gemm_off;
+        float *pw = partials + ch * per_chunk, *pb = pw + kw_elems;
+        int64_t t0 = ch * p.ntiles / nch, t1 = (ch + 1) * p.ntiles / nch;
+        if (p.smallk) memset(pw, 0, (size_t)kw_elems * sizeof(float));
+        for (int64_t o = 0; o < oc; o++) pb[o] = 0.0f;
+        for (int64_t t = t0; t < t1; t++) {
+            int64_t q0 = t * p.tile, np = DLC_MIN(p.tile, p.m - q0);
+            const float *dyt = dy + q0 * oc;
+            if (db)
+                for (int64_t r = 0; r < np; r++)
+                    for (int64_t o = 0; o < oc; o++) pb[o] += dyt[r * oc + o];
+            if (p.smallk) {
+                im2col_tile(s, &p, x, q0, np, 0, col);
+                smallk_bwdw(np, p.k, oc, col, dyt, pw);
+                continue;
+            }
+            for (int64_t g = 0; g < s->groups; g++) {
+                const float *a = x + q0 * s->c + g * p.cg;
+                int64_t lda = s->c;
+                if (!p.is1x1) {
+                    im2col_tile(s, &p, x, q0, np, g, col);
+                    a = col, lda = p.k;
+                }
+                dlc_status gs = dlc_sgemm_serial(1, 0, p.k, p.ocg, np, 1.0f, a, lda,
+                                                 dyt + g * p.ocg, oc, t == t0 ? 0.0f : 1.0f,
+                                                 pw + g * p.ocg, oc, gws, p.gemm_bytes);
+                if (gs != DLC_OK) {
+#pragma omp atomic write
+                    err = 1;
+                }
+            }
+        }
+    }
+    if (err) return DLC_EINVAL;
+    /* Fixed-order reduction of the chunk partials, split over disjoint elements. */
+    const int64_t total = db ? per_chunk : kw_elems;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t e = 0; e < total; e++) {
+        float sum = partials[e];
+        for (int64_t ch = 1; ch < nch; ch++) sum += partials[ch * per_chunk + e];
+        if (e < kw_elems)
+            dw[e] += sum;
+        else
+            db[e - kw_elems] += sum;
+    }
+    return DLC_OK;
+}

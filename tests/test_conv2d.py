@@ -1,0 +1,340 @@
+"""conv2d kernels: forward, backward data, backward weights against float64 references,
+finite differences and PyTorch; accumulation, SIMD paths, thread determinism, binding refusals."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dlc import _C
+
+import reference as ref
+
+# (name, x shape (n, h, w, c), kernel (kh, kw), oc, strides, dilation, padding, groups)
+# padding "same" means Keras/TF same padding; a 4-tuple is (top, bottom, left, right).
+CASES = [
+    ("basic3x3", (2, 7, 6, 5), (3, 3), 6, (1, 1), (1, 1), (0, 0, 0, 0), 1),
+    ("batch1_odd", (1, 9, 11, 3), (3, 3), 7, (1, 1), (1, 1), (0, 0, 0, 0), 1),
+    ("stride2", (2, 11, 10, 4), (3, 3), 5, (2, 2), (1, 1), (0, 0, 0, 0), 1),
+    ("stride_gt_kernel", (2, 12, 13, 3), (2, 2), 4, (3, 3), (1, 1), (0, 0, 0, 0), 1),
+    ("dilation2", (2, 11, 12, 3), (3, 3), 5, (1, 1), (2, 2), (0, 0, 0, 0), 1),
+    ("same_even_k", (2, 8, 7, 3), (4, 2), 5, (1, 1), (1, 1), "same", 1),
+    ("same_even_k_s2", (2, 9, 10, 5), (2, 4), 3, (2, 2), (1, 1), "same", 1),
+    ("same_dil", (1, 10, 9, 4), (3, 2), 6, (1, 2), (2, 1), "same", 1),
+    ("asym_pad", (2, 6, 8, 3), (3, 3), 4, (1, 1), (1, 1), (2, 0, 1, 3), 1),
+    ("k3x1", (2, 9, 7, 17), (3, 1), 19, (1, 1), (1, 1), (1, 1, 0, 0), 1),
+    ("k1x3_s21", (2, 8, 9, 6), (1, 3), 5, (2, 1), (1, 1), (0, 0, 1, 1), 1),
+    ("c_not16", (2, 6, 6, 33), (3, 3), 35, (1, 1), (1, 1), (1, 1, 1, 1), 1),
+    ("pointwise", (2, 5, 6, 18), (1, 1), 20, (1, 1), (1, 1), (0, 0, 0, 0), 1),
+    ("pointwise_s2", (2, 7, 6, 8), (1, 1), 9, (2, 2), (1, 1), (0, 0, 0, 0), 1),
+    ("pointwise_g2", (2, 5, 4, 8), (1, 1), 6, (1, 1), (1, 1), (0, 0, 0, 0), 2),
+    ("c1_small_k", (3, 10, 9, 1), (3, 3), 32, (1, 1), (1, 1), (0, 0, 0, 0), 1),
+    ("c1_odd_oc", (2, 8, 9, 1), (3, 3), 13, (1, 1), (1, 1), (1, 1, 1, 1), 1),
+    ("c1_s2_dil_pad", (2, 11, 12, 1), (3, 3), 20, (2, 2), (2, 1), (1, 2, 2, 1), 1),
+    ("c2_oc40_same", (2, 7, 8, 2), (2, 2), 40, (1, 1), (1, 1), "same", 1),
+    ("groups2", (2, 7, 8, 6), (3, 3), 10, (1, 1), (1, 1), (1, 1, 1, 1), 2),
+    ("groups3_s2_dil", (1, 11, 10, 9), (3, 2), 6, (2, 1), (1, 2), (0, 1, 1, 0), 3),
+    ("depthwise", (2, 8, 7, 5), (3, 3), 5, (1, 1), (1, 1), (1, 1, 1, 1), 5),
+    ("depthwise_mult2", (1, 9, 9, 4), (3, 3), 8, (2, 2), (1, 1), "same", 4),
+    ("kernel_eq_input", (2, 4, 5, 3), (4, 5), 6, (1, 1), (1, 1), (0, 0, 0, 0), 1),
+    ("pad_gt_kernel", (1, 3, 4, 2), (2, 2), 3, (1, 1), (1, 1), (3, 2, 0, 4), 1),
+    ("implicit_dil_pad", (2, 9, 10, 64), (3, 3), 12, (1, 1), (2, 2), (2, 1, 1, 2), 1),
+    ("implicit_groups", (2, 8, 9, 128), (3, 2), 8, (1, 1), (1, 1), (1, 1, 0, 1), 2),
+    ("implicit_same_even", (1, 12, 11, 65), (4, 4), 24, (1, 1), (1, 1), "same", 1),
+    ("implicit_valid", (2, 7, 6, 64), (3, 3), 17, (1, 1), (1, 1), (0, 0, 0, 0), 1),
+    ("many_tiles", (3, 17, 19, 4), (3, 3), 8, (1, 1), (1, 1), (1, 1, 1, 1), 1),
+]
+
+
+def _padding(case):
+    _, xs, (kh, kw), _, strides, dilation, padding, _ = case
+    if padding == "same":
+        return ref.keras_same_padding(xs[1], xs[2], kh, kw, strides, dilation)
+    return padding
+
+
+def _setup(case, rng):
+    name, xs, (kh, kw), oc, strides, dilation, _, groups = case
+    padding = _padding(case)
+    c = xs[3]
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = (rng.standard_normal((kh, kw, c // groups, oc)) / np.sqrt(kh * kw * c / groups)).astype(
+        np.float32)
+    b = rng.standard_normal(oc).astype(np.float32)
+    kwargs = dict(strides=strides, dilation=dilation, padding=padding, groups=groups)
+    oh, ow = ref._conv2d_geometry(xs, w.shape, strides, dilation, padding, groups)
+    dy = rng.standard_normal((xs[0], oh, ow, oc)).astype(np.float32)
+    return x, w, b, dy, kwargs
+
+
+def _forward(x, w, b, kwargs):
+    oh, ow = ref._conv2d_geometry(x.shape, w.shape, kwargs["strides"], kwargs["dilation"],
+                                  kwargs["padding"], kwargs["groups"])
+    y = np.full((x.shape[0], oh, ow, w.shape[3]), np.nan, np.float32)
+    _C.conv2d_forward(x, w, b, y, **kwargs)
+    return y
+
+
+def _backward_data(dy, w, x_shape, kwargs, init=None):
+    dx = np.zeros(x_shape, np.float32) if init is None else init.copy()
+    _C.conv2d_backward_data(dy, w, dx, **kwargs)
+    return dx
+
+
+def _backward_weights(x, dy, w_shape, kwargs, with_bias=True):
+    dw = np.zeros(w_shape, np.float32)
+    db = np.zeros(w_shape[3], np.float32) if with_bias else None
+    _C.conv2d_backward_weights(x, dy, dw, db, **kwargs)
+    return dw, db
+
+
+def _close(got, want, rtol=2e-5):
+    scale = max(1.0, float(np.abs(want).max()))
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * 10 * scale)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_against_reference(case, rng):
+    x, w, b, dy, kw = _setup(case, rng)
+    _close(_forward(x, w, b, kw), ref.conv2d_forward(x, w, b, **kw))
+    _close(_forward(x, w, None, kw), ref.conv2d_forward(x, w, None, **kw))
+    _close(_backward_data(dy, w, x.shape, kw), ref.conv2d_backward_data(dy, w, x.shape, **kw))
+    dw, db = _backward_weights(x, dy, w.shape, kw)
+    dw_ref, db_ref = ref.conv2d_backward_weights(x, dy, w.shape, **kw)
+    _close(dw, dw_ref)
+    _close(db, db_ref)
+    dw2, none = _backward_weights(x, dy, w.shape, kw, with_bias=False)
+    assert none is None
+    np.testing.assert_array_equal(dw2, dw)
+
+
+def _torch_conv(x, w, b, kw):
+    """PyTorch's conv2d in float64 on NCHW, asymmetric padding by F.pad."""
+    xt = x.permute(0, 3, 1, 2)
+    pt, pb, pl, pr = kw["padding"]
+    xt = F.pad(xt, (pl, pr, pt, pb))
+    wt = w.permute(3, 2, 0, 1)
+    y = F.conv2d(xt, wt, b, stride=kw["strides"], dilation=kw["dilation"], groups=kw["groups"])
+    return y.permute(0, 2, 3, 1)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_torch_parity(case, rng):
+    x, w, b, dy, kw = _setup(case, rng)
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
+    bt = torch.tensor(b, dtype=torch.float64, requires_grad=True)
+    yt = _torch_conv(xt, wt, bt, kw)
+    yt.backward(torch.tensor(dy, dtype=torch.float64))
+    _close(_forward(x, w, b, kw), yt.detach().numpy())
+    _close(_backward_data(dy, w, x.shape, kw), xt.grad.numpy())
+    dw, db = _backward_weights(x, dy, w.shape, kw)
+    _close(dw, wt.grad.numpy())
+    _close(db, bt.grad.numpy())
+
+
+@pytest.mark.parametrize("name", ["basic3x3", "same_dil", "asym_pad", "groups3_s2_dil",
+                                  "c1_odd_oc", "pointwise_g2", "depthwise_mult2"])
+def test_finite_differences(name, rng):
+    """dlc's gradients of L = sum(r * conv(x, w, b)) match central differences of the float64
+    reference along a random direction (L is linear, so the differences are exact up to
+    rounding)."""
+    case = next(c for c in CASES if c[0] == name)
+    x, w, b, _, kw = _setup(case, rng)
+    r = rng.standard_normal(ref.conv2d_forward(x, w, b, **kw).shape)
+
+    def loss(xv, wv, bv):
+        return float(np.sum(r * ref.conv2d_forward(xv, wv, bv, **kw)))
+
+    r32 = r.astype(np.float32)
+    gx = _backward_data(r32, w, x.shape, kw)
+    gw, gb = _backward_weights(x, r32, w.shape, kw)
+    x64, w64, b64 = (a.astype(np.float64) for a in (x, w, b))
+    eps = 1e-3
+    for grad, which in ((gx, 0), (gw, 1), (gb, 2)):
+        args = [x64, w64, b64]
+        v = rng.standard_normal(args[which].shape)
+        plus, minus = list(args), list(args)
+        plus[which] = args[which] + eps * v
+        minus[which] = args[which] - eps * v
+        numeric = (loss(*plus) - loss(*minus)) / (2 * eps)
+        analytic = float(np.sum(grad.astype(np.float64) * v))
+        assert abs(numeric - analytic) <= 1e-4 * max(1.0, abs(numeric)), (which, numeric,
+                                                                           analytic)
+
+
+@pytest.mark.parametrize("name", ["basic3x3", "pointwise", "c1_small_k", "depthwise"])
+def test_gradients_accumulate(name, rng):
+    case = next(c for c in CASES if c[0] == name)
+    x, w, b, dy, kw = _setup(case, rng)
+    dx = np.zeros(x.shape, np.float32)
+    dw = np.zeros(w.shape, np.float32)
+    db = np.zeros(w.shape[3], np.float32)
+    _C.conv2d_backward_data(dy, w, dx, **kw)
+    _C.conv2d_backward_weights(x, dy, dw, db, **kw)
+    once = (dx.copy(), dw.copy(), db.copy())
+    _C.conv2d_backward_data(dy, w, dx, **kw)
+    _C.conv2d_backward_weights(x, dy, dw, db, **kw)
+    # dw and db get one finished sum added per call: exactly double. dx gets every tap's
+    # contribution added in turn, so the second call rounds differently: close to double.
+    np.testing.assert_array_equal(dw, 2 * once[1])
+    np.testing.assert_array_equal(db, 2 * once[2])
+    _close(dx, 2 * once[0])
+    assert np.abs(once[0]).min() >= 0 and np.abs(dx - once[0]).max() > 0.1
+    # A nonzero start is added to, not overwritten.
+    d0 = rng.standard_normal(x.shape).astype(np.float32)
+    _close(_backward_data(dy, w, x.shape, kw, init=d0),
+           d0 + ref.conv2d_backward_data(dy, w, x.shape, **kw))
+    w0 = rng.standard_normal(w.shape).astype(np.float32)
+    b0 = rng.standard_normal(w.shape[3]).astype(np.float32)
+    dw, db = w0.copy(), b0.copy()
+    _C.conv2d_backward_weights(x, dy, dw, db, **kw)
+    dw_ref, db_ref = ref.conv2d_backward_weights(x, dy, w.shape, **kw)
+    _close(dw, w0 + dw_ref)
+    _close(db, b0 + db_ref)
+
+
+SIMD_CASES = ["basic3x3", "c_not16", "implicit_dil_pad", "implicit_groups", "pointwise", "c1_small_k", "c1_odd_oc", "c1_s2_dil_pad",
+              "c2_oc40_same", "pad_gt_kernel", "groups2", "depthwise"]
+
+
+@pytest.mark.parametrize("name", SIMD_CASES)
+def test_every_simd_path(name, simd, rng):
+    case = next(c for c in CASES if c[0] == name)
+    x, w, b, dy, kw = _setup(case, rng)
+    assert _C.cpu_features()["simd"] == simd
+    _close(_forward(x, w, b, kw), ref.conv2d_forward(x, w, b, **kw))
+    _close(_backward_data(dy, w, x.shape, kw), ref.conv2d_backward_data(dy, w, x.shape, **kw))
+    dw, db = _backward_weights(x, dy, w.shape, kw)
+    dw_ref, db_ref = ref.conv2d_backward_weights(x, dy, w.shape, **kw)
+    _close(dw, dw_ref)
+    _close(db, db_ref)
+
+
+# Shapes with many tiles and backward-weights chunks (and a batch-1 / depthwise spread).
+THREAD_CASES = [
+    ("mnist_conv1_like", (8, 28, 28, 1), (3, 3), 32, (1, 1), (1, 1), (0, 0, 0, 0), 1),
+    ("mnist_conv2_like", (4, 26, 26, 32), (3, 3), 64, (1, 1), (1, 1), (0, 0, 0, 0), 1),
+    ("implicit_same_wide", (2, 30, 40, 64), (3, 3), 24, (1, 1), (1, 1), "same", 1),
+    ("pointwise_big", (4, 20, 20, 24), (1, 1), 40, (1, 1), (1, 1), (0, 0, 0, 0), 1),
+    ("groups_same_s2", (3, 21, 22, 12), (4, 4), 18, (2, 2), (1, 1), "same", 3),
+    ("depthwise_b1", (1, 40, 40, 6), (3, 3), 6, (1, 1), (1, 1), (1, 1, 1, 1), 6),
+]
+
+
+@pytest.mark.parametrize("case", THREAD_CASES, ids=[c[0] for c in THREAD_CASES])
+def test_threads_bit_identical(case, threads, rng):
+    x, w, b, dy, kw = _setup(case, rng)
+    out = []
+    for nt in (1, 2, 3):
+        threads(nt)
+        dw, db = _backward_weights(x, dy, w.shape, kw)
+        out.append((_forward(x, w, b, kw), _backward_data(dy, w, x.shape, kw), dw, db))
+    for other in out[1:]:
+        for a, bb in zip(out[0], other):
+            assert np.array_equal(a, bb)
+    # And right, on these larger shapes too.
+    _close(out[0][0], ref.conv2d_forward(x, w, b, **kw))
+    dw_ref, db_ref = ref.conv2d_backward_weights(x, dy, w.shape, **kw)
+    _close(out[0][2], dw_ref, rtol=5e-5)
+    _close(out[0][3], db_ref, rtol=5e-5)
+
+
+# ------------------------------------------------------------------ binding refusals
+
+def _good(rng):
+    x = rng.standard_normal((2, 6, 5, 4)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 4, 3)).astype(np.float32)
+    b = rng.standard_normal(3).astype(np.float32)
+    y = np.zeros((2, 4, 3, 3), np.float32)
+    return x, w, b, y
+
+
+def _check_refused(exc, fn, args, kwargs, inputs, match=None):
+    before = [a.copy() for a in inputs]
+    with pytest.raises(exc, match=match):
+        fn(*args, **kwargs)
+    for a, a0 in zip(inputs, before):
+        np.testing.assert_array_equal(a, a0)
+
+
+def test_forward_refusals(rng):
+    x, w, b, y = _good(rng)
+    f = _C.conv2d_forward
+    ins = [x, w, b, y]
+    _check_refused(TypeError, f, (x.astype(np.float64), w, b, y), {}, ins, "'x'.*float32")
+    _check_refused(TypeError, f, (x, w, b.astype(np.float64), y), {}, ins, "'b'")
+    _check_refused(ValueError, f, (x[:, ::2], w, b, np.zeros((2, 1, 3, 3), np.float32)), {},
+                   ins, "C-contiguous")
+    ro = y.copy()
+    ro.flags.writeable = False
+    _check_refused(ValueError, f, (x, w, b, ro), {}, ins + [ro], "writeable")
+    _check_refused(ValueError, f, (x, w, b, np.zeros((2, 4, 4, 3), np.float32)), {}, ins,
+                   r"'y' must have shape \(2, 4, 3, 3\)")
+    _check_refused(ValueError, f, (x, w, np.zeros(4, np.float32), y), {}, ins, "'b'")
+    _check_refused(ValueError, f, (x[0], w, b, y), {}, ins, "4-D")
+    # c not divisible by groups, and kernel channels not c / groups.
+    _check_refused(ValueError, f, (x, w, b, y), {"groups": 3}, ins, "divisible")
+    w4 = rng.standard_normal((3, 3, 4, 4)).astype(np.float32)
+    _check_refused(ValueError, f, (x, w4, b, y), {"groups": 2}, ins, "c/groups")
+    _check_refused(ValueError, f, (x, w, b, y), {"groups": 0}, ins, "groups")
+    # Kernel larger than the padded input.
+    big = rng.standard_normal((7, 3, 4, 3)).astype(np.float32)
+    _check_refused(ValueError, f, (x, big, b, y), {}, ins, "fit")
+    _check_refused(ValueError, f, (x, w, b, y), {"dilation": (3, 1)}, ins, "fit")
+    _check_refused(ValueError, f, (x, w, b, y), {"strides": (0, 1)}, ins, "strides")
+    _check_refused(ValueError, f, (x, w, b, y), {"padding": (0, -1, 0, 0)}, ins, "padding")
+    _check_refused(TypeError, f, (x, w, b, y), {"padding": (1, 1)}, ins, "padding")
+    _check_refused(TypeError, f, (x, w, b, y), {"strides": 2}, ins, "strides")
+    _check_refused(TypeError, f, (x, w, b, y, (1, 1)), {}, ins)
+    # Output overlapping an input.
+    buf = np.zeros(x.size + y.size, np.float32)
+    xo = buf[: x.size].reshape(x.shape)
+    xo[...] = x
+    yo = buf[x.size - 4: x.size - 4 + y.size].reshape(y.shape)
+    _check_refused(ValueError, f, (xo, w, b, yo), {}, ins + [buf], "share memory")
+    _check_refused(ValueError, f, (x, w, y.reshape(-1)[:3], y), {}, ins, "share memory")
+    # Nothing above touched y.
+    assert not y.any()
+
+
+def test_backward_refusals(rng):
+    x, w, b, y = _good(rng)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx = np.zeros(x.shape, np.float32)
+    dw = np.zeros(w.shape, np.float32)
+    db = np.zeros(3, np.float32)
+    ins = [x, w, dy, dx, dw, db]
+    bd, bw = _C.conv2d_backward_data, _C.conv2d_backward_weights
+    _check_refused(TypeError, bd, (dy.astype(np.float64), w, dx), {}, ins, "'dy'")
+    _check_refused(TypeError, bd, (dy, w, dx.astype(np.float64)), {}, ins, "'dx'")
+    _check_refused(ValueError, bd, (dy, w, np.zeros((2, 7, 5, 4), np.float32)), {}, ins,
+                   r"'dy' must have shape \(2, 5, 3, 3\)")
+    _check_refused(ValueError, bd, (dy, w, np.zeros((2, 6, 5, 4), np.float32)[:, :, ::-1]), {},
+                   ins, "C-contiguous")
+    ro = dx.copy()
+    ro.flags.writeable = False
+    _check_refused(ValueError, bd, (dy, w, ro), {}, ins, "writeable")
+    _check_refused(ValueError, bd, (dy, w, dx), {"groups": 3}, ins, "divisible")
+    _check_refused(ValueError, bd, (dy, w, dx), {"strides": (2, 2)}, ins, "'dy'")
+    dyo = dx.reshape(-1)[: dy.size].reshape(dy.shape)
+    _check_refused(ValueError, bd, (dyo, w, dx), {}, ins, "share memory")
+
+    _check_refused(TypeError, bw, (x.astype(np.float64), dy, dw, db), {}, ins, "'x'")
+    _check_refused(TypeError, bw, (x, dy, dw, db.astype(np.float64)), {}, ins, "'db'")
+    _check_refused(ValueError, bw, (x, dy, dw, np.zeros(4, np.float32)), {}, ins, "'db'")
+    _check_refused(ValueError, bw, (x, dy[:1], dw, db), {}, ins, "'dy'")
+    _check_refused(ValueError, bw, (x, dy, np.zeros((3, 3, 4, 3), np.float32)[..., ::2], db),
+                   {}, ins, "C-contiguous")
+    ro = dw.copy()
+    ro.flags.writeable = False
+    _check_refused(ValueError, bw, (x, dy, ro, db), {}, ins, "writeable")
+    rob = db.copy()
+    rob.flags.writeable = False
+    _check_refused(ValueError, bw, (x, dy, dw, rob), {}, ins, "writeable")
+    _check_refused(ValueError, bw, (x, dy, dw, db), {"dilation": (1, 5)}, ins, "fit")
+    buf = np.zeros(dw.size + 3, np.float32)
+    dwo = buf[: dw.size].reshape(dw.shape)
+    _check_refused(ValueError, bw, (x, dy, dwo, buf[dw.size - 1: dw.size + 2]), {}, ins,
+                   "share memory")
+    _check_refused(ValueError, bw, (x, dy, dw, dy.reshape(-1)[:3]), {}, ins, "share memory")
+    assert not dx.any() and not dw.any() and not db.any()
