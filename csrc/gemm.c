@@ -182,12 +182,7 @@ DLC_TARGET_AVX512 static void ukr_avx512(int64_t kc, const float *restrict a,
                                          int64_t ldc, float alpha, float beta) {
     __m512 acc[A5_MR][2];
 #pragma GCC unroll 16
-    for (int i = 0; i < A5_MR; i++) {
-        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + i * ldc + 16), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + i * ldc + 31), _MM_HINT_T0);
-    }
+    for (int i = 0; i < A5_MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     for (int64_t p = 0; p < kc; p++) {
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 16
@@ -311,6 +306,8 @@ DLC_TARGET_AVX512 static void pack_a_avx512(int trans_a, const float *a, int64_t
     if (trans_a) { /* row p of A holds mr consecutive values of every panel: read it in order */
         for (int64_t p = 0; p < kc; p++) {
             const float *s = a + (p0 + p) * lda + i0;
+            for (int64_t r = 0; r < mc; r += 16)
+                _mm_prefetch((const char *)(s + 8 * lda + r), _MM_HINT_T0);
             for (int64_t r = 0; r < mc; r += mr) {
                 int rows = (int)DLC_MIN((int64_t)mr, mc - r);
                 __mmask16 in_mask = (__mmask16)((1u << rows) - 1);
@@ -332,6 +329,9 @@ DLC_TARGET_AVX512 static void pack_a_avx512(int trans_a, const float *a, int64_t
                 for (int i = 0; i < 16; i++)
                     in[i] = i < rows ? _mm512_maskz_loadu_ps(m, s + i * lda + p)
                                      : _mm512_setzero_ps();
+                /* the next panel's rows: short strided streams the hardware ramps up late */
+                for (int i = 0; i < mr; i++)
+                    _mm_prefetch((const char *)(s + (mr + i) * lda + p), _MM_HINT_T0);
                 transpose16(in, out);
                 for (int t = 0; t < np; t++) _mm512_mask_storeu_ps(d + (p + t) * mr, out_mask, out[t]);
             }
