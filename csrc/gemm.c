@@ -1,5 +1,40 @@
-/* gemm.c - row-major SGEMM. BASELINE: correct, parallel, not yet packed/blocked. */
+/* gemm.c - row-major SGEMM: packed panels, cache blocking, runtime-dispatched micro-kernels.
+ *
+ * C (m x n) = alpha * op(A) (m x k) @ op(B) (k x n) + beta * C, everything row-major.
+ *
+ * Algorithm (Goto / BLIS style, adapted to row-major C):
+ *   for jc over n in blocks of NC                      (B block lives in L2 / L3)
+ *     for pc over k in blocks of kc                    (kc depends on k only, see k_block)
+ *       pack B[pc:pc+kc, jc:jc+nc] into NR-wide panels, p-major     (shared by the team)
+ *       for ic over this thread's rows in blocks of MC (A block lives in L2)
+ *         pack A[ic:ic+mc, pc:pc+kc] into MR-tall panels, p-major   (private)
+ *         for jr over this thread's NR panels          (B micro-panel stays in L1)
+ *           for ir over MR panels: micro-kernel on one MR x NR tile of C
+ * Transposes are absorbed by the packing routines, so each micro-kernel sees one layout:
+ * a panel of A as kc groups of MR floats, a panel of B as kc groups of NR floats.
+ *
+ * The micro-kernel holds an MR x NR tile of sums in registers, runs p = 0..kc-1 in order
+ * (acc += a[p] * b[p]), then writes C = alpha * acc + beta' * C where beta' is beta for the
+ * first k block and 1 for the following ones; beta' == 0 stores without reading C.
+ * Edge tiles (fewer than MR rows or NR columns left) run the same micro-kernel on a copy of
+ * the tile in a local buffer, so every element of C gets exactly the same operations in the
+ * same order wherever its tile falls. Threads split C into disjoint rectangles only, and the k
+ * blocking is a function of k alone: results are bit-identical for any thread count, and
+ * dlc_sgemm_serial (the same driver, one thread) is bit-identical to dlc_sgemm.
+ */
 #include "internal.h"
+
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if DLC_X86
+#include <immintrin.h>
+#endif
+
+/* ---------------------------------------------------------------- checks and reference */
 
 static dlc_status gemm_check(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                              const float *a, int64_t lda, const float *b, int64_t ldb,
@@ -13,7 +48,7 @@ static dlc_status gemm_check(int trans_a, int trans_b, int64_t m, int64_t n, int
     return DLC_OK;
 }
 
-/* One row of C, the naive way: shared by the reference and the baseline. */
+/* One row of C, the naive way. */
 static void gemm_row(int trans_a, int trans_b, int64_t i, int64_t n, int64_t k, float alpha,
                      const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                      float *c, int64_t ldc) {
@@ -39,36 +74,565 @@ dlc_status dlc_sgemm_ref(int trans_a, int trans_b, int64_t m, int64_t n, int64_t
     return DLC_OK;
 }
 
-size_t dlc_sgemm_workspace_size(int64_t m, int64_t n, int64_t k) {
-    (void)m, (void)n, (void)k;
-    return 0;
+/* ---------------------------------------------------------------- micro-kernels */
+
+/* c (MR x NR, row stride ldc) = alpha * sum_p a[p*MR + i] * b[p*NR + j] + beta * c;
+ * beta == 0 writes c without reading it. */
+typedef void (*ukernel_fn)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                           float alpha, float beta);
+
+/* Packing routines (see pack_a_generic / pack_b_generic for the layouts). */
+typedef void (*pack_a_fn)(int trans_a, const float *a, int64_t lda, int64_t i0, int64_t mc,
+                          int64_t p0, int64_t kc, int mr, float *dst);
+typedef void (*pack_b_fn)(int trans_b, const float *b, int64_t ldb, int64_t p0, int64_t kc,
+                          int64_t j0, int64_t nc, int nr, int64_t q0, int64_t q1, float *dst);
+
+typedef struct {
+    int mr, nr;      /* register tile */
+    int64_t mc, nc;  /* cache blocks: rows of A per packed block, columns of B per block */
+    ukernel_fn fn;
+    pack_a_fn pack_a;
+    pack_b_fn pack_b;
+} ukernel;
+
+/* k is cut into blocks of (about) KC_MAX; the cut depends on k only (see k_block). */
+#ifndef KC_MAX
+#define KC_MAX 256
+#endif
+#ifndef A5_MC
+#define A5_MC 224
+#endif
+#ifndef A5_NC
+#define A5_NC 2048
+#endif
+#define MR_MAX 16
+#define NR_MAX 32
+
+/* Portable C: 4 x 16. The compiler may vectorise the j loop; it does not contract to FMA
+ * (ISO C mode), so this path rounds the product and the sum separately. */
+#define G_MR 4
+#define G_NR 16
+static void ukr_generic(int64_t kc, const float *restrict a, const float *restrict b,
+                        float *restrict c, int64_t ldc, float alpha, float beta) {
+    float acc[G_MR][G_NR];
+    for (int i = 0; i < G_MR; i++)
+        for (int j = 0; j < G_NR; j++) acc[i][j] = 0.0f;
+    for (int64_t p = 0; p < kc; p++) {
+        for (int i = 0; i < G_MR; i++) {
+            float ai = a[i];
+            for (int j = 0; j < G_NR; j++) acc[i][j] += ai * b[j];
+        }
+        a += G_MR;
+        b += G_NR;
+    }
+    for (int i = 0; i < G_MR; i++) {
+        float *ci = c + i * ldc;
+        if (beta == 0.0f)
+            for (int j = 0; j < G_NR; j++) ci[j] = alpha * acc[i][j];
+        else
+            for (int j = 0; j < G_NR; j++) ci[j] = alpha * acc[i][j] + beta * ci[j];
+    }
 }
+
+#if DLC_X86
+/* AVX2 + FMA: 6 x 16, twelve ymm accumulators. */
+#define A2_MR 6
+#define A2_NR 16
+DLC_TARGET_AVX2 static void ukr_avx2(int64_t kc, const float *restrict a,
+                                     const float *restrict b, float *restrict c, int64_t ldc,
+                                     float alpha, float beta) {
+    __m256 acc[A2_MR][2];
+#pragma GCC unroll 8
+    for (int i = 0; i < A2_MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int64_t p = 0; p < kc; p++) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+#pragma GCC unroll 8
+        for (int i = 0; i < A2_MR; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + i);
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        a += A2_MR;
+        b += A2_NR;
+    }
+    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    if (beta == 0.0f) {
+#pragma GCC unroll 8
+        for (int i = 0; i < A2_MR; i++) {
+            _mm256_storeu_ps(c + i * ldc, _mm256_mul_ps(va, acc[i][0]));
+            _mm256_storeu_ps(c + i * ldc + 8, _mm256_mul_ps(va, acc[i][1]));
+        }
+    } else {
+#pragma GCC unroll 8
+        for (int i = 0; i < A2_MR; i++) {
+            float *ci = c + i * ldc;
+            _mm256_storeu_ps(ci, _mm256_fmadd_ps(va, acc[i][0],
+                                                 _mm256_mul_ps(vb, _mm256_loadu_ps(ci))));
+            _mm256_storeu_ps(ci + 8, _mm256_fmadd_ps(va, acc[i][1],
+                                                     _mm256_mul_ps(vb, _mm256_loadu_ps(ci + 8))));
+        }
+    }
+}
+
+/* AVX-512: 14 x 32, twenty-eight zmm accumulators, A broadcast from memory. */
+#define A5_MR 14
+#define A5_NR 32
+DLC_TARGET_AVX512 static void ukr_avx512(int64_t kc, const float *restrict a,
+                                         const float *restrict b, float *restrict c,
+                                         int64_t ldc, float alpha, float beta) {
+    __m512 acc[A5_MR][2];
+#pragma GCC unroll 16
+    for (int i = 0; i < A5_MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 16
+        for (int i = 0; i < A5_MR; i++) {
+            __m512 ai = _mm512_set1_ps(a[i]);
+            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        a += A5_MR;
+        b += A5_NR;
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    if (beta == 0.0f) {
+#pragma GCC unroll 16
+        for (int i = 0; i < A5_MR; i++) {
+            _mm512_storeu_ps(c + i * ldc, _mm512_mul_ps(va, acc[i][0]));
+            _mm512_storeu_ps(c + i * ldc + 16, _mm512_mul_ps(va, acc[i][1]));
+        }
+    } else {
+#pragma GCC unroll 16
+        for (int i = 0; i < A5_MR; i++) {
+            float *ci = c + i * ldc;
+            _mm512_storeu_ps(ci, _mm512_fmadd_ps(va, acc[i][0],
+                                                 _mm512_mul_ps(vb, _mm512_loadu_ps(ci))));
+            _mm512_storeu_ps(ci + 16, _mm512_fmadd_ps(va, acc[i][1],
+                                                      _mm512_mul_ps(vb, _mm512_loadu_ps(ci + 16))));
+        }
+    }
+}
+#endif /* DLC_X86 */
+
+/* ---------------------------------------------------------------- packing */
+
+/* Rows [i0, i0+mc) and k range [p0, p0+kc) of op(A) into MR-tall panels: panel r holds
+ * dst[r*kc*MR + p*MR + i] = op(A)[i0 + r*MR + i][p0 + p], zero past row mc. */
+static void pack_a_generic(int trans_a, const float *a, int64_t lda, int64_t i0, int64_t mc, int64_t p0,
+                   int64_t kc, int mr, float *restrict dst) {
+    for (int64_t r = 0; r < mc; r += mr) {
+        int64_t rows = DLC_MIN((int64_t)mr, mc - r);
+        float *d = dst + r * kc;
+        if (trans_a) { /* A stored k x m: a row of A gives mr consecutive values */
+            const float *s = a + p0 * lda + i0 + r;
+            for (int64_t p = 0; p < kc; p++, s += lda, d += mr) {
+                int64_t i = 0;
+                for (; i < rows; i++) d[i] = s[i];
+                for (; i < mr; i++) d[i] = 0.0f;
+            }
+        } else { /* A stored m x k: transpose mr rows */
+            for (int64_t i = 0; i < rows; i++) {
+                const float *s = a + (i0 + r + i) * lda + p0;
+                for (int64_t p = 0; p < kc; p++) d[p * mr + i] = s[p];
+            }
+            for (int64_t i = rows; i < mr; i++)
+                for (int64_t p = 0; p < kc; p++) d[p * mr + i] = 0.0f;
+        }
+    }
+}
+
+/* Panels q in [q0, q1) (NR columns each, from column j0, nc columns in all) of rows
+ * [p0, p0+kc) of op(B): dst[q*kc*NR + p*NR + j] = op(B)[p0 + p][j0 + q*NR + j], zero past nc. */
+static void pack_b_generic(int trans_b, const float *b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+                   int64_t nc, int nr, int64_t q0, int64_t q1, float *restrict dst) {
+    for (int64_t q = q0; q < q1; q++) {
+        int64_t jq = q * nr, cols = DLC_MIN((int64_t)nr, nc - jq);
+        float *d = dst + q * kc * nr;
+        if (!trans_b) { /* B stored k x n: rows are contiguous */
+            const float *s = b + p0 * ldb + j0 + jq;
+            for (int64_t p = 0; p < kc; p++, s += ldb, d += nr) {
+                int64_t j = 0;
+                for (; j < cols; j++) d[j] = s[j];
+                for (; j < nr; j++) d[j] = 0.0f;
+            }
+        } else { /* B stored n x k: transpose nr rows */
+            for (int64_t j = 0; j < cols; j++) {
+                const float *s = b + (j0 + jq + j) * ldb + p0;
+                for (int64_t p = 0; p < kc; p++) d[p * nr + j] = s[p];
+            }
+            for (int64_t j = cols; j < nr; j++)
+                for (int64_t p = 0; p < kc; p++) d[p * nr + j] = 0.0f;
+        }
+    }
+}
+
+#if DLC_X86
+/* 16 x 16 transpose: out[c][r] = in[r][c]. */
+DLC_TARGET_AVX512 static inline void transpose16(const __m512 in[16], __m512 out[16]) {
+    __m512 a[16], b[16];
+    for (int j = 0; j < 8; j++) {
+        a[2 * j] = _mm512_unpacklo_ps(in[2 * j], in[2 * j + 1]);
+        a[2 * j + 1] = _mm512_unpackhi_ps(in[2 * j], in[2 * j + 1]);
+    }
+    for (int j = 0; j < 4; j++) { /* b[4j + c], lane L: column 4L + c of rows 4j..4j+3 */
+        __m512d x0 = _mm512_castps_pd(a[4 * j]), x1 = _mm512_castps_pd(a[4 * j + 1]);
+        __m512d x2 = _mm512_castps_pd(a[4 * j + 2]), x3 = _mm512_castps_pd(a[4 * j + 3]);
+        b[4 * j + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(x0, x2));
+        b[4 * j + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(x0, x2));
+        b[4 * j + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(x1, x3));
+        b[4 * j + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(x1, x3));
+    }
+    for (int c = 0; c < 4; c++) {
+        __m512 u0 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0x44);
+        __m512 u1 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0xEE);
+        __m512 v0 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0x44);
+        __m512 v1 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0xEE);
+        out[c] = _mm512_shuffle_f32x4(u0, v0, 0x88);
+        out[4 + c] = _mm512_shuffle_f32x4(u0, v0, 0xDD);
+        out[8 + c] = _mm512_shuffle_f32x4(u1, v1, 0x88);
+        out[12 + c] = _mm512_shuffle_f32x4(u1, v1, 0xDD);
+    }
+}
+
+/* The same layouts as the generic packers, for mr <= 16 and nr == 32 (falls back otherwise). */
+DLC_TARGET_AVX512 static void pack_a_avx512(int trans_a, const float *a, int64_t lda,
+                                            int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                                            int mr, float *restrict dst) {
+    if (mr > 16) {
+        pack_a_generic(trans_a, a, lda, i0, mc, p0, kc, mr, dst);
+        return;
+    }
+    const __mmask16 out_mask = (__mmask16)((1u << mr) - 1);
+    if (trans_a) { /* row p of A holds mr consecutive values of every panel: read it in order */
+        for (int64_t p = 0; p < kc; p++) {
+            const float *s = a + (p0 + p) * lda + i0;
+            for (int64_t r = 0; r < mc; r += 16)
+                _mm_prefetch((const char *)(s + 8 * lda + r), _MM_HINT_T0);
+            for (int64_t r = 0; r < mc; r += mr) {
+                int rows = (int)DLC_MIN((int64_t)mr, mc - r);
+                __mmask16 in_mask = (__mmask16)((1u << rows) - 1);
+                _mm512_mask_storeu_ps(dst + r * kc + p * mr, out_mask,
+                                      _mm512_maskz_loadu_ps(in_mask, s + r));
+            }
+        }
+        return;
+    }
+    for (int64_t r = 0; r < mc; r += mr) {
+        int rows = (int)DLC_MIN((int64_t)mr, mc - r);
+        float *d = dst + r * kc;
+        { /* transpose blocks of rows x 16 */
+            const float *s = a + (i0 + r) * lda + p0;
+            for (int64_t p = 0; p < kc; p += 16) {
+                int np = (int)DLC_MIN((int64_t)16, kc - p);
+                __mmask16 m = (__mmask16)((1u << np) - 1);
+                __m512 in[16], out[16];
+                for (int i = 0; i < 16; i++)
+                    in[i] = i < rows ? _mm512_maskz_loadu_ps(m, s + i * lda + p)
+                                     : _mm512_setzero_ps();
+                /* the next panel's rows: short strided streams the hardware ramps up late */
+                for (int i = 0; i < mr; i++)
+                    _mm_prefetch((const char *)(s + (mr + i) * lda + p), _MM_HINT_T0);
+                transpose16(in, out);
+                for (int t = 0; t < np; t++) _mm512_mask_storeu_ps(d + (p + t) * mr, out_mask, out[t]);
+            }
+        }
+    }
+}
+
+DLC_TARGET_AVX512 static void pack_b_avx512(int trans_b, const float *b, int64_t ldb,
+                                            int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+                                            int nr, int64_t q0, int64_t q1, float *restrict dst) {
+    if (nr != 32) {
+        pack_b_generic(trans_b, b, ldb, p0, kc, j0, nc, nr, q0, q1, dst);
+        return;
+    }
+    if (!trans_b) { /* row p of B holds nr consecutive values of every panel: read it in order */
+        for (int64_t p = 0; p < kc; p++) {
+            const float *s = b + (p0 + p) * ldb + j0;
+            for (int64_t q = q0; q < q1; q++) {
+                int64_t jq = q * nr;
+                int cols = (int)DLC_MIN((int64_t)nr, nc - jq);
+                float *d = dst + q * kc * nr + p * nr;
+                __mmask16 m0 = (__mmask16)(cols >= 16 ? 0xFFFFu : (1u << cols) - 1);
+                __mmask16 m1 =
+                    (__mmask16)(cols >= 32 ? 0xFFFFu : cols <= 16 ? 0u : (1u << (cols - 16)) - 1);
+                _mm512_storeu_ps(d, _mm512_maskz_loadu_ps(m0, s + jq));
+                _mm512_storeu_ps(d + 16, _mm512_maskz_loadu_ps(m1, s + jq + 16));
+            }
+        }
+        return;
+    }
+    for (int64_t q = q0; q < q1; q++) {
+        int64_t jq = q * nr;
+        int cols = (int)DLC_MIN((int64_t)nr, nc - jq);
+        float *d = dst + q * kc * nr;
+        { /* two 16 x 16 transposes per 16 values of p */
+            const float *s = b + (j0 + jq) * ldb + p0;
+            for (int64_t p = 0; p < kc; p += 16) {
+                int np = (int)DLC_MIN((int64_t)16, kc - p);
+                __mmask16 m = (__mmask16)((1u << np) - 1);
+                for (int h = 0; h < 2; h++) {
+                    __m512 in[16], out[16];
+                    for (int j = 0; j < 16; j++)
+                        in[j] = h * 16 + j < cols
+                                    ? _mm512_maskz_loadu_ps(m, s + (h * 16 + j) * ldb + p)
+                                    : _mm512_setzero_ps();
+                    transpose16(in, out);
+                    for (int t = 0; t < np; t++) _mm512_storeu_ps(d + (p + t) * nr + h * 16, out[t]);
+                }
+            }
+        }
+    }
+}
+#endif /* DLC_X86 */
+static const ukernel k_generic = {G_MR, G_NR, 128, 2048, ukr_generic, pack_a_generic,
+                                  pack_b_generic};
+#if DLC_X86
+static const ukernel k_avx2 = {A2_MR, A2_NR, 192, 2048, ukr_avx2, pack_a_generic, pack_b_generic};
+static const ukernel k_avx512 = {A5_MR, A5_NR, A5_MC, A5_NC, ukr_avx512, pack_a_avx512,
+                                 pack_b_avx512};
+#endif
+
+static const ukernel *kernel_for(dlc_simd_level level) {
+#if DLC_X86
+    if (level == DLC_SIMD_AVX512) return &k_avx512;
+    if (level == DLC_SIMD_AVX2) return &k_avx2;
+#endif
+    (void)level;
+    return &k_generic;
+}
+
+/* ---------------------------------------------------------------- blocking and workspace */
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+/* The k block: k cut into ceil(k / KC_MAX) nearly equal blocks (a multiple of 8 where
+ * possible). Depends on k alone, so the summation order of every element is fixed. */
+static int64_t k_block(int64_t k) {
+    if (k <= KC_MAX) return DLC_MAX(k, 1);
+    int64_t nb = ceil_div(k, KC_MAX);
+    int64_t kc = round_up(ceil_div(k, nb), 8);
+    return DLC_MIN(kc, KC_MAX);
+}
+
+/* Floats of the shared packed-B block and of one thread's packed-A block for kernel kr. */
+static int64_t b_floats(const ukernel *kr, int64_t n, int64_t k) {
+    return k_block(k) * round_up(DLC_MIN(n, kr->nc), kr->nr);
+}
+static int64_t a_floats(const ukernel *kr, int64_t m, int64_t k) {
+    return round_up(DLC_MIN(m, kr->mc), kr->mr) * k_block(k);
+}
+
+/* Bytes for a team of `threads`, the largest over every kernel (the SIMD level may change
+ * between the size query and the call). */
+static size_t ws_bytes(int64_t m, int64_t n, int64_t k, int threads) {
+    if (m <= 0 || n <= 0 || k <= 0) return 0;
+    size_t best = 0;
+    for (int lv = DLC_SIMD_GENERIC; lv <= DLC_SIMD_AVX512; lv++) {
+        const ukernel *kr = kernel_for((dlc_simd_level)lv);
+        size_t bytes = dlc_align_up((size_t)b_floats(kr, n, k) * sizeof(float)) +
+                       (size_t)threads * dlc_align_up((size_t)a_floats(kr, m, k) * sizeof(float));
+        best = DLC_MAX(best, bytes);
+    }
+    return best + DLC_WS_ALIGN; /* room to align the caller's pointer */
+}
+
+/* ---------------------------------------------------------------- the blocked driver */
+
+typedef struct {
+    int trans_a, trans_b;
+    int64_t m, n, k;
+    float alpha, beta;
+    const float *a, *b;
+    int64_t lda, ldb;
+    float *c;
+    int64_t ldc;
+    const ukernel *kr;
+    float *bpack;       /* shared: one packed B block */
+    float *apack;       /* private: thread t uses apack + t * a_stride */
+    int64_t a_stride;   /* floats */
+    int tm, tn;         /* thread grid: tm row ranges x tn column ranges */
+} gemm_job;
+
+/* One tile: the micro-kernel straight on C, or on a local copy at the edges. */
+static void tile(const ukernel *kr, int64_t kc, const float *ap, const float *bp, float *c,
+                 int64_t ldc, int64_t rows, int64_t cols, float alpha, float beta) {
+    if (rows == kr->mr && cols == kr->nr) {
+        kr->fn(kc, ap, bp, c, ldc, alpha, beta);
+        return;
+    }
+    float t[MR_MAX * NR_MAX];
+    int nr = kr->nr;
+    if (beta != 0.0f)
+        for (int64_t i = 0; i < rows; i++) memcpy(t + i * nr, c + i * ldc, (size_t)cols * sizeof(float));
+    kr->fn(kc, ap, bp, t, nr, alpha, beta);
+    for (int64_t i = 0; i < rows; i++) memcpy(c + i * ldc, t + i * nr, (size_t)cols * sizeof(float));
+}
+
+static void team_barrier(int nth) {
+    if (nth > 1) {
+#pragma omp barrier
+    }
+}
+
+/* Thread tid of nth runs its share. With nth == 1 it opens nothing and never waits, so it may
+ * run inside someone else's parallel region. */
+static void gemm_run(const gemm_job *g, int tid, int nth) {
+    const ukernel *kr = g->kr;
+    const int mr = kr->mr, nr = kr->nr;
+    const int64_t kcb = k_block(g->k);
+    float *apack = g->apack + (int64_t)tid * g->a_stride;
+    /* This thread's rows: a contiguous range of whole MR tiles. */
+    int ti = tid / g->tn, tj = tid % g->tn;
+    int64_t mtiles = ceil_div(g->m, mr);
+    int64_t i_begin = DLC_MIN(g->m, mtiles * ti / g->tm * mr);
+    int64_t i_end = DLC_MIN(g->m, mtiles * (ti + 1) / g->tm * mr);
+
+    for (int64_t jc = 0; jc < g->n; jc += kr->nc) {
+        int64_t nc = DLC_MIN(kr->nc, g->n - jc);
+        int64_t panels = ceil_div(nc, nr);
+        int64_t pj0 = panels * tj / g->tn, pj1 = panels * (tj + 1) / g->tn;
+        for (int64_t pc = 0; pc < g->k; pc += kcb) {
+            int64_t kc = DLC_MIN(kcb, g->k - pc);
+            float beta = pc == 0 ? g->beta : 1.0f;
+            kr->pack_b(g->trans_b, g->b, g->ldb, pc, kc, jc, nc, nr, panels * tid / nth,
+                   panels * (tid + 1) / nth, g->bpack);
+            team_barrier(nth);
+            for (int64_t ic = i_begin; ic < i_end; ic += kr->mc) {
+                int64_t mc = DLC_MIN(kr->mc, i_end - ic);
+                kr->pack_a(g->trans_a, g->a, g->lda, ic, mc, pc, kc, mr, apack);
+#ifdef IR_OUTER
+                for (int64_t r = 0; r < mc; r += mr)
+                for (int64_t q = pj0; q < pj1; q++) {
+                    const float *bp = g->bpack + q * kc * nr;
+                    int64_t cols = DLC_MIN((int64_t)nr, nc - q * nr);
+                    float *cq = g->c + ic * g->ldc + jc + q * nr;
+                        tile(kr, kc, apack + r * kc, bp, cq + r * g->ldc, g->ldc,
+                             DLC_MIN((int64_t)mr, mc - r), cols, g->alpha, beta);
+                }
+#else
+                for (int64_t q = pj0; q < pj1; q++) {
+                    const float *bp = g->bpack + q * kc * nr;
+                    int64_t cols = DLC_MIN((int64_t)nr, nc - q * nr);
+                    float *cq = g->c + ic * g->ldc + jc + q * nr;
+                    for (int64_t r = 0; r < mc; r += mr)
+                        tile(kr, kc, apack + r * kc, bp, cq + r * g->ldc, g->ldc,
+                             DLC_MIN((int64_t)mr, mc - r), cols, g->alpha, beta);
+                }
+#endif
+            }
+            team_barrier(nth); /* the next k block overwrites bpack */
+        }
+    }
+}
+
+/* k == 0: C = alpha * 0 + beta * C, as the reference computes it. */
+static void scale_c(int64_t m, int64_t n, float alpha, float beta, float *c, int64_t ldc) {
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            float *cij = &c[i * ldc + j];
+            *cij = (beta == 0.0f) ? alpha * 0.0f : alpha * 0.0f + beta * *cij;
+        }
+}
+
+/* Carve the workspace and fill the job. Returns the number of threads the workspace allows
+ * (0 if it is too small even for one). */
+static int job_init(gemm_job *g, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                    float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                    float beta, float *c, int64_t ldc, void *workspace, size_t workspace_size,
+                    int want_threads) {
+    const ukernel *kr = kernel_for(dlc_simd_get());
+    *g = (gemm_job){trans_a, trans_b, m, n, k, alpha, beta, a, b, lda, ldb, c, ldc, kr,
+                    NULL, NULL, 0, 1, 1};
+    if (workspace == NULL) return 0;
+    uintptr_t base = (uintptr_t)workspace;
+    uintptr_t aligned = (base + DLC_WS_ALIGN - 1) & ~(uintptr_t)(DLC_WS_ALIGN - 1);
+    size_t skip = (size_t)(aligned - base);
+    size_t bbytes = dlc_align_up((size_t)b_floats(kr, n, k) * sizeof(float));
+    size_t abytes = dlc_align_up((size_t)a_floats(kr, m, k) * sizeof(float));
+    if (workspace_size < skip + bbytes + abytes) return 0;
+    int64_t fit = (int64_t)((workspace_size - skip - bbytes) / abytes);
+    int nth = (int)DLC_MIN((int64_t)want_threads, fit);
+    g->bpack = (float *)aligned;
+    g->apack = (float *)(aligned + bbytes);
+    g->a_stride = (int64_t)(abytes / sizeof(float));
+    return nth;
+}
+
+/* The thread grid: split rows (no packing is duplicated) unless there are too few MR tiles. */
+static void choose_grid(gemm_job *g, int nth) {
+    int64_t mtiles = ceil_div(g->m, g->kr->mr);
+    int tm = 1;
+    for (int d = nth; d >= 1; d--)
+        if (nth % d == 0 && mtiles >= 2 * (int64_t)d) {
+            tm = d;
+            break;
+        }
+    g->tm = tm;
+    g->tn = nth / tm;
+}
+
+size_t dlc_sgemm_workspace_size(int64_t m, int64_t n, int64_t k) {
+    return ws_bytes(m, n, k, dlc_threads());
+}
+
+size_t dlc_sgemm_serial_workspace_size(int64_t m, int64_t n, int64_t k) {
+    return ws_bytes(m, n, k, 1);
+}
+
+/* Below this many multiply-adds one thread is faster than waking a team. */
+#define PARALLEL_MIN_FMAS ((int64_t)1 << 21)
 
 dlc_status dlc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                      const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                      float *c, int64_t ldc, void *workspace, size_t workspace_size) {
-    (void)workspace, (void)workspace_size;
     dlc_status st = gemm_check(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
     if (st != DLC_OK) return st;
-#pragma omp parallel for schedule(static) num_threads(dlc_threads())
-    for (int64_t i = 0; i < m; i++)
-        gemm_row(trans_a, trans_b, i, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (m == 0 || n == 0) return DLC_OK;
+    if (k == 0) {
+        scale_c(m, n, alpha, beta, c, ldc);
+        return DLC_OK;
+    }
+    int want = dlc_threads();
+    if (m * n * k < PARALLEL_MIN_FMAS) want = 1;
+    gemm_job g;
+    int nth = job_init(&g, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+                       workspace, workspace_size, want);
+    if (nth < 1) return DLC_ENOMEM;
+    if (nth == 1) {
+        gemm_run(&g, 0, 1);
+        return DLC_OK;
+    }
+#pragma omp parallel num_threads(nth)
+    {
+        int team = 1, tid = 0;
+#ifdef _OPENMP
+        team = omp_get_num_threads();
+        tid = omp_get_thread_num();
+#endif
+        gemm_job mine = g;
+        choose_grid(&mine, team);
+        gemm_run(&mine, tid, team);
+    }
     return DLC_OK;
-}
-
-size_t dlc_sgemm_serial_workspace_size(int64_t m, int64_t n, int64_t k) {
-    (void)m, (void)n, (void)k;
-    return 0;
 }
 
 dlc_status dlc_sgemm_serial(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                             float alpha, const float *a, int64_t lda, const float *b,
                             int64_t ldb, float beta, float *c, int64_t ldc, void *workspace,
                             size_t workspace_size) {
-    (void)workspace, (void)workspace_size;
     dlc_status st = gemm_check(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
     if (st != DLC_OK) return st;
-    for (int64_t i = 0; i < m; i++)
-        gemm_row(trans_a, trans_b, i, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (m == 0 || n == 0) return DLC_OK;
+    if (k == 0) {
+        scale_c(m, n, alpha, beta, c, ldc);
+        return DLC_OK;
+    }
+    gemm_job g;
+    if (job_init(&g, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, workspace,
+                 workspace_size, 1) < 1)
+        return DLC_ENOMEM;
+    gemm_run(&g, 0, 1);
     return DLC_OK;
 }
