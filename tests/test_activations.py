@@ -145,6 +145,30 @@ def test_tanh_and_elu_extremes():
     np.testing.assert_array_equal(y, [-2, -2, 50, 1e4])
 
 
+def test_transcendentals_accurate_across_magnitudes():
+    # Both signs, from subnormal to saturated, crossing the 2^-12 switch to the series.
+    mag = np.concatenate([np.logspace(-40, 1.5, 3000), [2.0**-12, np.nextafter(2.0**-12, 0)]])
+    x = np.concatenate([mag, -mag, [0.0, -0.0]]).astype(np.float32)
+    y = np.empty_like(x)
+    _C.tanh_forward(x, y)
+    np.testing.assert_allclose(y, np.tanh(x.astype(np.float64)), rtol=1.2e-7, atol=0)
+    assert np.array_equal(np.signbit(y), np.signbit(x))
+    _C.elu_forward(x, y, alpha=1.5)
+    np.testing.assert_allclose(y, ref.elu_ref(x, 1.5), rtol=1.2e-7, atol=1e-44)  # subnormals
+    _C.sigmoid_forward(x, y)
+    np.testing.assert_allclose(y, ref.sigmoid_ref(x), rtol=2.5e-7, atol=0)
+
+
+@pytest.mark.parametrize("name", ["relu", "elu", "sigmoid", "tanh"])
+def test_nan_propagates(name):
+    fwd = {"relu": _C.relu_forward, "elu": _C.elu_forward, "sigmoid": _C.sigmoid_forward,
+           "tanh": _C.tanh_forward}[name]
+    x = np.array([np.nan, 1.0, -1.0, np.nan], np.float32)
+    y = np.zeros_like(x)
+    fwd(x, y)
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(x))
+
+
 # ---------------------------------------------------------------- softmax
 
 
