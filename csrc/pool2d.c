@@ -83,20 +83,15 @@ static inline void pool_cover(int64_t i, int64_t stride, int64_t pad, int64_t wi
 
 /* ---------------------------------------------------------------- channel loops */
 
-POOL_INLINE void pool_copy_body(int64_t c, const float *restrict xp, float *restrict y,
+POOL_INLINE void pool_copy(int64_t c, const float *restrict xp, float *restrict y,
                                 int32_t *restrict arg, int32_t idx) {
     for (int64_t k = 0; k < c; k++) {
         y[k] = xp[k];
         arg[k] = idx;
     }
 }
-POOL_VARIANTS(pool_copy,
-              (int64_t c, const float *restrict xp, float *restrict y, int32_t *restrict arg,
-               int32_t idx),
-              (c, xp, y, arg, idx))
-
 /* A strictly greater value wins, so the first of equal values (row-major) keeps the argmax. */
-POOL_INLINE void pool_max_body(int64_t c, const float *restrict xp, float *restrict y,
+POOL_INLINE void pool_max(int64_t c, const float *restrict xp, float *restrict y,
                                int32_t *restrict arg, int32_t idx) {
 #pragma omp simd
     for (int64_t k = 0; k < c; k++) {
@@ -106,25 +101,16 @@ POOL_INLINE void pool_max_body(int64_t c, const float *restrict xp, float *restr
         arg[k] = gt ? idx : arg[k];
     }
 }
-POOL_VARIANTS(pool_max,
-              (int64_t c, const float *restrict xp, float *restrict y, int32_t *restrict arg,
-               int32_t idx),
-              (c, xp, y, arg, idx))
-
-POOL_INLINE void pool_add_body(int64_t c, const float *restrict xp, float *restrict y) {
+POOL_INLINE void pool_add(int64_t c, const float *restrict xp, float *restrict y) {
 #pragma omp simd
     for (int64_t k = 0; k < c; k++) y[k] += xp[k];
 }
-POOL_VARIANTS(pool_add, (int64_t c, const float *restrict xp, float *restrict y), (c, xp, y))
-
-POOL_INLINE void pool_div_body(int64_t c, float *restrict y, float d) {
+POOL_INLINE void pool_div(int64_t c, float *restrict y, float d) {
 #pragma omp simd
     for (int64_t k = 0; k < c; k++) y[k] = y[k] / d;
 }
-POOL_VARIANTS(pool_div, (int64_t c, float *restrict y, float d), (c, y, d))
-
 /* dx[k] += dy[k] where arg[k] names this pixel; elsewhere dx is left exactly as it was. */
-POOL_INLINE void pool_gather_max_body(int64_t c, const float *restrict dy,
+POOL_INLINE void pool_gather_max(int64_t c, const float *restrict dy,
                                       const int32_t *restrict arg, int32_t idx,
                                       float *restrict dx) {
 #pragma omp simd
@@ -133,33 +119,19 @@ POOL_INLINE void pool_gather_max_body(int64_t c, const float *restrict dy,
         dx[k] = arg[k] == idx ? d + dy[k] : d;
     }
 }
-POOL_VARIANTS(pool_gather_max,
-              (int64_t c, const float *restrict dy, const int32_t *restrict arg, int32_t idx,
-               float *restrict dx),
-              (c, dy, arg, idx, dx))
-
 /* dx[k] += dy[k] / cnt. */
-POOL_INLINE void pool_gather_avg_body(int64_t c, const float *restrict dy, float cnt,
+POOL_INLINE void pool_gather_avg(int64_t c, const float *restrict dy, float cnt,
                                       float *restrict dx) {
 #pragma omp simd
     for (int64_t k = 0; k < c; k++) dx[k] += dy[k] / cnt;
 }
-POOL_VARIANTS(pool_gather_avg, (int64_t c, const float *restrict dy, float cnt, float *restrict dx),
-              (c, dy, cnt, dx))
-
-typedef void (*pool_argfn)(int64_t, const float *, float *, int32_t *, int32_t);
-typedef void (*pool_addfn)(int64_t, const float *, float *);
-typedef void (*pool_divfn)(int64_t, float *, float);
-typedef void (*pool_gmaxfn)(int64_t, const float *, const int32_t *, int32_t, float *);
-typedef void (*pool_gavgfn)(int64_t, const float *, float, float *);
-
 /* ---------------------------------------------------------------- windowed pooling */
 
 static int pool_parallel(int64_t values) { return values >= POOL_PAR_MIN; }
 
 /* One output row (image b, output row oh) of max pooling. */
-static void maxpool_row(const dlc_pool2d_shape *s, int64_t b, int64_t oh, const float *x,
-                        float *y, int32_t *argmax, pool_argfn copy, pool_argfn mx) {
+POOL_INLINE void maxpool_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t oh,
+                                  const float *x, float *y, int32_t *argmax) {
     const int64_t w = s->w, c = s->c;
     const float *xb = x + b * s->h * w * c;
     int64_t h0, h1;
@@ -170,12 +142,16 @@ static void maxpool_row(const dlc_pool2d_shape *s, int64_t b, int64_t oh, const 
         int64_t o = ((b * s->oh + oh) * s->ow + ow) * c;
         float *yo = y + o;
         int32_t *ao = argmax + o;
-        copy(c, xb + (h0 * w + w0) * c, yo, ao, (int32_t)(h0 * w + w0));
+        pool_copy(c, xb + (h0 * w + w0) * c, yo, ao, (int32_t)(h0 * w + w0));
         for (int64_t ih = h0; ih < h1; ih++)
             for (int64_t iw = (ih == h0 ? w0 + 1 : w0); iw < w1; iw++)
-                mx(c, xb + (ih * w + iw) * c, yo, ao, (int32_t)(ih * w + iw));
+                pool_max(c, xb + (ih * w + iw) * c, yo, ao, (int32_t)(ih * w + iw));
     }
 }
+POOL_VARIANTS(maxpool_row,
+              (const dlc_pool2d_shape *s, int64_t b, int64_t oh, const float *x, float *y,
+               int32_t *argmax),
+              (s, b, oh, x, y, argmax))
 
 dlc_status dlc_maxpool2d_forward(const dlc_pool2d_shape *s, const float *x, float *y,
                                  int32_t *argmax) {
@@ -186,20 +162,21 @@ dlc_status dlc_maxpool2d_forward(const dlc_pool2d_shape *s, const float *x, floa
     size_t yb = (size_t)(s->n * s->oh * s->ow * s->c) * sizeof(float);
     DLC_CHECK(pool_disjoint(x, xb, y, yb) && pool_disjoint(x, xb, argmax, yb) &&
               pool_disjoint(y, yb, argmax, yb));
-    pool_argfn copy = POOL_PICK(pool_copy), mx = POOL_PICK(pool_max);
+    void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, float *, int32_t *) =
+        POOL_PICK(maxpool_row);
     int64_t rows = s->n * s->oh;
     if (!pool_parallel(rows * s->ow * s->c * s->ph * s->pw)) {
-        for (int64_t r = 0; r < rows; r++) maxpool_row(s, r / s->oh, r % s->oh, x, y, argmax, copy, mx);
+        for (int64_t r = 0; r < rows; r++) row(s, r / s->oh, r % s->oh, x, y, argmax);
         return DLC_OK;
     }
 #pragma omp parallel for schedule(static) num_threads(dlc_threads())
-    for (int64_t r = 0; r < rows; r++) maxpool_row(s, r / s->oh, r % s->oh, x, y, argmax, copy, mx);
+    for (int64_t r = 0; r < rows; r++) row(s, r / s->oh, r % s->oh, x, y, argmax);
     return DLC_OK;
 }
 
 /* One input row (image b, input row ih) of the max-pooling backward (gather). */
-static void maxpool_bwd_row(const dlc_pool2d_shape *s, int64_t b, int64_t ih, const float *dy,
-                            const int32_t *argmax, float *dx, pool_gmaxfn g) {
+POOL_INLINE void maxpool_bwd_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t ih,
+                                      const float *dy, const int32_t *argmax, float *dx) {
     const int64_t w = s->w, c = s->c;
     int64_t oh0, oh1;
     pool_cover(ih, s->sh, s->pad_top, s->ph, s->oh, &oh0, &oh1);
@@ -211,10 +188,14 @@ static void maxpool_bwd_row(const dlc_pool2d_shape *s, int64_t b, int64_t ih, co
         for (int64_t oh = oh0; oh < oh1; oh++)
             for (int64_t ow = ow0; ow < ow1; ow++) {
                 int64_t o = ((b * s->oh + oh) * s->ow + ow) * c;
-                g(c, dy + o, argmax + o, idx, dxp);
+                pool_gather_max(c, dy + o, argmax + o, idx, dxp);
             }
     }
 }
+POOL_VARIANTS(maxpool_bwd_row,
+              (const dlc_pool2d_shape *s, int64_t b, int64_t ih, const float *dy,
+               const int32_t *argmax, float *dx),
+              (s, b, ih, dy, argmax, dx))
 
 dlc_status dlc_maxpool2d_backward(const dlc_pool2d_shape *s, const float *dy,
                                   const int32_t *argmax, float *dx) {
@@ -224,20 +205,21 @@ dlc_status dlc_maxpool2d_backward(const dlc_pool2d_shape *s, const float *dy,
     size_t xb = (size_t)(s->n * s->h * s->w * s->c) * sizeof(float);
     size_t yb = (size_t)(s->n * s->oh * s->ow * s->c) * sizeof(float);
     DLC_CHECK(pool_disjoint(dx, xb, dy, yb) && pool_disjoint(dx, xb, argmax, yb));
-    pool_gmaxfn g = POOL_PICK(pool_gather_max);
+    void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, const int32_t *,
+                float *) = POOL_PICK(maxpool_bwd_row);
     int64_t rows = s->n * s->h;
     if (!pool_parallel(s->n * s->oh * s->ow * s->c * s->ph * s->pw + rows * s->w * s->c)) {
-        for (int64_t r = 0; r < rows; r++) maxpool_bwd_row(s, r / s->h, r % s->h, dy, argmax, dx, g);
+        for (int64_t r = 0; r < rows; r++) row(s, r / s->h, r % s->h, dy, argmax, dx);
         return DLC_OK;
     }
 #pragma omp parallel for schedule(static) num_threads(dlc_threads())
-    for (int64_t r = 0; r < rows; r++) maxpool_bwd_row(s, r / s->h, r % s->h, dy, argmax, dx, g);
+    for (int64_t r = 0; r < rows; r++) row(s, r / s->h, r % s->h, dy, argmax, dx);
     return DLC_OK;
 }
 
 /* One output row of average pooling: the sum over the clipped window, then / its size. */
-static void avgpool_row(const dlc_pool2d_shape *s, int64_t b, int64_t oh, const float *x,
-                        float *y, pool_addfn add, pool_divfn dv) {
+POOL_INLINE void avgpool_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t oh,
+                                  const float *x, float *y) {
     const int64_t w = s->w, c = s->c;
     const float *xb = x + b * s->h * w * c;
     int64_t h0, h1;
@@ -250,10 +232,13 @@ static void avgpool_row(const dlc_pool2d_shape *s, int64_t b, int64_t oh, const 
         for (int64_t k = 0; k < c; k++) yo[k] = first[k];
         for (int64_t ih = h0; ih < h1; ih++)
             for (int64_t iw = (ih == h0 ? w0 + 1 : w0); iw < w1; iw++)
-                add(c, xb + (ih * w + iw) * c, yo);
-        dv(c, yo, (float)((h1 - h0) * (w1 - w0)));
+                pool_add(c, xb + (ih * w + iw) * c, yo);
+        pool_div(c, yo, (float)((h1 - h0) * (w1 - w0)));
     }
 }
+POOL_VARIANTS(avgpool_row,
+              (const dlc_pool2d_shape *s, int64_t b, int64_t oh, const float *x, float *y),
+              (s, b, oh, x, y))
 
 dlc_status dlc_avgpool2d_forward(const dlc_pool2d_shape *s, const float *x, float *y) {
     dlc_status st = dlc_pool2d_check(s);
@@ -262,21 +247,21 @@ dlc_status dlc_avgpool2d_forward(const dlc_pool2d_shape *s, const float *x, floa
     size_t xb = (size_t)(s->n * s->h * s->w * s->c) * sizeof(float);
     size_t yb = (size_t)(s->n * s->oh * s->ow * s->c) * sizeof(float);
     DLC_CHECK(pool_disjoint(x, xb, y, yb));
-    pool_addfn add = POOL_PICK(pool_add);
-    pool_divfn dv = POOL_PICK(pool_div);
+    void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, float *) =
+        POOL_PICK(avgpool_row);
     int64_t rows = s->n * s->oh;
     if (!pool_parallel(rows * s->ow * s->c * s->ph * s->pw)) {
-        for (int64_t r = 0; r < rows; r++) avgpool_row(s, r / s->oh, r % s->oh, x, y, add, dv);
+        for (int64_t r = 0; r < rows; r++) row(s, r / s->oh, r % s->oh, x, y);
         return DLC_OK;
     }
 #pragma omp parallel for schedule(static) num_threads(dlc_threads())
-    for (int64_t r = 0; r < rows; r++) avgpool_row(s, r / s->oh, r % s->oh, x, y, add, dv);
+    for (int64_t r = 0; r < rows; r++) row(s, r / s->oh, r % s->oh, x, y);
     return DLC_OK;
 }
 
 /* One input row of the average-pooling backward: dx += dy / window size, gathered. */
-static void avgpool_bwd_row(const dlc_pool2d_shape *s, int64_t b, int64_t ih, const float *dy,
-                            float *dx, pool_gavgfn g) {
+POOL_INLINE void avgpool_bwd_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t ih,
+                                      const float *dy, float *dx) {
     const int64_t w = s->w, c = s->c;
     int64_t oh0, oh1;
     pool_cover(ih, s->sh, s->pad_top, s->ph, s->oh, &oh0, &oh1);
@@ -291,11 +276,14 @@ static void avgpool_bwd_row(const dlc_pool2d_shape *s, int64_t b, int64_t ih, co
                 int64_t w0, w1;
                 pool_span(ow, s->sw, s->pad_left, s->pw, w, &w0, &w1);
                 float cnt = (float)((h1 - h0) * (w1 - w0));
-                g(c, dy + ((b * s->oh + oh) * s->ow + ow) * c, cnt, dxp);
+                pool_gather_avg(c, dy + ((b * s->oh + oh) * s->ow + ow) * c, cnt, dxp);
             }
         }
     }
 }
+POOL_VARIANTS(avgpool_bwd_row,
+              (const dlc_pool2d_shape *s, int64_t b, int64_t ih, const float *dy, float *dx),
+              (s, b, ih, dy, dx))
 
 dlc_status dlc_avgpool2d_backward(const dlc_pool2d_shape *s, const float *dy, float *dx) {
     dlc_status st = dlc_pool2d_check(s);
@@ -304,14 +292,15 @@ dlc_status dlc_avgpool2d_backward(const dlc_pool2d_shape *s, const float *dy, fl
     size_t xb = (size_t)(s->n * s->h * s->w * s->c) * sizeof(float);
     size_t yb = (size_t)(s->n * s->oh * s->ow * s->c) * sizeof(float);
     DLC_CHECK(pool_disjoint(dx, xb, dy, yb));
-    pool_gavgfn g = POOL_PICK(pool_gather_avg);
+    void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, float *) =
+        POOL_PICK(avgpool_bwd_row);
     int64_t rows = s->n * s->h;
     if (!pool_parallel(s->n * s->oh * s->ow * s->c * s->ph * s->pw + rows * s->w * s->c)) {
-        for (int64_t r = 0; r < rows; r++) avgpool_bwd_row(s, r / s->h, r % s->h, dy, dx, g);
+        for (int64_t r = 0; r < rows; r++) row(s, r / s->h, r % s->h, dy, dx);
         return DLC_OK;
     }
 #pragma omp parallel for schedule(static) num_threads(dlc_threads())
-    for (int64_t r = 0; r < rows; r++) avgpool_bwd_row(s, r / s->h, r % s->h, dy, dx, g);
+    for (int64_t r = 0; r < rows; r++) row(s, r / s->h, r % s->h, dy, dx);
     return DLC_OK;
 }
 
@@ -323,11 +312,12 @@ static int global_ok(int64_t n, int64_t hw, int64_t c) {
 }
 
 /* Global max of one image. */
-static void gmax_image(int64_t hw, int64_t c, const float *x, float *y, int32_t *arg,
-                       pool_argfn copy, pool_argfn mx) {
-    copy(c, x, y, arg, 0);
-    for (int64_t p = 1; p < hw; p++) mx(c, x + p * c, y, arg, (int32_t)p);
+POOL_INLINE void gmax_image_body(int64_t hw, int64_t c, const float *x, float *y, int32_t *arg) {
+    pool_copy(c, x, y, arg, 0);
+    for (int64_t p = 1; p < hw; p++) pool_max(c, x + p * c, y, arg, (int32_t)p);
 }
+POOL_VARIANTS(gmax_image, (int64_t hw, int64_t c, const float *x, float *y, int32_t *arg),
+              (hw, c, x, y, arg))
 
 dlc_status dlc_global_maxpool2d_forward(int64_t n, int64_t hw, int64_t c, const float *x,
                                         float *y, int32_t *argmax) {
@@ -336,15 +326,13 @@ dlc_status dlc_global_maxpool2d_forward(int64_t n, int64_t hw, int64_t c, const 
     size_t xb = (size_t)(n * hw * c) * sizeof(float), yb = (size_t)(n * c) * sizeof(float);
     DLC_CHECK(pool_disjoint(x, xb, y, yb) && pool_disjoint(x, xb, argmax, yb) &&
               pool_disjoint(y, yb, argmax, yb));
-    pool_argfn copy = POOL_PICK(pool_copy), mx = POOL_PICK(pool_max);
+    void (*f)(int64_t, int64_t, const float *, float *, int32_t *) = POOL_PICK(gmax_image);
     if (!pool_parallel(n * hw * c)) {
-        for (int64_t b = 0; b < n; b++)
-            gmax_image(hw, c, x + b * hw * c, y + b * c, argmax + b * c, copy, mx);
+        for (int64_t b = 0; b < n; b++) f(hw, c, x + b * hw * c, y + b * c, argmax + b * c);
         return DLC_OK;
     }
 #pragma omp parallel for schedule(static) num_threads(dlc_threads())
-    for (int64_t b = 0; b < n; b++)
-        gmax_image(hw, c, x + b * hw * c, y + b * c, argmax + b * c, copy, mx);
+    for (int64_t b = 0; b < n; b++) f(hw, c, x + b * hw * c, y + b * c, argmax + b * c);
     return DLC_OK;
 }
 
@@ -405,20 +393,26 @@ dlc_status dlc_global_avgpool2d_forward(int64_t n, int64_t hw, int64_t c, const 
     return DLC_OK;
 }
 
+/* dx += dy / hw at every position of one image. */
+POOL_INLINE void gavg_bwd_image_body(int64_t hw, int64_t c, const float *restrict dy,
+                                     float *restrict dx) {
+    for (int64_t p = 0; p < hw; p++) pool_gather_avg(c, dy, (float)hw, dx + p * c);
+}
+POOL_VARIANTS(gavg_bwd_image, (int64_t hw, int64_t c, const float *restrict dy, float *restrict dx),
+              (hw, c, dy, dx))
+
 dlc_status dlc_global_avgpool2d_backward(int64_t n, int64_t hw, int64_t c, const float *dy,
                                          float *dx) {
     DLC_CHECK(global_ok(n, hw, c));
     DLC_CHECK(dy != NULL && dx != NULL);
     size_t xb = (size_t)(n * hw * c) * sizeof(float), yb = (size_t)(n * c) * sizeof(float);
     DLC_CHECK(pool_disjoint(dx, xb, dy, yb));
-    pool_gavgfn g = POOL_PICK(pool_gather_avg);
-    float cnt = (float)hw;
-    int64_t rows = n * hw;
-    if (!pool_parallel(rows * c)) {
-        for (int64_t r = 0; r < rows; r++) g(c, dy + (r / hw) * c, cnt, dx + r * c);
+    void (*f)(int64_t, int64_t, const float *, float *) = POOL_PICK(gavg_bwd_image);
+    if (!pool_parallel(n * hw * c)) {
+        for (int64_t b = 0; b < n; b++) f(hw, c, dy + b * c, dx + b * hw * c);
         return DLC_OK;
     }
 #pragma omp parallel for schedule(static) num_threads(dlc_threads())
-    for (int64_t r = 0; r < rows; r++) g(c, dy + (r / hw) * c, cnt, dx + r * c);
+    for (int64_t b = 0; b < n; b++) f(hw, c, dy + b * c, dx + b * hw * c);
     return DLC_OK;
 }
