@@ -104,9 +104,12 @@ typedef struct {
  * ow, and every window overlaps the unpadded input (pads < window). */
 dlc_status dlc_pool2d_check(const dlc_pool2d_shape *s);
 /* Padded positions never win a max and are excluded from an average's count (Keras/TF). */
-/* argmax (n, oh, ow, c) int32: the flat index (ih * w + iw) of the winner within its image. */
+/* argmax (n, oh, ow, c) int32: the flat index (ih * w + iw) of the winner within its image;
+ * of equal values the first in row-major window order wins. Outputs must not overlap inputs. */
 dlc_status dlc_maxpool2d_forward(const dlc_pool2d_shape *s, const float *x, float *y,
                                  int32_t *argmax);
+/* dx += dy routed to argmax. An argmax entry that does not name a position inside its own
+ * window contributes nothing (so a corrupt argmax can never write out of bounds). */
 dlc_status dlc_maxpool2d_backward(const dlc_pool2d_shape *s, const float *dy,
                                   const int32_t *argmax, float *dx);
 dlc_status dlc_avgpool2d_forward(const dlc_pool2d_shape *s, const float *x, float *y);
@@ -114,6 +117,7 @@ dlc_status dlc_avgpool2d_backward(const dlc_pool2d_shape *s, const float *dy, fl
 /* Global pooling over hw = h * w positions: x (n, hw, c) -> y (n, c). */
 dlc_status dlc_global_maxpool2d_forward(int64_t n, int64_t hw, int64_t c, const float *x,
                                         float *y, int32_t *argmax);
+/* EINVAL, with dx unchanged, if an argmax entry is outside [0, hw). */
 dlc_status dlc_global_maxpool2d_backward(int64_t n, int64_t hw, int64_t c, const float *dy,
                                          const int32_t *argmax, float *dx);
 dlc_status dlc_global_avgpool2d_forward(int64_t n, int64_t hw, int64_t c, const float *x,
@@ -124,7 +128,9 @@ dlc_status dlc_global_avgpool2d_backward(int64_t n, int64_t hw, int64_t c, const
 /* ---------------------------------------------------------------- batchnorm.c */
 
 /* x is (m, c): every leading axis (n, h, w) flattened into m rows; statistics per channel.
- * gamma / beta may be NULL (scale / center off: gamma = 1, beta = 0). */
+ * gamma / beta may be NULL (scale / center off: gamma = 1, beta = 0). Training forward and
+ * backward need m >= 1; outputs must not overlap inputs or each other (EINVAL). Reductions
+ * over m use a row partition fixed by m and accumulate in double. */
 size_t dlc_batchnorm_workspace_size(int64_t m, int64_t c);
 /* Training: batch mean and biased variance; y = gamma * (x - mean) * invstd + beta with
  * invstd = 1 / sqrt(var + eps); writes mean and invstd (c) for backward and updates
@@ -148,8 +154,8 @@ dlc_status dlc_batchnorm_backward(int64_t m, int64_t c, const float *x, const fl
 /* ---------------------------------------------------------------- activations.c */
 
 /* Elementwise over n values. Backward gets both x (the input) and y (the forward output) and
- * accumulates dx += dy * f'(x). x and y may be the same array for an in-place forward only
- * where stated. */
+ * accumulates dx += dy * f'(x). Every forward here (softmax too) may run in place: y == x
+ * exactly; any other overlap of y and x is EINVAL, as is dx overlapping an input. */
 /* ReLU, Keras's general form: y = max_value if x >= max_value; x if threshold <= x < max;
  * negative_slope * (x - threshold) otherwise. max_value = INFINITY for none. LeakyReLU is
  * negative_slope = alpha, threshold 0. */
@@ -157,10 +163,13 @@ dlc_status dlc_relu_forward(int64_t n, float negative_slope, float threshold, fl
                             const float *x, float *y);
 dlc_status dlc_relu_backward(int64_t n, float negative_slope, float threshold, float max_value,
                              const float *x, const float *dy, float *dx);
-/* ELU: x if x > 0 else alpha * (exp(x) - 1). */
+/* ELU: x if x > 0 else alpha * (exp(x) - 1) (computed with expm1). Backward uses
+ * f'(x) = y + alpha for x <= 0. */
 dlc_status dlc_elu_forward(int64_t n, float alpha, const float *x, float *y);
 dlc_status dlc_elu_backward(int64_t n, float alpha, const float *x, const float *y,
                             const float *dy, float *dx);
+/* Sigmoid, stable for large |x| (exp only of -|x|); backward dx += dy * y * (1 - y).
+ * Tanh backward: dx += dy * (1 - y^2). */
 dlc_status dlc_sigmoid_forward(int64_t n, const float *x, float *y);
 dlc_status dlc_sigmoid_backward(int64_t n, const float *y, const float *dy, float *dx);
 dlc_status dlc_tanh_forward(int64_t n, const float *x, float *y);

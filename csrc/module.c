@@ -531,12 +531,763 @@ static PyObject *py_conv2d_backward_weights(PyObject *self, PyObject *args, PyOb
 /* ==== END conv2d bindings ==== */
 
 /* ==== BEGIN pool2d bindings ==== */
+/* Shared by the pooling wrappers: pool_size / strides / padding keywords, defaulting to
+ * (2, 2), (2, 2) and (0, 0, 0, 0). */
+#define POOL_KWARGS "|$OOO"
+
+/* The pool shape for input dims (n, h, w, c) and the hyperparameter objects (NULL: default).
+ * Returns 0, or -1 with TypeError / ValueError naming the argument. */
+static int pool_shape_from(const char *fn, const int64_t in[4], PyObject *opool,
+                           PyObject *ostrides, PyObject *opad, dlc_pool2d_shape *s) {
+    memset(s, 0, sizeof *s);
+    s->n = in[0], s->h = in[1], s->w = in[2], s->c = in[3];
+    s->ph = s->pw = s->sh = s->sw = 2;
+    int64_t pad[4] = {0, 0, 0, 0};
+    if (opool && parse_pair(fn, opool, "pool_size", &s->ph, &s->pw, 1)) return -1;
+    if (ostrides && parse_pair(fn, ostrides, "strides", &s->sh, &s->sw, 1)) return -1;
+    if (opad && parse_padding(fn, opad, pad)) return -1;
+    s->pad_top = pad[0], s->pad_bottom = pad[1], s->pad_left = pad[2], s->pad_right = pad[3];
+    if (s->ph > INT32_MAX || s->pw > INT32_MAX || s->sh > INT32_MAX || s->sw > INT32_MAX) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: pool_size and strides must be below 2**31, received (%lld, %lld) and "
+                     "(%lld, %lld)", fn, (long long)s->ph, (long long)s->pw,
+                     (long long)s->sh, (long long)s->sw);
+        return -1;
+    }
+    if (s->n <= 0 || s->h <= 0 || s->w <= 0 || s->c <= 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: the input (n, h, w, c) must have positive sizes, received (%lld, %lld, "
+                     "%lld, %lld)", fn, (long long)s->n, (long long)s->h, (long long)s->w,
+                     (long long)s->c);
+        return -1;
+    }
+    if (s->h * s->w > INT32_MAX) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: h * w must fit an int32 argmax, received h = %lld, w = %lld", fn,
+                     (long long)s->h, (long long)s->w);
+        return -1;
+    }
+    if (pad[0] >= s->ph || pad[1] >= s->ph || pad[2] >= s->pw || pad[3] >= s->pw) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: argument 'padding' must be smaller than pool_size (%lld, %lld) on "
+                     "each side, received (%lld, %lld, %lld, %lld)", fn, (long long)s->ph,
+                     (long long)s->pw, (long long)pad[0], (long long)pad[1], (long long)pad[2],
+                     (long long)pad[3]);
+        return -1;
+    }
+    int64_t hp = s->h + pad[0] + pad[1], wp = s->w + pad[2] + pad[3];
+    if (hp < s->ph || wp < s->pw) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: argument 'pool_size' (%lld, %lld) must fit the padded input "
+                     "(%lld, %lld)", fn, (long long)s->ph, (long long)s->pw, (long long)hp,
+                     (long long)wp);
+        return -1;
+    }
+    s->oh = (hp - s->ph) / s->sh + 1;
+    s->ow = (wp - s->pw) / s->sw + 1;
+    return 0;
+}
+
+/* The dims of a 4-D (n, h, w, c) array into d, or -1 with ValueError. */
+static int pool_dims4(const char *fn, PyArrayObject *a, const char *name, int64_t d[4]) {
+    if (expect_ndim(fn, a, name, 4, "(n, h, w, c)")) return -1;
+    for (int i = 0; i < 4; i++) d[i] = PyArray_DIM(a, i);
+    return 0;
+}
+
+/* maxpool2d_forward(x, y, argmax, *, pool_size=(2, 2), strides=(2, 2), padding=(0, 0, 0, 0)) */
+static PyObject *py_maxpool2d_forward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "maxpool2d_forward";
+    static char *kwlist[] = {"x", "y", "argmax", "pool_size", "strides", "padding", NULL};
+    PyObject *ox, *oy, *oa, *opool = NULL, *ostr = NULL, *opad = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO" POOL_KWARGS ":maxpool2d_forward", kwlist,
+                                     &ox, &oy, &oa, &opool, &ostr, &opad))
+        return NULL;
+    PyArrayObject *x = arg_array(fn, ox, "x", NPY_FLOAT32, 0);
+    PyArrayObject *y = x ? arg_array(fn, oy, "y", NPY_FLOAT32, 1) : NULL;
+    PyArrayObject *a = y ? arg_array(fn, oa, "argmax", NPY_INT32, 1) : NULL;
+    int64_t d[4];
+    dlc_pool2d_shape s;
+    if (!a || pool_dims4(fn, x, "x", d) || pool_shape_from(fn, d, opool, ostr, opad, &s))
+        return NULL;
+    if (expect_shape(fn, y, "y", SHAPE(s.n, s.oh, s.ow, s.c)) ||
+        expect_shape(fn, a, "argmax", SHAPE(s.n, s.oh, s.ow, s.c)) ||
+        expect_disjoint(fn, y, "y", x, "x") || expect_disjoint(fn, a, "argmax", x, "x") ||
+        expect_disjoint(fn, a, "argmax", y, "y"))
+        return NULL;
+    const float *px = PyArray_DATA(x);
+    float *py = PyArray_DATA(y);
+    int32_t *pa = PyArray_DATA(a);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_maxpool2d_forward(&s, px, py, pa);
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
+
+/* maxpool2d_backward(dy, argmax, dx, *, pool_size, strides, padding): dx += scatter of dy. */
+static PyObject *py_maxpool2d_backward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "maxpool2d_backward";
+    static char *kwlist[] = {"dy", "argmax", "dx", "pool_size", "strides", "padding", NULL};
+    PyObject *ody, *oa, *odx, *opool = NULL, *ostr = NULL, *opad = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO" POOL_KWARGS ":maxpool2d_backward", kwlist,
+                                     &ody, &oa, &odx, &opool, &ostr, &opad))
+        return NULL;
+    PyArrayObject *dy = arg_array(fn, ody, "dy", NPY_FLOAT32, 0);
+    PyArrayObject *a = dy ? arg_array(fn, oa, "argmax", NPY_INT32, 0) : NULL;
+    PyArrayObject *dx = a ? arg_array(fn, odx, "dx", NPY_FLOAT32, 1) : NULL;
+    int64_t d[4];
+    dlc_pool2d_shape s;
+    if (!dx || pool_dims4(fn, dx, "dx", d) || pool_shape_from(fn, d, opool, ostr, opad, &s))
+        return NULL;
+    if (expect_shape(fn, dy, "dy", SHAPE(s.n, s.oh, s.ow, s.c)) ||
+        expect_shape(fn, a, "argmax", SHAPE(s.n, s.oh, s.ow, s.c)) ||
+        expect_disjoint(fn, dx, "dx", dy, "dy") || expect_disjoint(fn, dx, "dx", a, "argmax"))
+        return NULL;
+    const float *pdy = PyArray_DATA(dy);
+    const int32_t *pa = PyArray_DATA(a);
+    float *pdx = PyArray_DATA(dx);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_maxpool2d_backward(&s, pdy, pa, pdx);
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
+
+/* avgpool2d_forward(x, y, *, pool_size=(2, 2), strides=(2, 2), padding=(0, 0, 0, 0)) */
+static PyObject *py_avgpool2d_forward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "avgpool2d_forward";
+    static char *kwlist[] = {"x", "y", "pool_size", "strides", "padding", NULL};
+    PyObject *ox, *oy, *opool = NULL, *ostr = NULL, *opad = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO" POOL_KWARGS ":avgpool2d_forward", kwlist,
+                                     &ox, &oy, &opool, &ostr, &opad))
+        return NULL;
+    PyArrayObject *x = arg_array(fn, ox, "x", NPY_FLOAT32, 0);
+    PyArrayObject *y = x ? arg_array(fn, oy, "y", NPY_FLOAT32, 1) : NULL;
+    int64_t d[4];
+    dlc_pool2d_shape s;
+    if (!y || pool_dims4(fn, x, "x", d) || pool_shape_from(fn, d, opool, ostr, opad, &s))
+        return NULL;
+    if (expect_shape(fn, y, "y", SHAPE(s.n, s.oh, s.ow, s.c)) ||
+        expect_disjoint(fn, y, "y", x, "x"))
+        return NULL;
+    const float *px = PyArray_DATA(x);
+    float *py = PyArray_DATA(y);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_avgpool2d_forward(&s, px, py);
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
+
+/* avgpool2d_backward(dy, dx, *, pool_size, strides, padding): dx += dy spread over windows. */
+static PyObject *py_avgpool2d_backward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "avgpool2d_backward";
+    static char *kwlist[] = {"dy", "dx", "pool_size", "strides", "padding", NULL};
+    PyObject *ody, *odx, *opool = NULL, *ostr = NULL, *opad = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO" POOL_KWARGS ":avgpool2d_backward", kwlist,
+                                     &ody, &odx, &opool, &ostr, &opad))
+        return NULL;
+    PyArrayObject *dy = arg_array(fn, ody, "dy", NPY_FLOAT32, 0);
+    PyArrayObject *dx = dy ? arg_array(fn, odx, "dx", NPY_FLOAT32, 1) : NULL;
+    int64_t d[4];
+    dlc_pool2d_shape s;
+    if (!dx || pool_dims4(fn, dx, "dx", d) || pool_shape_from(fn, d, opool, ostr, opad, &s))
+        return NULL;
+    if (expect_shape(fn, dy, "dy", SHAPE(s.n, s.oh, s.ow, s.c)) ||
+        expect_disjoint(fn, dx, "dx", dy, "dy"))
+        return NULL;
+    const float *pdy = PyArray_DATA(dy);
+    float *pdx = PyArray_DATA(dx);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_avgpool2d_backward(&s, pdy, pdx);
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
+
+/* The (n, hw, c) of a 4-D (n, h, w, c) array for global pooling, or -1 with ValueError. */
+static int gpool_dims(const char *fn, PyArrayObject *a, const char *name, int64_t *n,
+                      int64_t *hw, int64_t *c) {
+    int64_t d[4];
+    if (pool_dims4(fn, a, name, d)) return -1;
+    if (d[0] <= 0 || d[1] <= 0 || d[2] <= 0 || d[3] <= 0 || d[1] * d[2] > INT32_MAX) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: argument '%s' must have positive sizes with h * w < 2**31, received "
+                     "(%lld, %lld, %lld, %lld)", fn, name, (long long)d[0], (long long)d[1],
+                     (long long)d[2], (long long)d[3]);
+        return -1;
+    }
+    *n = d[0], *hw = d[1] * d[2], *c = d[3];
+    return 0;
+}
+
+/* global_maxpool2d_forward(x, y, argmax): x (n, h, w, c), y and argmax (n, c). */
+static PyObject *py_global_maxpool2d_forward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "global_maxpool2d_forward";
+    static char *kwlist[] = {"x", "y", "argmax", NULL};
+    PyObject *ox, *oy, *oa;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO:global_maxpool2d_forward", kwlist, &ox,
+                                     &oy, &oa))
+        return NULL;
+    PyArrayObject *x = arg_array(fn, ox, "x", NPY_FLOAT32, 0);
+    PyArrayObject *y = x ? arg_array(fn, oy, "y", NPY_FLOAT32, 1) : NULL;
+    PyArrayObject *a = y ? arg_array(fn, oa, "argmax", NPY_INT32, 1) : NULL;
+    int64_t n, hw, c;
+    if (!a || gpool_dims(fn, x, "x", &n, &hw, &c) || expect_shape(fn, y, "y", SHAPE(n, c)) ||
+        expect_shape(fn, a, "argmax", SHAPE(n, c)) || expect_disjoint(fn, y, "y", x, "x") ||
+        expect_disjoint(fn, a, "argmax", x, "x") || expect_disjoint(fn, a, "argmax", y, "y"))
+        return NULL;
+    const float *px = PyArray_DATA(x);
+    float *py = PyArray_DATA(y);
+    int32_t *pa = PyArray_DATA(a);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_global_maxpool2d_forward(n, hw, c, px, py, pa);
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
+
+/* global_maxpool2d_backward(dy, argmax, dx): dx (n, h, w, c) += dy (n, c) at argmax. */
+static PyObject *py_global_maxpool2d_backward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "global_maxpool2d_backward";
+    static char *kwlist[] = {"dy", "argmax", "dx", NULL};
+    PyObject *ody, *oa, *odx;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO:global_maxpool2d_backward", kwlist, &ody,
+                                     &oa, &odx))
+        return NULL;
+    PyArrayObject *dy = arg_array(fn, ody, "dy", NPY_FLOAT32, 0);
+    PyArrayObject *a = dy ? arg_array(fn, oa, "argmax", NPY_INT32, 0) : NULL;
+    PyArrayObject *dx = a ? arg_array(fn, odx, "dx", NPY_FLOAT32, 1) : NULL;
+    int64_t n, hw, c;
+    if (!dx || gpool_dims(fn, dx, "dx", &n, &hw, &c) ||
+        expect_shape(fn, dy, "dy", SHAPE(n, c)) || expect_shape(fn, a, "argmax", SHAPE(n, c)) ||
+        expect_disjoint(fn, dx, "dx", dy, "dy") || expect_disjoint(fn, dx, "dx", a, "argmax"))
+        return NULL;
+    const float *pdy = PyArray_DATA(dy);
+    const int32_t *pa = PyArray_DATA(a);
+    float *pdx = PyArray_DATA(dx);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_global_maxpool2d_backward(n, hw, c, pdy, pa, pdx);
+    Py_END_ALLOW_THREADS
+    if (st == DLC_EINVAL) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: argument 'argmax' must hold indices in [0, h * w) = [0, %lld), received "
+                     "an index outside it (dx is unchanged)", fn, (long long)hw);
+        return NULL;
+    }
+    return status_result(fn, st);
+}
+
+/* global_avgpool2d_forward(x, y): x (n, h, w, c), y (n, c). */
+static PyObject *py_global_avgpool2d_forward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "global_avgpool2d_forward";
+    static char *kwlist[] = {"x", "y", NULL};
+    PyObject *ox, *oy;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:global_avgpool2d_forward", kwlist, &ox, &oy))
+        return NULL;
+    PyArrayObject *x = arg_array(fn, ox, "x", NPY_FLOAT32, 0);
+    PyArrayObject *y = x ? arg_array(fn, oy, "y", NPY_FLOAT32, 1) : NULL;
+    int64_t n, hw, c;
+    if (!y || gpool_dims(fn, x, "x", &n, &hw, &c) || expect_shape(fn, y, "y", SHAPE(n, c)) ||
+        expect_disjoint(fn, y, "y", x, "x"))
+        return NULL;
+    const float *px = PyArray_DATA(x);
+    float *py = PyArray_DATA(y);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_global_avgpool2d_forward(n, hw, c, px, py);
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
+
+/* global_avgpool2d_backward(dy, dx): dx (n, h, w, c) += dy (n, c) / (h * w). */
+static PyObject *py_global_avgpool2d_backward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "global_avgpool2d_backward";
+    static char *kwlist[] = {"dy", "dx", NULL};
+    PyObject *ody, *odx;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:global_avgpool2d_backward", kwlist, &ody,
+                                     &odx))
+        return NULL;
+    PyArrayObject *dy = arg_array(fn, ody, "dy", NPY_FLOAT32, 0);
+    PyArrayObject *dx = dy ? arg_array(fn, odx, "dx", NPY_FLOAT32, 1) : NULL;
+    int64_t n, hw, c;
+    if (!dx || gpool_dims(fn, dx, "dx", &n, &hw, &c) ||
+        expect_shape(fn, dy, "dy", SHAPE(n, c)) || expect_disjoint(fn, dx, "dx", dy, "dy"))
+        return NULL;
+    const float *pdy = PyArray_DATA(dy);
+    float *pdx = PyArray_DATA(dx);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_global_avgpool2d_backward(n, hw, c, pdy, pdx);
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
 /* ==== END pool2d bindings ==== */
 
 /* ==== BEGIN batchnorm bindings ==== */
+/* 0 if no output in outs overlaps an input in ins or another output, else -1 with
+ * ValueError (NULL entries are absent optional arrays). */
+static int bn_disjoint_all(const char *fn, PyArrayObject **outs, const char **onames, int nout,
+                           PyArrayObject **ins, const char **inames, int nin) {
+    for (int i = 0; i < nout; i++) {
+        for (int j = 0; j < nin; j++)
+            if (expect_disjoint(fn, outs[i], onames[i], ins[j], inames[j])) return -1;
+        for (int j = i + 1; j < nout; j++)
+            if (expect_disjoint(fn, outs[i], onames[i], outs[j], onames[j])) return -1;
+    }
+    return 0;
+}
+
+/* ValueError "fn: argument 'name' must be want, received v". */
+static void bn_bad_float(const char *fn, const char *name, const char *want, double v) {
+    PyObject *o = PyFloat_FromDouble(v);
+    if (o == NULL) return;
+    PyErr_Format(PyExc_ValueError, "%s: argument '%s' must be %s, received %R", fn, name, want,
+                 o);
+    Py_DECREF(o);
+}
+
+/* (m, c) of x viewed as rows of its last axis, or -1 with ValueError. need_rows: m >= 1. */
+static int bn_rows(const char *fn, PyArrayObject *x, int need_rows, int64_t *m, int64_t *c) {
+    if (PyArray_NDIM(x) < 1 || PyArray_DIM(x, PyArray_NDIM(x) - 1) <= 0) {
+        char got[256];
+        fmt_shape(got, sizeof got, PyArray_NDIM(x), PyArray_DIMS(x));
+        PyErr_Format(PyExc_ValueError,
+                     "%s: argument 'x' must have at least 1 dimension and a positive channel "
+                     "count (last axis), received shape %s", fn, got);
+        return -1;
+    }
+    *c = PyArray_DIM(x, PyArray_NDIM(x) - 1);
+    *m = numel(x) / *c;
+    if (need_rows && *m == 0) {
+        char got[256];
+        fmt_shape(got, sizeof got, PyArray_NDIM(x), PyArray_DIMS(x));
+        PyErr_Format(PyExc_ValueError,
+                     "%s: argument 'x' must hold at least one row of batch statistics, "
+                     "received shape %s", fn, got);
+        return -1;
+    }
+    return 0;
+}
+
+/* 0 if eps is finite and >= 0 (and momentum finite when given), else -1 with ValueError. */
+static int bn_hyper(const char *fn, float eps, const float *momentum) {
+    if (!isfinite(eps) || eps < 0.0f) {
+        bn_bad_float(fn, "epsilon", "finite and >= 0", eps);
+        return -1;
+    }
+    if (momentum && !isfinite(*momentum)) {
+        bn_bad_float(fn, "momentum", "finite", *momentum);
+        return -1;
+    }
+    return 0;
+}
+
+/* batchnorm_forward_train(x, gamma, beta, y, mean, invstd, moving_mean, moving_var, *,
+ *                         epsilon=1e-3, momentum=0.99) */
+static PyObject *py_batchnorm_forward_train(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "batchnorm_forward_train";
+    static char *kwlist[] = {"x", "gamma", "beta", "y", "mean", "invstd", "moving_mean",
+                             "moving_var", "epsilon", "momentum", NULL};
+    PyObject *ox, *og, *ob, *oy, *om, *oi, *omm, *omv;
+    float eps = 1e-3f, momentum = 0.99f;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOO|$ff:batchnorm_forward_train", kwlist,
+                                     &ox, &og, &ob, &oy, &om, &oi, &omm, &omv, &eps, &momentum))
+        return NULL;
+    int err = 0;
+    PyArrayObject *x = arg_array(fn, ox, "x", NPY_FLOAT32, 0);
+    if (!x) return NULL;
+    PyArrayObject *g = arg_array_opt(fn, og, "gamma", NPY_FLOAT32, 0, &err);
+    PyArrayObject *b = err ? NULL : arg_array_opt(fn, ob, "beta", NPY_FLOAT32, 0, &err);
+    if (err) return NULL;
+    PyArrayObject *y = arg_array(fn, oy, "y", NPY_FLOAT32, 1);
+    PyArrayObject *mean = y ? arg_array(fn, om, "mean", NPY_FLOAT32, 1) : NULL;
+    PyArrayObject *inv = mean ? arg_array(fn, oi, "invstd", NPY_FLOAT32, 1) : NULL;
+    PyArrayObject *mm = inv ? arg_array(fn, omm, "moving_mean", NPY_FLOAT32, 1) : NULL;
+    PyArrayObject *mv = mm ? arg_array(fn, omv, "moving_var", NPY_FLOAT32, 1) : NULL;
+    int64_t m, c;
+    if (!mv || bn_rows(fn, x, 1, &m, &c) || bn_hyper(fn, eps, &momentum)) return NULL;
+    if ((g && expect_shape(fn, g, "gamma", SHAPE(c))) ||
+        (b && expect_shape(fn, b, "beta", SHAPE(c))) || expect_same_shape(fn, y, "y", x) ||
+        expect_shape(fn, mean, "mean", SHAPE(c)) || expect_shape(fn, inv, "invstd", SHAPE(c)) ||
+        expect_shape(fn, mm, "moving_mean", SHAPE(c)) ||
+        expect_shape(fn, mv, "moving_var", SHAPE(c)))
+        return NULL;
+    PyArrayObject *outs[] = {y, mean, inv, mm, mv}, *ins[] = {x, g, b};
+    const char *onames[] = {"y", "mean", "invstd", "moving_mean", "moving_var"};
+    const char *inames[] = {"x", "gamma", "beta"};
+    if (bn_disjoint_all(fn, outs, onames, 5, ins, inames, 3)) return NULL;
+    const float *px = PyArray_DATA(x), *pg = g ? PyArray_DATA(g) : NULL;
+    const float *pb = b ? PyArray_DATA(b) : NULL;
+    float *py = PyArray_DATA(y), *pm = PyArray_DATA(mean), *pi = PyArray_DATA(inv);
+    float *pmm = PyArray_DATA(mm), *pmv = PyArray_DATA(mv);
+    size_t wsz = dlc_batchnorm_workspace_size(m, c);
+    void *ws = NULL;
+    if (ws_alloc(wsz, &ws)) return NULL;
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_batchnorm_forward_train(m, c, eps, momentum, px, pg, pb, py, pm, pi, pmm, pmv, ws,
+                                     wsz);
+    Py_END_ALLOW_THREADS
+    free(ws);
+    return status_result(fn, st);
+}
+
+/* batchnorm_forward_infer(x, gamma, beta, moving_mean, moving_var, y, *, epsilon=1e-3) */
+static PyObject *py_batchnorm_forward_infer(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "batchnorm_forward_infer";
+    static char *kwlist[] = {"x", "gamma", "beta", "moving_mean", "moving_var", "y", "epsilon",
+                             NULL};
+    PyObject *ox, *og, *ob, *omm, *omv, *oy;
+    float eps = 1e-3f;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOO|$f:batchnorm_forward_infer", kwlist, &ox,
+                                     &og, &ob, &omm, &omv, &oy, &eps))
+        return NULL;
+    int err = 0;
+    PyArrayObject *x = arg_array(fn, ox, "x", NPY_FLOAT32, 0);
+    if (!x) return NULL;
+    PyArrayObject *g = arg_array_opt(fn, og, "gamma", NPY_FLOAT32, 0, &err);
+    PyArrayObject *b = err ? NULL : arg_array_opt(fn, ob, "beta", NPY_FLOAT32, 0, &err);
+    if (err) return NULL;
+    PyArrayObject *mm = arg_array(fn, omm, "moving_mean", NPY_FLOAT32, 0);
+    PyArrayObject *mv = mm ? arg_array(fn, omv, "moving_var", NPY_FLOAT32, 0) : NULL;
+    PyArrayObject *y = mv ? arg_array(fn, oy, "y", NPY_FLOAT32, 1) : NULL;
+    int64_t m, c;
+    if (!y || bn_rows(fn, x, 0, &m, &c) || bn_hyper(fn, eps, NULL)) return NULL;
+    if ((g && expect_shape(fn, g, "gamma", SHAPE(c))) ||
+        (b && expect_shape(fn, b, "beta", SHAPE(c))) ||
+        expect_shape(fn, mm, "moving_mean", SHAPE(c)) ||
+        expect_shape(fn, mv, "moving_var", SHAPE(c)) || expect_same_shape(fn, y, "y", x))
+        return NULL;
+    PyArrayObject *outs[] = {y}, *ins[] = {x, g, b, mm, mv};
+    const char *onames[] = {"y"};
+    const char *inames[] = {"x", "gamma", "beta", "moving_mean", "moving_var"};
+    if (bn_disjoint_all(fn, outs, onames, 1, ins, inames, 5)) return NULL;
+    const float *px = PyArray_DATA(x), *pg = g ? PyArray_DATA(g) : NULL;
+    const float *pb = b ? PyArray_DATA(b) : NULL;
+    const float *pmm = PyArray_DATA(mm), *pmv = PyArray_DATA(mv);
+    float *py = PyArray_DATA(y);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_batchnorm_forward_infer(m, c, eps, px, pg, pb, pmm, pmv, py);
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
+
+/* batchnorm_backward(x, dy, gamma, mean, invstd, dx, dgamma, dbeta): gamma, dgamma, dbeta may
+ * be None; dx, dgamma, dbeta are accumulated. */
+static PyObject *py_batchnorm_backward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "batchnorm_backward";
+    static char *kwlist[] = {"x", "dy", "gamma", "mean", "invstd", "dx", "dgamma", "dbeta",
+                             NULL};
+    PyObject *ox, *ody, *og, *om, *oi, *odx, *odg, *odb;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOO:batchnorm_backward", kwlist, &ox, &ody,
+                                     &og, &om, &oi, &odx, &odg, &odb))
+        return NULL;
+    int err = 0;
+    PyArrayObject *x = arg_array(fn, ox, "x", NPY_FLOAT32, 0);
+    PyArrayObject *dy = x ? arg_array(fn, ody, "dy", NPY_FLOAT32, 0) : NULL;
+    if (!dy) return NULL;
+    PyArrayObject *g = arg_array_opt(fn, og, "gamma", NPY_FLOAT32, 0, &err);
+    if (err) return NULL;
+    PyArrayObject *mean = arg_array(fn, om, "mean", NPY_FLOAT32, 0);
+    PyArrayObject *inv = mean ? arg_array(fn, oi, "invstd", NPY_FLOAT32, 0) : NULL;
+    PyArrayObject *dx = inv ? arg_array(fn, odx, "dx", NPY_FLOAT32, 1) : NULL;
+    if (!dx) return NULL;
+    PyArrayObject *dg = arg_array_opt(fn, odg, "dgamma", NPY_FLOAT32, 1, &err);
+    PyArrayObject *db = err ? NULL : arg_array_opt(fn, odb, "dbeta", NPY_FLOAT32, 1, &err);
+    int64_t m, c;
+    if (err || bn_rows(fn, x, 1, &m, &c)) return NULL;
+    if (expect_same_shape(fn, dy, "dy", x) || (g && expect_shape(fn, g, "gamma", SHAPE(c))) ||
+        expect_shape(fn, mean, "mean", SHAPE(c)) || expect_shape(fn, inv, "invstd", SHAPE(c)) ||
+        expect_same_shape(fn, dx, "dx", x) || (dg && expect_shape(fn, dg, "dgamma", SHAPE(c))) ||
+        (db && expect_shape(fn, db, "dbeta", SHAPE(c))))
+        return NULL;
+    PyArrayObject *outs[] = {dx, dg, db}, *ins[] = {x, dy, g, mean, inv};
+    const char *onames[] = {"dx", "dgamma", "dbeta"};
+    const char *inames[] = {"x", "dy", "gamma", "mean", "invstd"};
+    if (bn_disjoint_all(fn, outs, onames, 3, ins, inames, 5)) return NULL;
+    const float *px = PyArray_DATA(x), *pdy = PyArray_DATA(dy);
+    const float *pg = g ? PyArray_DATA(g) : NULL;
+    const float *pm = PyArray_DATA(mean), *pi = PyArray_DATA(inv);
+    float *pdx = PyArray_DATA(dx), *pdg = dg ? PyArray_DATA(dg) : NULL;
+    float *pdb = db ? PyArray_DATA(db) : NULL;
+    size_t wsz = dlc_batchnorm_workspace_size(m, c);
+    void *ws = NULL;
+    if (ws_alloc(wsz, &ws)) return NULL;
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_batchnorm_backward(m, c, px, pdy, pg, pm, pi, pdx, pdg, pdb, ws, wsz);
+    Py_END_ALLOW_THREADS
+    free(ws);
+    return status_result(fn, st);
+}
 /* ==== END batchnorm bindings ==== */
 
 /* ==== BEGIN activations bindings ==== */
+/* An elementwise forward's output: x's shape, and either x itself (in place: the very same
+ * data and shape) or not overlapping it. 0, or -1 with ValueError. */
+static int act_forward_out(const char *fn, PyArrayObject *y, PyArrayObject *x) {
+    if (expect_same_shape(fn, y, "y", x)) return -1;
+    if (PyArray_DATA(y) == PyArray_DATA(x)) return 0;
+    return expect_disjoint(fn, y, "y", x, "x");
+}
+
+/* ValueError "fn: argument 'name' must be want, received v". */
+static void act_bad_float(const char *fn, const char *name, const char *want, double v) {
+    PyObject *o = PyFloat_FromDouble(v);
+    if (o == NULL) return;
+    PyErr_Format(PyExc_ValueError, "%s: argument '%s' must be %s, received %R", fn, name, want,
+                 o);
+    Py_DECREF(o);
+}
+
+/* The ReLU hyperparameters: negative_slope and threshold finite, max_value None (no cap,
+ * INFINITY) or a number that is not NaN. 0, or -1 with an exception. */
+static int act_relu_params(const char *fn, float slope, float thr, PyObject *omax,
+                           float *maxv) {
+    if (!isfinite(slope)) {
+        act_bad_float(fn, "negative_slope", "finite", slope);
+        return -1;
+    }
+    if (!isfinite(thr)) {
+        act_bad_float(fn, "threshold", "finite", thr);
+        return -1;
+    }
+    *maxv = INFINITY;
+    if (omax == NULL || omax == Py_None) return 0;
+    double v = PyFloat_AsDouble(omax);
+    if (v == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s: argument 'max_value' must be None or a number, "
+                     "received %R", fn, omax);
+        return -1;
+    }
+    if (isnan(v)) {
+        act_bad_float(fn, "max_value", "None or a number (not NaN)", v);
+        return -1;
+    }
+    *maxv = (float)v;
+    return 0;
+}
+
+/* relu_forward(x, y, *, negative_slope=0.0, threshold=0.0, max_value=None) */
+static PyObject *py_relu_forward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "relu_forward";
+    static char *kwlist[] = {"x", "y", "negative_slope", "threshold", "max_value", NULL};
+    PyObject *ox, *oy, *omax = NULL;
+    float slope = 0.0f, thr = 0.0f, maxv;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$ffO:relu_forward", kwlist, &ox, &oy, &slope,
+                                     &thr, &omax))
+        return NULL;
+    PyArrayObject *x = arg_array(fn, ox, "x", NPY_FLOAT32, 0);
+    PyArrayObject *y = x ? arg_array(fn, oy, "y", NPY_FLOAT32, 1) : NULL;
+    if (!y || act_relu_params(fn, slope, thr, omax, &maxv) || act_forward_out(fn, y, x))
+        return NULL;
+    int64_t n = numel(x);
+    const float *px = PyArray_DATA(x);
+    float *py = PyArray_DATA(y);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_relu_forward(n, slope, thr, maxv, px, py);
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
+
+/* relu_backward(x, dy, dx, *, negative_slope=0.0, threshold=0.0, max_value=None) */
+static PyObject *py_relu_backward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "relu_backward";
+    static char *kwlist[] = {"x", "dy", "dx", "negative_slope", "threshold", "max_value", NULL};
+    PyObject *ox, *ody, *odx, *omax = NULL;
+    float slope = 0.0f, thr = 0.0f, maxv;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|$ffO:relu_backward", kwlist, &ox, &ody,
+                                     &odx, &slope, &thr, &omax))
+        return NULL;
+    PyArrayObject *x = arg_array(fn, ox, "x", NPY_FLOAT32, 0);
+    PyArrayObject *dy = x ? arg_array(fn, ody, "dy", NPY_FLOAT32, 0) : NULL;
+    PyArrayObject *dx = dy ? arg_array(fn, odx, "dx", NPY_FLOAT32, 1) : NULL;
+    if (!dx || act_relu_params(fn, slope, thr, omax, &maxv) ||
+        expect_same_shape(fn, dy, "dy", x) || expect_same_shape(fn, dx, "dx", x) ||
+        expect_disjoint(fn, dx, "dx", x, "x") || expect_disjoint(fn, dx, "dx", dy, "dy"))
+        return NULL;
+    int64_t n = numel(x);
+    const float *px = PyArray_DATA(x), *pdy = PyArray_DATA(dy);
+    float *pdx = PyArray_DATA(dx);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_relu_backward(n, slope, thr, maxv, px, pdy, pdx);
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
+
+/* elu_forward(x, y, *, alpha=1.0) */
+static PyObject *py_elu_forward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "elu_forward";
+    static char *kwlist[] = {"x", "y", "alpha", NULL};
+    PyObject *ox, *oy;
+    float alpha = 1.0f;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|$f:elu_forward", kwlist, &ox, &oy, &alpha))
+        return NULL;
+    PyArrayObject *x = arg_array(fn, ox, "x", NPY_FLOAT32, 0);
+    PyArrayObject *y = x ? arg_array(fn, oy, "y", NPY_FLOAT32, 1) : NULL;
+    if (!y) return NULL;
+    if (!isfinite(alpha)) {
+        act_bad_float(fn, "alpha", "finite", alpha);
+        return NULL;
+    }
+    if (act_forward_out(fn, y, x)) return NULL;
+    int64_t n = numel(x);
+    const float *px = PyArray_DATA(x);
+    float *py = PyArray_DATA(y);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_elu_forward(n, alpha, px, py);
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
+
+/* elu_backward(x, y, dy, dx, *, alpha=1.0) */
+static PyObject *py_elu_backward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "elu_backward";
+    static char *kwlist[] = {"x", "y", "dy", "dx", "alpha", NULL};
+    PyObject *ox, *oy, *ody, *odx;
+    float alpha = 1.0f;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO|$f:elu_backward", kwlist, &ox, &oy, &ody,
+                                     &odx, &alpha))
+        return NULL;
+    PyArrayObject *x = arg_array(fn, ox, "x", NPY_FLOAT32, 0);
+    PyArrayObject *y = x ? arg_array(fn, oy, "y", NPY_FLOAT32, 0) : NULL;
+    PyArrayObject *dy = y ? arg_array(fn, ody, "dy", NPY_FLOAT32, 0) : NULL;
+    PyArrayObject *dx = dy ? arg_array(fn, odx, "dx", NPY_FLOAT32, 1) : NULL;
+    if (!dx) return NULL;
+    if (!isfinite(alpha)) {
+        act_bad_float(fn, "alpha", "finite", alpha);
+        return NULL;
+    }
+    if (expect_same_shape(fn, y, "y", x) || expect_same_shape(fn, dy, "dy", x) ||
+        expect_same_shape(fn, dx, "dx", x) || expect_disjoint(fn, dx, "dx", x, "x") ||
+        expect_disjoint(fn, dx, "dx", y, "y") || expect_disjoint(fn, dx, "dx", dy, "dy"))
+        return NULL;
+    int64_t n = numel(x);
+    const float *px = PyArray_DATA(x), *py = PyArray_DATA(y), *pdy = PyArray_DATA(dy);
+    float *pdx = PyArray_DATA(dx);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_elu_backward(n, alpha, px, py, pdy, pdx);
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
+
+/* The rows (m, k) of an array over its last axis, for softmax. 0, or -1 with ValueError. */
+static int act_rows(const char *fn, PyArrayObject *x, int64_t *m, int64_t *k) {
+    if (PyArray_NDIM(x) < 1) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: argument 'x' must have at least 1 dimension, received a 0-d array", fn);
+        return -1;
+    }
+    *k = PyArray_DIM(x, PyArray_NDIM(x) - 1);
+    *m = *k ? numel(x) / *k : 0;
+    return 0;
+}
+
+typedef dlc_status (*act_fwd_kernel)(int64_t, const float *, float *);
+typedef dlc_status (*act_bwd_kernel)(int64_t, const float *, const float *, float *);
+typedef dlc_status (*act_rows_fwd_kernel)(int64_t, int64_t, const float *, float *);
+typedef dlc_status (*act_rows_bwd_kernel)(int64_t, int64_t, const float *, const float *,
+                                          float *);
+
+/* fn(x, y) with y = f(x); rows != NULL: over the last axis (softmax), else elementwise. */
+static PyObject *act_forward_call(const char *fn, const char *format, PyObject *args,
+                                  PyObject *kw, act_fwd_kernel elem, act_rows_fwd_kernel rows) {
+    static char *kwlist[] = {"x", "y", NULL};
+    PyObject *ox, *oy;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, format, kwlist, &ox, &oy)) return NULL;
+    PyArrayObject *x = arg_array(fn, ox, "x", NPY_FLOAT32, 0);
+    PyArrayObject *y = x ? arg_array(fn, oy, "y", NPY_FLOAT32, 1) : NULL;
+    if (!y) return NULL;
+    int64_t m = numel(x), k = 1;
+    if ((rows && act_rows(fn, x, &m, &k)) || act_forward_out(fn, y, x)) return NULL;
+    const float *px = PyArray_DATA(x);
+    float *py = PyArray_DATA(y);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = rows ? rows(m, k, px, py) : elem(m, px, py);
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
+
+/* fn(y, dy, dx) with dx += dy * f'(x) expressed through y. */
+static PyObject *act_backward_call(const char *fn, const char *format, PyObject *args,
+                                   PyObject *kw, act_bwd_kernel elem,
+                                   act_rows_bwd_kernel rows) {
+    static char *kwlist[] = {"y", "dy", "dx", NULL};
+    PyObject *oy, *ody, *odx;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, format, kwlist, &oy, &ody, &odx)) return NULL;
+    PyArrayObject *y = arg_array(fn, oy, "y", NPY_FLOAT32, 0);
+    PyArrayObject *dy = y ? arg_array(fn, ody, "dy", NPY_FLOAT32, 0) : NULL;
+    PyArrayObject *dx = dy ? arg_array(fn, odx, "dx", NPY_FLOAT32, 1) : NULL;
+    if (!dx) return NULL;
+    int64_t m = numel(y), k = 1;
+    if ((rows && act_rows(fn, y, &m, &k)) || expect_same_shape(fn, dy, "dy", y) ||
+        expect_same_shape(fn, dx, "dx", y) || expect_disjoint(fn, dx, "dx", y, "y") ||
+        expect_disjoint(fn, dx, "dx", dy, "dy"))
+        return NULL;
+    const float *py = PyArray_DATA(y), *pdy = PyArray_DATA(dy);
+    float *pdx = PyArray_DATA(dx);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = rows ? rows(m, k, py, pdy, pdx) : elem(m, py, pdy, pdx);
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
+
+/* sigmoid_forward(x, y) */
+static PyObject *py_sigmoid_forward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    return act_forward_call("sigmoid_forward", "OO:sigmoid_forward", args, kw, dlc_sigmoid_forward, NULL);
+}
+/* sigmoid_backward(y, dy, dx) */
+static PyObject *py_sigmoid_backward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    return act_backward_call("sigmoid_backward", "OOO:sigmoid_backward", args, kw, dlc_sigmoid_backward, NULL);
+}
+/* tanh_forward(x, y) */
+static PyObject *py_tanh_forward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    return act_forward_call("tanh_forward", "OO:tanh_forward", args, kw, dlc_tanh_forward, NULL);
+}
+/* tanh_backward(y, dy, dx) */
+static PyObject *py_tanh_backward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    return act_backward_call("tanh_backward", "OOO:tanh_backward", args, kw, dlc_tanh_backward, NULL);
+}
+/* softmax_forward(x, y): over the last axis. */
+static PyObject *py_softmax_forward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    return act_forward_call("softmax_forward", "OO:softmax_forward", args, kw, NULL, dlc_softmax_forward);
+}
+/* softmax_backward(y, dy, dx): over the last axis. */
+static PyObject *py_softmax_backward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    return act_backward_call("softmax_backward", "OOO:softmax_backward", args, kw, NULL, dlc_softmax_backward);
+}
 /* ==== END activations bindings ==== */
 
 /* ==== BEGIN softmax_xent bindings ==== */
@@ -577,10 +1328,44 @@ static PyMethodDef methods[] = {
        "(db may be None)."),
     /* ---- END conv2d methods ---- */
     /* ---- BEGIN pool2d methods ---- */
+    KW(maxpool2d_forward, "maxpool2d_forward(x, y, argmax, *, pool_size=(2, 2), strides=(2, 2), "
+                          "padding=(0, 0, 0, 0)): max pooling, NHWC; argmax (int32) is ih * w + iw."),
+    KW(maxpool2d_backward, "maxpool2d_backward(dy, argmax, dx, *, pool_size=(2, 2), "
+                           "strides=(2, 2), padding=(0, 0, 0, 0)): dx += dy routed to argmax."),
+    KW(avgpool2d_forward, "avgpool2d_forward(x, y, *, pool_size=(2, 2), strides=(2, 2), "
+                          "padding=(0, 0, 0, 0)): average pooling, padding not counted."),
+    KW(avgpool2d_backward, "avgpool2d_backward(dy, dx, *, pool_size=(2, 2), strides=(2, 2), "
+                           "padding=(0, 0, 0, 0)): dx += dy spread over each window."),
+    KW(global_maxpool2d_forward, "global_maxpool2d_forward(x, y, argmax): x (n, h, w, c) -> "
+                                 "y, argmax (n, c)."),
+    KW(global_maxpool2d_backward, "global_maxpool2d_backward(dy, argmax, dx): dx += dy at argmax."),
+    KW(global_avgpool2d_forward, "global_avgpool2d_forward(x, y): x (n, h, w, c) -> y (n, c)."),
+    KW(global_avgpool2d_backward, "global_avgpool2d_backward(dy, dx): dx += dy / (h * w)."),
     /* ---- END pool2d methods ---- */
     /* ---- BEGIN batchnorm methods ---- */
+    KW(batchnorm_forward_train, "batchnorm_forward_train(x, gamma, beta, y, mean, invstd, "
+                                "moving_mean, moving_var, *, epsilon=1e-3, momentum=0.99): "
+                                "batch statistics over every axis but the last; updates the "
+                                "moving statistics (Keras convention, biased variance)."),
+    KW(batchnorm_forward_infer, "batchnorm_forward_infer(x, gamma, beta, moving_mean, "
+                                "moving_var, y, *, epsilon=1e-3): normalise with the moving "
+                                "statistics."),
+    KW(batchnorm_backward, "batchnorm_backward(x, dy, gamma, mean, invstd, dx, dgamma, dbeta): "
+                           "dx, dgamma, dbeta += gradients (gamma, dgamma, dbeta may be None)."),
     /* ---- END batchnorm methods ---- */
     /* ---- BEGIN activations methods ---- */
+    KW(relu_forward, "relu_forward(x, y, *, negative_slope=0.0, threshold=0.0, max_value=None): "
+                     "Keras's general ReLU; y may be x (in place)."),
+    KW(relu_backward, "relu_backward(x, dy, dx, *, negative_slope=0.0, threshold=0.0, "
+                      "max_value=None): dx += dy * relu'(x)."),
+    KW(elu_forward, "elu_forward(x, y, *, alpha=1.0): y may be x (in place)."),
+    KW(elu_backward, "elu_backward(x, y, dy, dx, *, alpha=1.0): dx += dy * elu'(x)."),
+    KW(sigmoid_forward, "sigmoid_forward(x, y): stable logistic; y may be x (in place)."),
+    KW(sigmoid_backward, "sigmoid_backward(y, dy, dx): dx += dy * y * (1 - y)."),
+    KW(tanh_forward, "tanh_forward(x, y): y may be x (in place)."),
+    KW(tanh_backward, "tanh_backward(y, dy, dx): dx += dy * (1 - y * y)."),
+    KW(softmax_forward, "softmax_forward(x, y): over the last axis; y may be x (in place)."),
+    KW(softmax_backward, "softmax_backward(y, dy, dx): dx += y * (dy - sum(dy * y)) per row."),
     /* ---- END activations methods ---- */
     /* ---- BEGIN softmax_xent methods ---- */
     /* ---- END softmax_xent methods ---- */

@@ -113,12 +113,210 @@ def keras_same_padding(h, w, kh, kw, strides=(1, 1), dilation=(1, 1)):
 # ==== END conv2d references ====
 
 # ==== BEGIN pool2d references ====
+def same_padding_1d(size, pool, stride):
+    """Keras/TF "same" padding on one axis: (before, after), before = total // 2."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + pool - size, 0)
+    return total // 2, total - total // 2
+
+
+def pool_output_hw(h, w, pool, strides, padding):
+    """Output (oh, ow) for explicit padding (top, bottom, left, right)."""
+    t, b, l, r = padding
+    return (h + t + b - pool[0]) // strides[0] + 1, (w + l + r - pool[1]) // strides[1] + 1
+
+
+def _windows(h, w, pool, strides, padding):
+    """Yields (oh, ow, rows, cols): each output position and its window clipped to the input."""
+    oh, ow = pool_output_hw(h, w, pool, strides, padding)
+    for i in range(oh):
+        r0 = i * strides[0] - padding[0]
+        rows = [r for r in range(r0, r0 + pool[0]) if 0 <= r < h]
+        for j in range(ow):
+            c0 = j * strides[1] - padding[2]
+            cols = [c for c in range(c0, c0 + pool[1]) if 0 <= c < w]
+            yield i, j, rows, cols
+
+
+def maxpool2d_ref(x, pool, strides, padding):
+    """Max pooling, NHWC, padded positions excluded. Returns y and argmax (ih * w + iw, the
+    first maximum in row-major window order)."""
+    x = np.asarray(x, np.float64)
+    n, h, w, c = x.shape
+    oh, ow = pool_output_hw(h, w, pool, strides, padding)
+    y = np.empty((n, oh, ow, c))
+    arg = np.empty((n, oh, ow, c), np.int64)
+    for i, j, rows, cols in _windows(h, w, pool, strides, padding):
+        flat = np.array([r * w + q for r in rows for q in cols])
+        win = x[:, rows][:, :, cols].reshape(n, -1, c)
+        k = np.argmax(win, axis=1)  # first occurrence
+        y[:, i, j] = np.take_along_axis(win, k[:, None, :], 1)[:, 0]
+        arg[:, i, j] = flat[k]
+    return y, arg
+
+
+def avgpool2d_ref(x, pool, strides, padding):
+    """Average pooling, NHWC; padded positions are not counted."""
+    x = np.asarray(x, np.float64)
+    n, h, w, c = x.shape
+    oh, ow = pool_output_hw(h, w, pool, strides, padding)
+    y = np.empty((n, oh, ow, c))
+    for i, j, rows, cols in _windows(h, w, pool, strides, padding):
+        y[:, i, j] = x[:, rows][:, :, cols].mean(axis=(1, 2))
+    return y
+
+
+def maxpool2d_backward_ref(dy, argmax, dx):
+    """dx + dy scattered to the argmax positions (float64)."""
+    dy = np.asarray(dy, np.float64)
+    out = np.array(dx, np.float64)
+    n, h, w, c = out.shape
+    flat = out.reshape(n, h * w, c)
+    for b in range(n):
+        for k in range(c):
+            np.add.at(flat[b, :, k], argmax[b, ..., k].ravel(), dy[b, ..., k].ravel())
+    return out
+
+
+def avgpool2d_backward_ref(dy, dx, pool, strides, padding):
+    """dx + each dy spread evenly over its clipped window (float64)."""
+    dy = np.asarray(dy, np.float64)
+    out = np.array(dx, np.float64)
+    h, w = out.shape[1:3]
+    for i, j, rows, cols in _windows(h, w, pool, strides, padding):
+        g = dy[:, i, j] / (len(rows) * len(cols))
+        for r in rows:
+            for q in cols:
+                out[:, r, q] += g
+    return out
+
+
+def global_maxpool2d_ref(x):
+    """(n, h, w, c) -> y (n, c) and argmax (n, c) over the flattened h * w positions."""
+    x = np.asarray(x, np.float64)
+    flat = x.reshape(x.shape[0], -1, x.shape[3])
+    k = np.argmax(flat, axis=1)
+    return np.take_along_axis(flat, k[:, None, :], 1)[:, 0], k
+
+
+def global_avgpool2d_ref(x):
+    return np.asarray(x, np.float64).mean(axis=(1, 2))
+
+
+def global_maxpool2d_backward_ref(dy, argmax, dx):
+    out = np.array(dx, np.float64)
+    n, h, w, c = out.shape
+    flat = out.reshape(n, h * w, c)
+    for b in range(n):
+        flat[b, argmax[b], np.arange(c)] += np.asarray(dy, np.float64)[b]
+    return out
+
+
+def global_avgpool2d_backward_ref(dy, dx):
+    out = np.array(dx, np.float64)
+    h, w = out.shape[1:3]
+    return out + np.asarray(dy, np.float64)[:, None, None, :] / (h * w)
 # ==== END pool2d references ====
 
 # ==== BEGIN batchnorm references ====
+def batchnorm_train_ref(x, gamma, beta, moving_mean, moving_var, eps=1e-3, momentum=0.99):
+    """Training batch norm over every axis but the last. Returns y, mean, invstd and the
+    updated moving mean / variance (Keras: moving * momentum + batch * (1 - momentum), with
+    the biased batch variance)."""
+    x = np.asarray(x, np.float64)
+    c = x.shape[-1]
+    x2 = x.reshape(-1, c)
+    mean = x2.mean(axis=0)
+    var = ((x2 - mean) ** 2).mean(axis=0)
+    invstd = 1.0 / np.sqrt(var + eps)
+    g = np.ones(c) if gamma is None else np.asarray(gamma, np.float64)
+    b = np.zeros(c) if beta is None else np.asarray(beta, np.float64)
+    y = (x - mean) * invstd * g + b
+    mm = np.asarray(moving_mean, np.float64) * momentum + mean * (1 - momentum)
+    mv = np.asarray(moving_var, np.float64) * momentum + var * (1 - momentum)
+    return y, mean, invstd, mm, mv
+
+
+def batchnorm_infer_ref(x, gamma, beta, moving_mean, moving_var, eps=1e-3):
+    x = np.asarray(x, np.float64)
+    c = x.shape[-1]
+    g = np.ones(c) if gamma is None else np.asarray(gamma, np.float64)
+    b = np.zeros(c) if beta is None else np.asarray(beta, np.float64)
+    mm, mv = np.asarray(moving_mean, np.float64), np.asarray(moving_var, np.float64)
+    return (x - mm) / np.sqrt(mv + eps) * g + b
+
+
+def batchnorm_backward_ref(x, dy, gamma, eps=1e-3):
+    """Gradients of sum(dy * y) for the training forward, y = gamma * (x - mean(x)) /
+    sqrt(var(x) + eps) + beta, with the batch statistics depending on x.
+    Returns dx, dgamma, dbeta (float64)."""
+    x = np.asarray(x, np.float64)
+    c = x.shape[-1]
+    x2, dy2 = x.reshape(-1, c), np.asarray(dy, np.float64).reshape(-1, c)
+    m = x2.shape[0]
+    mean = x2.mean(axis=0)
+    invstd = 1.0 / np.sqrt(((x2 - mean) ** 2).mean(axis=0) + eps)
+    xhat = (x2 - mean) * invstd
+    g = np.ones(c) if gamma is None else np.asarray(gamma, np.float64)
+    dbeta = dy2.sum(axis=0)
+    dgamma = (dy2 * xhat).sum(axis=0)
+    dxhat = dy2 * g
+    # d/dx of xhat: (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) * invstd
+    dx = invstd * (dxhat - dxhat.sum(0) / m - xhat * (dxhat * xhat).sum(0) / m)
+    return dx.reshape(x.shape), dgamma, dbeta
 # ==== END batchnorm references ====
 
 # ==== BEGIN activations references ====
+def relu_ref(x, negative_slope=0.0, threshold=0.0, max_value=None):
+    """Keras's general ReLU: max_value where x >= max_value, x where threshold <= x, else
+    negative_slope * (x - threshold)."""
+    x = np.asarray(x, np.float64)
+    y = np.where(x >= threshold, x, negative_slope * (x - threshold))
+    if max_value is not None:
+        y = np.where(x >= max_value, max_value, y)
+    return y
+
+
+def relu_grad_ref(x, negative_slope=0.0, threshold=0.0, max_value=None):
+    """The derivative of relu_ref (0 at and above max_value, 1 from threshold up)."""
+    x = np.asarray(x, np.float64)
+    d = np.where(x >= threshold, 1.0, negative_slope)
+    if max_value is not None:
+        d = np.where(x >= max_value, 0.0, d)
+    return d
+
+
+def elu_ref(x, alpha=1.0):
+    x = np.asarray(x, np.float64)
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+
+def elu_grad_ref(x, alpha=1.0):
+    x = np.asarray(x, np.float64)
+    return np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0)))
+
+
+def sigmoid_ref(x):
+    x = np.asarray(x, np.float64)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def tanh_ref(x):
+    return np.tanh(np.asarray(x, np.float64))
+
+
+def softmax_ref(x):
+    """Softmax over the last axis."""
+    x = np.asarray(x, np.float64)
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def softmax_backward_ref(y, dy):
+    """The vector-Jacobian product of softmax: y * (dy - sum(dy * y)) per row."""
+    y, dy = np.asarray(y, np.float64), np.asarray(dy, np.float64)
+    return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
 # ==== END activations references ====
 
 # ==== BEGIN softmax_xent references ====

@@ -1,0 +1,374 @@
+/* activations.c - elementwise activations (ReLU family, ELU, sigmoid, tanh) and softmax over
+ * the last axis, forward and backward.
+ *
+ * Memory-bound loops. The vectorisable ones are written once as always-inline bodies and
+ * compiled three times (portable, AVX2+FMA, AVX-512) by ACT_VARIANTS; the compiler vectorises
+ * each copy for its target. The build is ISO C11 without fast-math, so floating-point
+ * contraction is off and every copy evaluates exactly the same expression: the SIMD paths are
+ * bit-identical to the portable one. Transcendentals are libm calls (expf, exp) in every
+ * path, so they too give the same bits whatever the path.
+ *
+ * Threads: large arrays are cut into fixed blocks of ACT_BLOCK values (rows for softmax) and
+ * the blocks are shared out; every value depends only on its own inputs, so the result does
+ * not depend on the thread count. Arrays below ACT_PAR_MIN values run on the calling thread.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#define ACT_PAR_MIN 32768 /* values below which one thread is used */
+#define ACT_BLOCK 16384   /* values per parallel work item */
+
+#define ACT_INLINE static inline __attribute__((always_inline))
+
+/* name##_generic / _avx2 / _avx512 from the always-inline name##_body; ACT_PICK(name) chooses
+ * one by the SIMD level in use. */
+#if DLC_X86
+#define ACT_VARIANTS(name, params, args)                                                       \
+    static void name##_generic params { name##_body args; }                                   \
+    DLC_TARGET_AVX2 static void name##_avx2 params { name##_body args; }                      \
+    DLC_TARGET_AVX512 static void name##_avx512 params { name##_body args; }
+#define ACT_PICK(name)                                                                         \
+    (dlc_simd_get() >= DLC_SIMD_AVX512 ? name##_avx512                                         \
+     : dlc_simd_get() >= DLC_SIMD_AVX2 ? name##_avx2                                           \
+                                       : name##_generic)
+#else
+#define ACT_VARIANTS(name, params, args) static void name##_generic params { name##_body args; }
+#define ACT_PICK(name) name##_generic
+#endif
+
+/* 1 if the n floats at a and at b do not overlap. */
+static int act_disjoint(const float *a, const float *b, int64_t n) {
+    uintptr_t pa = (uintptr_t)a, pb = (uintptr_t)b, bytes = (uintptr_t)n * sizeof(float);
+    return n == 0 || pa + bytes <= pb || pb + bytes <= pa;
+}
+
+/* Arguments of a forward: y is exactly x (in place) or does not overlap it. */
+static int act_forward_ok(int64_t n, const float *x, const float *y) {
+    return n >= 0 && (n == 0 || (x != NULL && y != NULL)) && (x == y || act_disjoint(x, y, n));
+}
+
+/* Arguments of a backward: dx overlaps none of the inputs (a, b may be NULL when unused). */
+static int act_backward_ok(int64_t n, const float *a, const float *b, const float *dy,
+                           const float *dx) {
+    if (n < 0) return 0;
+    if (n == 0) return 1;
+    if (dy == NULL || dx == NULL || !act_disjoint(dx, dy, n)) return 0;
+    if (a != NULL && !act_disjoint(dx, a, n)) return 0;
+    if (b != NULL && !act_disjoint(dx, b, n)) return 0;
+    return 1;
+}
+
+static int64_t act_blocks(int64_t n) { return (n + ACT_BLOCK - 1) / ACT_BLOCK; }
+
+/* c ? a : b by bit masks: the compiler turns a plain ?: around a libm call into a branch,
+ * which mispredicts on random signs and costs more than the call. */
+static inline float act_select(int c, float a, float b) {
+    uint32_t ua, ub, m = 0u - (uint32_t)(c != 0);
+    memcpy(&ua, &a, sizeof ua);
+    memcpy(&ub, &b, sizeof ub);
+    uint32_t r = (ua & m) | (ub & ~m);
+    float f;
+    memcpy(&f, &r, sizeof f);
+    return f;
+}
+
+/* ---------------------------------------------------------------- ReLU */
+
+/* No restrict on x / y: the forward may run in place (y == x); each y[i] depends on x[i] only,
+ * which `omp simd` states. */
+ACT_INLINE void relu_fwd_body(int64_t n, float slope, float thr, float maxv, const float *x,
+                              float *y) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        /* + 0.0f turns the -0 of 0 * negative into +0 (and changes nothing else). */
+        float r = v >= thr ? v : slope * (v - thr) + 0.0f;
+        y[i] = v >= maxv ? maxv : r;
+    }
+}
+ACT_VARIANTS(relu_fwd, (int64_t n, float slope, float thr, float maxv, const float *x, float *y),
+             (n, slope, thr, maxv, x, y))
+
+ACT_INLINE void relu_bwd_body(int64_t n, float slope, float thr, float maxv,
+                              const float *restrict x, const float *restrict dy,
+                              float *restrict dx) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        float d = v >= maxv ? 0.0f : (v >= thr ? 1.0f : slope);
+        dx[i] += dy[i] * d;
+    }
+}
+ACT_VARIANTS(relu_bwd,
+             (int64_t n, float slope, float thr, float maxv, const float *restrict x,
+              const float *restrict dy, float *restrict dx),
+             (n, slope, thr, maxv, x, dy, dx))
+
+static int relu_params_ok(float slope, float thr, float maxv) {
+    return isfinite(slope) && isfinite(thr) && !isnan(maxv);
+}
+
+dlc_status dlc_relu_forward(int64_t n, float negative_slope, float threshold, float max_value,
+                            const float *x, float *y) {
+    DLC_CHECK(act_forward_ok(n, x, y) && relu_params_ok(negative_slope, threshold, max_value));
+    void (*f)(int64_t, float, float, float, const float *, float *) = ACT_PICK(relu_fwd);
+    if (n < ACT_PAR_MIN) {
+        f(n, negative_slope, threshold, max_value, x, y);
+        return DLC_OK;
+    }
+    int64_t nb = act_blocks(n);
+#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t i0 = b * ACT_BLOCK;
+        f(DLC_MIN(ACT_BLOCK, n - i0), negative_slope, threshold, max_value, x + i0, y + i0);
+    }
+    return DLC_OK;
+}
+
+dlc_status dlc_relu_backward(int64_t n, float negative_slope, float threshold, float max_value,
+                             const float *x, const float *dy, float *dx) {
+    DLC_CHECK(n == 0 || x != NULL);
+    DLC_CHECK(act_backward_ok(n, x, NULL, dy, dx) &&
+              relu_params_ok(negative_slope, threshold, max_value));
+    void (*f)(int64_t, float, float, float, const float *, const float *, float *) =
+        ACT_PICK(relu_bwd);
+    if (n < ACT_PAR_MIN) {
+        f(n, negative_slope, threshold, max_value, x, dy, dx);
+        return DLC_OK;
+    }
+    int64_t nb = act_blocks(n);
+#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t i0 = b * ACT_BLOCK;
+        f(DLC_MIN(ACT_BLOCK, n - i0), negative_slope, threshold, max_value, x + i0, dy + i0,
+          dx + i0);
+    }
+    return DLC_OK;
+}
+
+/* ---------------------------------------------------------------- ELU */
+
+/* alpha * (exp(x) - 1) for x <= 0, in double: exp(x) - 1 is exact to ~1e-12 relative for
+ * x < -2^-12, and below that the series x + x^2/2 + x^3/6 is (glibc's expm1f / expm1 are 5x
+ * slower than exp). Positive x take the exp path on a dummy -1 whose result is discarded, so
+ * the only branch (tiny negative x) is predictable. A NaN stays NaN. */
+static void elu_fwd_span(int64_t n, float alpha, const float *x, float *y) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        int pos = v > 0.0f;
+        double d = (double)act_select(pos, -1.0f, v);
+        double em1 = d > -0x1p-12 ? d + d * d * (0.5 + d / 6.0) : exp(d) - 1.0;
+        y[i] = act_select(pos, v, (float)((double)alpha * em1));
+    }
+}
+
+/* f'(x) = 1 for x > 0, else alpha * exp(x) = y + alpha. */
+ACT_INLINE void elu_bwd_body(int64_t n, float alpha, const float *restrict x,
+                             const float *restrict y, const float *restrict dy,
+                             float *restrict dx) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+        float d = x[i] > 0.0f ? 1.0f : y[i] + alpha;
+        dx[i] += dy[i] * d;
+    }
+}
+ACT_VARIANTS(elu_bwd,
+             (int64_t n, float alpha, const float *restrict x, const float *restrict y,
+              const float *restrict dy, float *restrict dx),
+             (n, alpha, x, y, dy, dx))
+
+dlc_status dlc_elu_forward(int64_t n, float alpha, const float *x, float *y) {
+    DLC_CHECK(act_forward_ok(n, x, y) && isfinite(alpha));
+    if (n < ACT_PAR_MIN) {
+        elu_fwd_span(n, alpha, x, y);
+        return DLC_OK;
+    }
+    int64_t nb = act_blocks(n);
+#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t i0 = b * ACT_BLOCK;
+        elu_fwd_span(DLC_MIN(ACT_BLOCK, n - i0), alpha, x + i0, y + i0);
+    }
+    return DLC_OK;
+}
+
+dlc_status dlc_elu_backward(int64_t n, float alpha, const float *x, const float *y,
+                            const float *dy, float *dx) {
+    DLC_CHECK(n == 0 || (x != NULL && y != NULL));
+    DLC_CHECK(act_backward_ok(n, x, y, dy, dx) && isfinite(alpha));
+    void (*f)(int64_t, float, const float *, const float *, const float *, float *) =
+        ACT_PICK(elu_bwd);
+    if (n < ACT_PAR_MIN) {
+        f(n, alpha, x, y, dy, dx);
+        return DLC_OK;
+    }
+    int64_t nb = act_blocks(n);
+#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t i0 = b * ACT_BLOCK;
+        f(DLC_MIN(ACT_BLOCK, n - i0), alpha, x + i0, y + i0, dy + i0, dx + i0);
+    }
+    return DLC_OK;
+}
+
+/* ---------------------------------------------------------------- sigmoid and tanh */
+
+/* Stable for large |x|: exp is only taken of -|x| <= 0, so it never overflows;
+ * y = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, e = exp(-|x|) (a select, no branch). */
+static void sigmoid_fwd_span(int64_t n, const float *x, float *y) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        float e = expf(-fabsf(v));
+        y[i] = act_select(v >= 0.0f, 1.0f, e) / (1.0f + e);
+    }
+}
+
+/* tanh(|x|) = (1 - e) / (1 + e), e = exp(-2|x|), in double (no cancellation worth a float
+ * bit for |x| >= 2^-12; below that the series |x| - |x|^3 / 3 is exact to double rounding),
+ * with x's sign. glibc's tanhf goes through its slow expm1f: this is 3x faster. */
+static void tanh_fwd_span(int64_t n, const float *x, float *y) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        double d = fabs((double)v);
+        double t;
+        if (d < 0x1p-12) {
+            t = d - d * d * d / 3.0;
+        } else {
+            double e = exp(-2.0 * d);
+            t = (1.0 - e) / (1.0 + e);
+        }
+        y[i] = copysignf((float)t, v);
+    }
+}
+
+/* sigmoid' = y (1 - y). */
+ACT_INLINE void sigmoid_bwd_body(int64_t n, const float *restrict y, const float *restrict dy,
+                                 float *restrict dx) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * (y[i] * (1.0f - y[i]));
+}
+ACT_VARIANTS(sigmoid_bwd,
+             (int64_t n, const float *restrict y, const float *restrict dy, float *restrict dx),
+             (n, y, dy, dx))
+
+/* tanh' = 1 - y^2. */
+ACT_INLINE void tanh_bwd_body(int64_t n, const float *restrict y, const float *restrict dy,
+                              float *restrict dx) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
+}
+ACT_VARIANTS(tanh_bwd,
+             (int64_t n, const float *restrict y, const float *restrict dy, float *restrict dx),
+             (n, y, dy, dx))
+
+typedef void (*act_unary_fn)(int64_t, const float *, float *);
+typedef void (*act_grad_fn)(int64_t, const float *, const float *, float *);
+
+static dlc_status act_unary(act_unary_fn f, int64_t n, const float *x, float *y) {
+    DLC_CHECK(act_forward_ok(n, x, y));
+    if (n < ACT_PAR_MIN) {
+        f(n, x, y);
+        return DLC_OK;
+    }
+    int64_t nb = act_blocks(n);
+#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t i0 = b * ACT_BLOCK;
+        f(DLC_MIN(ACT_BLOCK, n - i0), x + i0, y + i0);
+    }
+    return DLC_OK;
+}
+
+static dlc_status act_grad(act_grad_fn f, int64_t n, const float *y, const float *dy,
+                           float *dx) {
+    DLC_CHECK(n == 0 || y != NULL);
+    DLC_CHECK(act_backward_ok(n, y, NULL, dy, dx));
+    if (n < ACT_PAR_MIN) {
+        f(n, y, dy, dx);
+        return DLC_OK;
+    }
+    int64_t nb = act_blocks(n);
+#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t i0 = b * ACT_BLOCK;
+        f(DLC_MIN(ACT_BLOCK, n - i0), y + i0, dy + i0, dx + i0);
+    }
+    return DLC_OK;
+}
+
+dlc_status dlc_sigmoid_forward(int64_t n, const float *x, float *y) {
+    return act_unary(sigmoid_fwd_span, n, x, y);
+}
+
+dlc_status dlc_sigmoid_backward(int64_t n, const float *y, const float *dy, float *dx) {
+    return act_grad(ACT_PICK(sigmoid_bwd), n, y, dy, dx);
+}
+
+dlc_status dlc_tanh_forward(int64_t n, const float *x, float *y) {
+    return act_unary(tanh_fwd_span, n, x, y);
+}
+
+dlc_status dlc_tanh_backward(int64_t n, const float *y, const float *dy, float *dx) {
+    return act_grad(ACT_PICK(tanh_bwd), n, y, dy, dx);
+}
+
+/* ---------------------------------------------------------------- softmax */
+
+/* One row: y = exp(x - max) / sum. Reads x[j] before writing y[j] and afterwards reads only y,
+ * so y == x (in place) is safe. The sum is sequential in double. */
+static void softmax_fwd_row(int64_t k, const float *x, float *y) {
+    float mx = x[0];
+    for (int64_t j = 1; j < k; j++) mx = x[j] > mx ? x[j] : mx;
+    double s = 0.0;
+    for (int64_t j = 0; j < k; j++) {
+        float e = expf(x[j] - mx);
+        y[j] = e;
+        s += e;
+    }
+    double inv = 1.0 / s;
+    for (int64_t j = 0; j < k; j++) y[j] = (float)(y[j] * inv);
+}
+
+/* dx += y * (dy - t) with t = sum(dy * y), the scalar reduction sequential in double. */
+ACT_INLINE void softmax_bwd_row_body(int64_t k, const float *restrict y,
+                                     const float *restrict dy, float *restrict dx) {
+    double t = 0.0;
+    for (int64_t j = 0; j < k; j++) t += (double)dy[j] * y[j];
+    float tf = (float)t;
+#pragma omp simd
+    for (int64_t j = 0; j < k; j++) dx[j] += y[j] * (dy[j] - tf);
+}
+ACT_VARIANTS(softmax_bwd_row,
+             (int64_t k, const float *restrict y, const float *restrict dy, float *restrict dx),
+             (k, y, dy, dx))
+
+dlc_status dlc_softmax_forward(int64_t m, int64_t k, const float *x, float *y) {
+    DLC_CHECK(m >= 0 && k >= 0 && (m == 0 || k <= INT64_MAX / m));
+    DLC_CHECK(act_forward_ok(m * k, x, y));
+    if (m == 0 || k == 0) return DLC_OK;
+    if (m * k < ACT_PAR_MIN) {
+        for (int64_t i = 0; i < m; i++) softmax_fwd_row(k, x + i * k, y + i * k);
+        return DLC_OK;
+    }
+#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    for (int64_t i = 0; i < m; i++) softmax_fwd_row(k, x + i * k, y + i * k);
+    return DLC_OK;
+}
+
+dlc_status dlc_softmax_backward(int64_t m, int64_t k, const float *y, const float *dy,
+                                float *dx) {
+    DLC_CHECK(m >= 0 && k >= 0 && (m == 0 || k <= INT64_MAX / m));
+    DLC_CHECK(m * k == 0 || y != NULL);
+    DLC_CHECK(act_backward_ok(m * k, y, NULL, dy, dx));
+    if (m == 0 || k == 0) return DLC_OK;
+    act_grad_fn f = ACT_PICK(softmax_bwd_row);
+    if (m * k < ACT_PAR_MIN) {
+        for (int64_t i = 0; i < m; i++) f(k, y + i * k, dy + i * k, dx + i * k);
+        return DLC_OK;
+    }
+#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    for (int64_t i = 0; i < m; i++) f(k, y + i * k, dy + i * k, dx + i * k);
+    return DLC_OK;
+}

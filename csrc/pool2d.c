@@ -1,0 +1,418 @@
+/* pool2d.c - max and average pooling (windowed and global), NHWC, forward and backward.
+ *
+ * Layout: channels are contiguous, so every inner loop runs over c and is vectorised across
+ * channels; one output pixel's window is visited position by position in row-major order.
+ * Padding follows Keras/TF: a padded position never wins a max and is not counted in an
+ * average (the window is clipped to the input, and the average divides by the clipped size).
+ *
+ * Threads split disjoint outputs only:
+ *  - forward: rows (n, oh) of y / argmax;
+ *  - windowed backward: rows (n, ih) of dx. Each dx pixel GATHERS from the outputs whose
+ *    window covers it, in increasing (oh, ow) order, so no two threads write one dx element
+ *    and the summation order is fixed whatever the thread count. For max pooling an output
+ *    contributes to the dx pixel its argmax names (an argmax outside its window contributes
+ *    nothing, so a corrupt argmax can never write out of bounds);
+ *  - global max backward scatters into dx by image (disjoint per image), after checking
+ *    every argmax is inside [0, hw).
+ * Work below POOL_PAR_MIN touched values runs on the calling thread.
+ *
+ * SIMD: the channel loops are always-inline bodies compiled for the portable, AVX2+FMA and
+ * AVX-512 targets (POOL_VARIANTS) and chosen by dlc_simd_get(). ISO C11 without fast-math:
+ * no contraction, no reassociation, so every path gives the same bits.
+ */
+#include "internal.h"
+
+#define POOL_PAR_MIN 32768 /* touched values below which one thread is used */
+#define POOL_GAVG_BLOCK 64 /* channels per double accumulator block in global average */
+
+#define POOL_INLINE static inline __attribute__((always_inline))
+
+#if DLC_X86
+#define POOL_VARIANTS(name, params, args)                                                      \
+    static void name##_generic params { name##_body args; }                                   \
+    DLC_TARGET_AVX2 static void name##_avx2 params { name##_body args; }                      \
+    DLC_TARGET_AVX512 static void name##_avx512 params { name##_body args; }
+#define POOL_PICK(name)                                                                        \
+    (dlc_simd_get() >= DLC_SIMD_AVX512 ? name##_avx512                                         \
+     : dlc_simd_get() >= DLC_SIMD_AVX2 ? name##_avx2                                           \
+                                       : name##_generic)
+#else
+#define POOL_VARIANTS(name, params, args) static void name##_generic params { name##_body args; }
+#define POOL_PICK(name) name##_generic
+#endif
+
+/* 1 if [a, a + abytes) and [b, b + bbytes) do not overlap. */
+static int pool_disjoint(const void *a, size_t abytes, const void *b, size_t bbytes) {
+    uintptr_t pa = (uintptr_t)a, pb = (uintptr_t)b;
+    return abytes == 0 || bbytes == 0 || pa + abytes <= pb || pb + bbytes <= pa;
+}
+
+dlc_status dlc_pool2d_check(const dlc_pool2d_shape *s) {
+    DLC_CHECK(s != NULL);
+    DLC_CHECK(s->n > 0 && s->h > 0 && s->w > 0 && s->c > 0);
+    DLC_CHECK(s->ph > 0 && s->pw > 0 && s->sh > 0 && s->sw > 0);
+    DLC_CHECK(s->pad_top >= 0 && s->pad_bottom >= 0 && s->pad_left >= 0 && s->pad_right >= 0);
+    DLC_CHECK(s->pad_top < s->ph && s->pad_bottom < s->ph);
+    DLC_CHECK(s->pad_left < s->pw && s->pad_right < s->pw);
+    /* Sizes small enough that no product below overflows, and argmax fits int32. */
+    DLC_CHECK(s->h <= INT32_MAX && s->w <= INT32_MAX && s->h * s->w <= INT32_MAX);
+    DLC_CHECK(s->ph <= INT32_MAX && s->pw <= INT32_MAX && s->sh <= INT32_MAX &&
+              s->sw <= INT32_MAX);
+    DLC_CHECK(s->c <= INT64_MAX / (s->h * s->w) && s->n <= INT64_MAX / (s->h * s->w * s->c));
+    int64_t hp = s->h + s->pad_top + s->pad_bottom, wp = s->w + s->pad_left + s->pad_right;
+    DLC_CHECK(hp >= s->ph && wp >= s->pw);
+    DLC_CHECK(s->oh == (hp - s->ph) / s->sh + 1 && s->ow == (wp - s->pw) / s->sw + 1);
+    return DLC_OK;
+}
+
+/* Input rows [*lo, *hi) of output row o's window along one axis (clipped to the input). */
+static inline void pool_span(int64_t o, int64_t stride, int64_t pad, int64_t win, int64_t size,
+                             int64_t *lo, int64_t *hi) {
+    int64_t a = o * stride - pad;
+    *lo = DLC_MAX(a, 0);
+    *hi = DLC_MIN(a + win, size);
+}
+
+/* Output rows [*lo, *hi) whose window covers input row i along one axis. */
+static inline void pool_cover(int64_t i, int64_t stride, int64_t pad, int64_t win, int64_t out,
+                              int64_t *lo, int64_t *hi) {
+    int64_t first = i + pad - win + 1; /* o * stride >= first */
+    *lo = first <= 0 ? 0 : (first + stride - 1) / stride;
+    *hi = DLC_MIN((i + pad) / stride + 1, out);
+}
+
+/* ---------------------------------------------------------------- channel loops */
+
+POOL_INLINE void pool_copy(int64_t c, const float *restrict xp, float *restrict y,
+                                int32_t *restrict arg, int32_t idx) {
+    for (int64_t k = 0; k < c; k++) {
+        y[k] = xp[k];
+        arg[k] = idx;
+    }
+}
+/* A strictly greater value wins, so the first of equal values (row-major) keeps the argmax. */
+POOL_INLINE void pool_max(int64_t c, const float *restrict xp, float *restrict y,
+                               int32_t *restrict arg, int32_t idx) {
+#pragma omp simd
+    for (int64_t k = 0; k < c; k++) {
+        float v = xp[k], b = y[k];
+        int gt = v > b;
+        y[k] = gt ? v : b;
+        arg[k] = gt ? idx : arg[k];
+    }
+}
+POOL_INLINE void pool_add(int64_t c, const float *restrict xp, float *restrict y) {
+#pragma omp simd
+    for (int64_t k = 0; k < c; k++) y[k] += xp[k];
+}
+POOL_INLINE void pool_div(int64_t c, float *restrict y, float d) {
+#pragma omp simd
+    for (int64_t k = 0; k < c; k++) y[k] = y[k] / d;
+}
+/* dx[k] += dy[k] where arg[k] names this pixel; elsewhere dx is left exactly as it was. */
+POOL_INLINE void pool_gather_max(int64_t c, const float *restrict dy,
+                                      const int32_t *restrict arg, int32_t idx,
+                                      float *restrict dx) {
+#pragma omp simd
+    for (int64_t k = 0; k < c; k++) {
+        float d = dx[k];
+        dx[k] = arg[k] == idx ? d + dy[k] : d;
+    }
+}
+/* dx[k] += dy[k] / cnt. */
+POOL_INLINE void pool_gather_avg(int64_t c, const float *restrict dy, float cnt,
+                                      float *restrict dx) {
+#pragma omp simd
+    for (int64_t k = 0; k < c; k++) dx[k] += dy[k] / cnt;
+}
+/* ---------------------------------------------------------------- windowed pooling */
+
+static int pool_parallel(int64_t values) { return values >= POOL_PAR_MIN; }
+
+/* One output row (image b, output row oh) of max pooling. */
+POOL_INLINE void maxpool_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t oh,
+                                  const float *x, float *y, int32_t *argmax) {
+    const int64_t w = s->w, c = s->c;
+    const float *xb = x + b * s->h * w * c;
+    int64_t h0, h1;
+    pool_span(oh, s->sh, s->pad_top, s->ph, s->h, &h0, &h1);
+    for (int64_t ow = 0; ow < s->ow; ow++) {
+        int64_t w0, w1;
+        pool_span(ow, s->sw, s->pad_left, s->pw, w, &w0, &w1);
+        int64_t o = ((b * s->oh + oh) * s->ow + ow) * c;
+        float *yo = y + o;
+        int32_t *ao = argmax + o;
+        pool_copy(c, xb + (h0 * w + w0) * c, yo, ao, (int32_t)(h0 * w + w0));
+        for (int64_t ih = h0; ih < h1; ih++)
+            for (int64_t iw = (ih == h0 ? w0 + 1 : w0); iw < w1; iw++)
+                pool_max(c, xb + (ih * w + iw) * c, yo, ao, (int32_t)(ih * w + iw));
+    }
+}
+POOL_VARIANTS(maxpool_row,
+              (const dlc_pool2d_shape *s, int64_t b, int64_t oh, const float *x, float *y,
+               int32_t *argmax),
+              (s, b, oh, x, y, argmax))
+
+dlc_status dlc_maxpool2d_forward(const dlc_pool2d_shape *s, const float *x, float *y,
+                                 int32_t *argmax) {
+    dlc_status st = dlc_pool2d_check(s);
+    if (st != DLC_OK) return st;
+    DLC_CHECK(x != NULL && y != NULL && argmax != NULL);
+    size_t xb = (size_t)(s->n * s->h * s->w * s->c) * sizeof(float);
+    size_t yb = (size_t)(s->n * s->oh * s->ow * s->c) * sizeof(float);
+    DLC_CHECK(pool_disjoint(x, xb, y, yb) && pool_disjoint(x, xb, argmax, yb) &&
+              pool_disjoint(y, yb, argmax, yb));
+    void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, float *, int32_t *) =
+        POOL_PICK(maxpool_row);
+    int64_t rows = s->n * s->oh;
+    if (!pool_parallel(rows * s->ow * s->c * s->ph * s->pw)) {
+        for (int64_t r = 0; r < rows; r++) row(s, r / s->oh, r % s->oh, x, y, argmax);
+        return DLC_OK;
+    }
+#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    for (int64_t r = 0; r < rows; r++) row(s, r / s->oh, r % s->oh, x, y, argmax);
+    return DLC_OK;
+}
+
+/* One input row (image b, input row ih) of the max-pooling backward (gather). */
+POOL_INLINE void maxpool_bwd_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t ih,
+                                      const float *dy, const int32_t *argmax, float *dx) {
+    const int64_t w = s->w, c = s->c;
+    int64_t oh0, oh1;
+    pool_cover(ih, s->sh, s->pad_top, s->ph, s->oh, &oh0, &oh1);
+    for (int64_t iw = 0; iw < w; iw++) {
+        int64_t ow0, ow1;
+        pool_cover(iw, s->sw, s->pad_left, s->pw, s->ow, &ow0, &ow1);
+        float *dxp = dx + ((b * s->h + ih) * w + iw) * c;
+        int32_t idx = (int32_t)(ih * w + iw);
+        for (int64_t oh = oh0; oh < oh1; oh++)
+            for (int64_t ow = ow0; ow < ow1; ow++) {
+                int64_t o = ((b * s->oh + oh) * s->ow + ow) * c;
+                pool_gather_max(c, dy + o, argmax + o, idx, dxp);
+            }
+    }
+}
+POOL_VARIANTS(maxpool_bwd_row,
+              (const dlc_pool2d_shape *s, int64_t b, int64_t ih, const float *dy,
+               const int32_t *argmax, float *dx),
+              (s, b, ih, dy, argmax, dx))
+
+dlc_status dlc_maxpool2d_backward(const dlc_pool2d_shape *s, const float *dy,
+                                  const int32_t *argmax, float *dx) {
+    dlc_status st = dlc_pool2d_check(s);
+    if (st != DLC_OK) return st;
+    DLC_CHECK(dy != NULL && argmax != NULL && dx != NULL);
+    size_t xb = (size_t)(s->n * s->h * s->w * s->c) * sizeof(float);
+    size_t yb = (size_t)(s->n * s->oh * s->ow * s->c) * sizeof(float);
+    DLC_CHECK(pool_disjoint(dx, xb, dy, yb) && pool_disjoint(dx, xb, argmax, yb));
+    void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, const int32_t *,
+                float *) = POOL_PICK(maxpool_bwd_row);
+    int64_t rows = s->n * s->h;
+    if (!pool_parallel(s->n * s->oh * s->ow * s->c * s->ph * s->pw + rows * s->w * s->c)) {
+        for (int64_t r = 0; r < rows; r++) row(s, r / s->h, r % s->h, dy, argmax, dx);
+        return DLC_OK;
+    }
+#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    for (int64_t r = 0; r < rows; r++) row(s, r / s->h, r % s->h, dy, argmax, dx);
+    return DLC_OK;
+}
+
+/* One output row of average pooling: the sum over the clipped window, then / its size. */
+POOL_INLINE void avgpool_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t oh,
+                                  const float *x, float *y) {
+    const int64_t w = s->w, c = s->c;
+    const float *xb = x + b * s->h * w * c;
+    int64_t h0, h1;
+    pool_span(oh, s->sh, s->pad_top, s->ph, s->h, &h0, &h1);
+    for (int64_t ow = 0; ow < s->ow; ow++) {
+        int64_t w0, w1;
+        pool_span(ow, s->sw, s->pad_left, s->pw, w, &w0, &w1);
+        float *yo = y + ((b * s->oh + oh) * s->ow + ow) * c;
+        const float *first = xb + (h0 * w + w0) * c;
+        for (int64_t k = 0; k < c; k++) yo[k] = first[k];
+        for (int64_t ih = h0; ih < h1; ih++)
+            for (int64_t iw = (ih == h0 ? w0 + 1 : w0); iw < w1; iw++)
+                pool_add(c, xb + (ih * w + iw) * c, yo);
+        pool_div(c, yo, (float)((h1 - h0) * (w1 - w0)));
+    }
+}
+POOL_VARIANTS(avgpool_row,
+              (const dlc_pool2d_shape *s, int64_t b, int64_t oh, const float *x, float *y),
+              (s, b, oh, x, y))
+
+dlc_status dlc_avgpool2d_forward(const dlc_pool2d_shape *s, const float *x, float *y) {
+    dlc_status st = dlc_pool2d_check(s);
+    if (st != DLC_OK) return st;
+    DLC_CHECK(x != NULL && y != NULL);
+    size_t xb = (size_t)(s->n * s->h * s->w * s->c) * sizeof(float);
+    size_t yb = (size_t)(s->n * s->oh * s->ow * s->c) * sizeof(float);
+    DLC_CHECK(pool_disjoint(x, xb, y, yb));
+    void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, float *) =
+        POOL_PICK(avgpool_row);
+    int64_t rows = s->n * s->oh;
+    if (!pool_parallel(rows * s->ow * s->c * s->ph * s->pw)) {
+        for (int64_t r = 0; r < rows; r++) row(s, r / s->oh, r % s->oh, x, y);
+        return DLC_OK;
+    }
+#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    for (int64_t r = 0; r < rows; r++) row(s, r / s->oh, r % s->oh, x, y);
+    return DLC_OK;
+}
+
+/* One input row of the average-pooling backward: dx += dy / window size, gathered. */
+POOL_INLINE void avgpool_bwd_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t ih,
+                                      const float *dy, float *dx) {
+    const int64_t w = s->w, c = s->c;
+    int64_t oh0, oh1;
+    pool_cover(ih, s->sh, s->pad_top, s->ph, s->oh, &oh0, &oh1);
+    for (int64_t iw = 0; iw < w; iw++) {
+        int64_t ow0, ow1;
+        pool_cover(iw, s->sw, s->pad_left, s->pw, s->ow, &ow0, &ow1);
+        float *dxp = dx + ((b * s->h + ih) * w + iw) * c;
+        for (int64_t oh = oh0; oh < oh1; oh++) {
+            int64_t h0, h1;
+            pool_span(oh, s->sh, s->pad_top, s->ph, s->h, &h0, &h1);
+            for (int64_t ow = ow0; ow < ow1; ow++) {
+                int64_t w0, w1;
+                pool_span(ow, s->sw, s->pad_left, s->pw, w, &w0, &w1);
+                float cnt = (float)((h1 - h0) * (w1 - w0));
+                pool_gather_avg(c, dy + ((b * s->oh + oh) * s->ow + ow) * c, cnt, dxp);
+            }
+        }
+    }
+}
+POOL_VARIANTS(avgpool_bwd_row,
+              (const dlc_pool2d_shape *s, int64_t b, int64_t ih, const float *dy, float *dx),
+              (s, b, ih, dy, dx))
+
+dlc_status dlc_avgpool2d_backward(const dlc_pool2d_shape *s, const float *dy, float *dx) {
+    dlc_status st = dlc_pool2d_check(s);
+    if (st != DLC_OK) return st;
+    DLC_CHECK(dy != NULL && dx != NULL);
+    size_t xb = (size_t)(s->n * s->h * s->w * s->c) * sizeof(float);
+    size_t yb = (size_t)(s->n * s->oh * s->ow * s->c) * sizeof(float);
+    DLC_CHECK(pool_disjoint(dx, xb, dy, yb));
+    void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, float *) =
+        POOL_PICK(avgpool_bwd_row);
+    int64_t rows = s->n * s->h;
+    if (!pool_parallel(s->n * s->oh * s->ow * s->c * s->ph * s->pw + rows * s->w * s->c)) {
+        for (int64_t r = 0; r < rows; r++) row(s, r / s->h, r % s->h, dy, dx);
+        return DLC_OK;
+    }
+#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    for (int64_t r = 0; r < rows; r++) row(s, r / s->h, r % s->h, dy, dx);
+    return DLC_OK;
+}
+
+/* ---------------------------------------------------------------- global pooling */
+
+static int global_ok(int64_t n, int64_t hw, int64_t c) {
+    return n > 0 && hw > 0 && c > 0 && hw <= INT32_MAX && c <= INT64_MAX / hw &&
+           n <= INT64_MAX / (hw * c);
+}
+
+/* Global max of one image. */
+POOL_INLINE void gmax_image_body(int64_t hw, int64_t c, const float *x, float *y, int32_t *arg) {
+    pool_copy(c, x, y, arg, 0);
+    for (int64_t p = 1; p < hw; p++) pool_max(c, x + p * c, y, arg, (int32_t)p);
+}
+POOL_VARIANTS(gmax_image, (int64_t hw, int64_t c, const float *x, float *y, int32_t *arg),
+              (hw, c, x, y, arg))
+
+dlc_status dlc_global_maxpool2d_forward(int64_t n, int64_t hw, int64_t c, const float *x,
+                                        float *y, int32_t *argmax) {
+    DLC_CHECK(global_ok(n, hw, c));
+    DLC_CHECK(x != NULL && y != NULL && argmax != NULL);
+    size_t xb = (size_t)(n * hw * c) * sizeof(float), yb = (size_t)(n * c) * sizeof(float);
+    DLC_CHECK(pool_disjoint(x, xb, y, yb) && pool_disjoint(x, xb, argmax, yb) &&
+              pool_disjoint(y, yb, argmax, yb));
+    void (*f)(int64_t, int64_t, const float *, float *, int32_t *) = POOL_PICK(gmax_image);
+    if (!pool_parallel(n * hw * c)) {
+        for (int64_t b = 0; b < n; b++) f(hw, c, x + b * hw * c, y + b * c, argmax + b * c);
+        return DLC_OK;
+    }
+#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    for (int64_t b = 0; b < n; b++) f(hw, c, x + b * hw * c, y + b * c, argmax + b * c);
+    return DLC_OK;
+}
+
+dlc_status dlc_global_maxpool2d_backward(int64_t n, int64_t hw, int64_t c, const float *dy,
+                                         const int32_t *argmax, float *dx) {
+    DLC_CHECK(global_ok(n, hw, c));
+    DLC_CHECK(dy != NULL && argmax != NULL && dx != NULL);
+    size_t xb = (size_t)(n * hw * c) * sizeof(float), yb = (size_t)(n * c) * sizeof(float);
+    DLC_CHECK(pool_disjoint(dx, xb, dy, yb) && pool_disjoint(dx, xb, argmax, yb));
+    /* A scatter: every index must be in range before anything is written. */
+    int bad = 0;
+    for (int64_t i = 0; i < n * c; i++) bad |= argmax[i] < 0 || argmax[i] >= hw;
+    DLC_CHECK(!bad);
+    /* Each image scatters into its own slice of dx; one contribution per dx element. */
+    if (!pool_parallel(n * c * 16)) {
+        for (int64_t b = 0; b < n; b++)
+            for (int64_t k = 0; k < c; k++)
+                dx[(b * hw + argmax[b * c + k]) * c + k] += dy[b * c + k];
+        return DLC_OK;
+    }
+#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t k = 0; k < c; k++) dx[(b * hw + argmax[b * c + k]) * c + k] += dy[b * c + k];
+    return DLC_OK;
+}
+
+/* Global average of one image: sums in double, POOL_GAVG_BLOCK channels at a time. */
+POOL_INLINE void gavg_image_body(int64_t hw, int64_t c, const float *restrict x,
+                                 float *restrict y) {
+    for (int64_t k0 = 0; k0 < c; k0 += POOL_GAVG_BLOCK) {
+        int64_t kn = DLC_MIN(POOL_GAVG_BLOCK, c - k0);
+        double acc[POOL_GAVG_BLOCK];
+        for (int64_t k = 0; k < kn; k++) acc[k] = 0.0;
+        for (int64_t p = 0; p < hw; p++) {
+            const float *xp = x + p * c + k0;
+#pragma omp simd
+            for (int64_t k = 0; k < kn; k++) acc[k] += (double)xp[k];
+        }
+        for (int64_t k = 0; k < kn; k++) y[k0 + k] = (float)(acc[k] / (double)hw);
+    }
+}
+POOL_VARIANTS(gavg_image, (int64_t hw, int64_t c, const float *restrict x, float *restrict y),
+              (hw, c, x, y))
+
+dlc_status dlc_global_avgpool2d_forward(int64_t n, int64_t hw, int64_t c, const float *x,
+                                        float *y) {
+    DLC_CHECK(global_ok(n, hw, c));
+    DLC_CHECK(x != NULL && y != NULL);
+    size_t xb = (size_t)(n * hw * c) * sizeof(float), yb = (size_t)(n * c) * sizeof(float);
+    DLC_CHECK(pool_disjoint(x, xb, y, yb));
+    void (*f)(int64_t, int64_t, const float *, float *) = POOL_PICK(gavg_image);
+    if (!pool_parallel(n * hw * c)) {
+        for (int64_t b = 0; b < n; b++) f(hw, c, x + b * hw * c, y + b * c);
+        return DLC_OK;
+    }
+#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    for (int64_t b = 0; b < n; b++) f(hw, c, x + b * hw * c, y + b * c);
+    return DLC_OK;
+}
+
+/* dx += dy / hw at every position of one image. */
+POOL_INLINE void gavg_bwd_image_body(int64_t hw, int64_t c, const float *restrict dy,
+                                     float *restrict dx) {
+    for (int64_t p = 0; p < hw; p++) pool_gather_avg(c, dy, (float)hw, dx + p * c);
+}
+POOL_VARIANTS(gavg_bwd_image, (int64_t hw, int64_t c, const float *restrict dy, float *restrict dx),
+              (hw, c, dy, dx))
+
+dlc_status dlc_global_avgpool2d_backward(int64_t n, int64_t hw, int64_t c, const float *dy,
+                                         float *dx) {
+    DLC_CHECK(global_ok(n, hw, c));
+    DLC_CHECK(dy != NULL && dx != NULL);
+    size_t xb = (size_t)(n * hw * c) * sizeof(float), yb = (size_t)(n * c) * sizeof(float);
+    DLC_CHECK(pool_disjoint(dx, xb, dy, yb));
+    void (*f)(int64_t, int64_t, const float *, float *) = POOL_PICK(gavg_bwd_image);
+    if (!pool_parallel(n * hw * c)) {
+        for (int64_t b = 0; b < n; b++) f(hw, c, dy + b * c, dx + b * hw * c);
+        return DLC_OK;
+    }
+#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    for (int64_t b = 0; b < n; b++) f(hw, c, dy + b * c, dx + b * hw * c);
+    return DLC_OK;
+}
