@@ -211,14 +211,19 @@ dlc_status dlc_mse_backward(int64_t m, int64_t k, const float *x, const float *l
 
 /* Inverted dropout: mask[i] = 1 if uniform(seed, step, i) >= rate else 0, keyed by a
  * counter-based generator (Philox-4x32-10) so the mask does not depend on threads.
- * y = x * mask / (1 - rate). rate in [0, 1). */
+ * y = x * mask / (1 - rate), computed as mask ? x * s : 0 with s = 1 / (1 - rate) in float
+ * (a dropped element is 0 even if x is inf or NaN). rate in [0, 1). */
 dlc_status dlc_dropout_forward(int64_t n, float rate, uint64_t seed, uint64_t step,
                                const float *x, float *y, uint8_t *mask);
 /* dx += dy * mask / (1 - rate). */
 dlc_status dlc_dropout_backward(int64_t n, float rate, const uint8_t *mask, const float *dy,
                                 float *dx);
-/* n uniform floats in [0, 1) from the same generator (for tests and initializers). */
+/* n uniform floats in [0, 1) from the same generator (for tests and initializers):
+ * uniform(seed, step, i) = (word i % 4 of Philox4x32-10 with counter
+ * (b_lo, b_hi, step_lo, step_hi), b = i / 4, and key (seed_lo, seed_hi)) >> 8, times 2^-24. */
 dlc_status dlc_philox_uniform(int64_t n, uint64_t seed, uint64_t step, float *out);
+/* One block of Philox4x32-10 (Random123's philox4x32_R(10, ctr, key)): for known-answer tests. */
+dlc_status dlc_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
 
 /* ---------------------------------------------------------------- optim.c */
 
