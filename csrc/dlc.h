@@ -180,7 +180,7 @@ dlc_status dlc_softmax_backward(int64_t m, int64_t k, const float *y, const floa
 /* Fused softmax + categorical cross-entropy on logits (m, k). labels: one-hot or soft (m, k). */
 dlc_status dlc_softmax_xent_forward(int64_t m, int64_t k, const float *logits,
                                     const float *labels, float *probs, float *loss);
-/* dlogits += scale * (probs - labels). */
+/* dlogits += scale * (probs - labels): the gradient when every row of labels sums to 1. */
 dlc_status dlc_softmax_xent_backward(int64_t m, int64_t k, const float *probs,
                                      const float *labels, float scale, float *dlogits);
 /* The same with integer labels (m) in [0, k); EINVAL on a label out of range. */
