@@ -175,7 +175,8 @@ dlc_status dlc_softmax_backward(int64_t m, int64_t k, const float *y, const floa
 
 /* Losses over m samples. loss (m) receives each sample's loss; the caller averages.
  * Backward accumulates d(scale * sum of per-sample losses) into dx, where scale is the caller's
- * upstream factor (1 / m for a mean). */
+ * upstream factor (1 / m for a mean). EINVAL unless m >= 0, k >= 1 and eps is in [0, 0.5).
+ * At a clip bound (eps or 1 - eps) the gradient passes, as torch.clamp's; beyond it, it is 0. */
 
 /* Fused softmax + categorical cross-entropy on logits (m, k). labels: one-hot or soft (m, k). */
 dlc_status dlc_softmax_xent_forward(int64_t m, int64_t k, const float *logits,
@@ -228,8 +229,11 @@ dlc_status dlc_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint3
 /* ---------------------------------------------------------------- optim.c */
 
 /* One fused update over flat buffers of n parameters, Keras 3 formulas. w and the state
- * buffers are updated in place; g is read only. weight_decay (decoupled, as Keras 3):
- * w -= lr * weight_decay * w before the update. */
+ * buffers are updated in place; g is read only; no buffer may overlap another. weight_decay
+ * (decoupled, as Keras 3): w -= lr * weight_decay * w before the update (skipped when 0).
+ * EINVAL unless lr, weight_decay and eps are finite and >= 0, momentum and rho are in [0, 1],
+ * beta1 and beta2 in [0, 1), t >= 1, and every buffer the update needs is present.
+ * A state buffer the configuration does not use (v with momentum 0, ...) is left untouched. */
 /* SGD: momentum == 0: w -= lr * g. Else v = momentum * v - lr * g;
  * w += v (or, nesterov, w += momentum * v - lr * g). v may be NULL when momentum == 0. */
 dlc_status dlc_sgd_step(int64_t n, float lr, float momentum, int nesterov, float weight_decay,
