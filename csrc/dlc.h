@@ -184,12 +184,13 @@ dlc_status dlc_softmax_backward(int64_t m, int64_t k, const float *y, const floa
 
 /* Losses over m samples. loss (m) receives each sample's loss; the caller averages.
  * Backward accumulates d(scale * sum of per-sample losses) into dx, where scale is the caller's
- * upstream factor (1 / m for a mean). */
+ * upstream factor (1 / m for a mean). EINVAL unless m >= 0, k >= 1 and eps is in [0, 0.5).
+ * At a clip bound (eps or 1 - eps) the gradient passes, as torch.clamp's; beyond it, it is 0. */
 
 /* Fused softmax + categorical cross-entropy on logits (m, k). labels: one-hot or soft (m, k). */
 dlc_status dlc_softmax_xent_forward(int64_t m, int64_t k, const float *logits,
                                     const float *labels, float *probs, float *loss);
-/* dlogits += scale * (probs - labels). */
+/* dlogits += scale * (probs - labels): the gradient when every row of labels sums to 1. */
 dlc_status dlc_softmax_xent_backward(int64_t m, int64_t k, const float *probs,
                                      const float *labels, float scale, float *dlogits);
 /* The same with integer labels (m) in [0, k); EINVAL on a label out of range. */
@@ -220,20 +221,28 @@ dlc_status dlc_mse_backward(int64_t m, int64_t k, const float *x, const float *l
 
 /* Inverted dropout: mask[i] = 1 if uniform(seed, step, i) >= rate else 0, keyed by a
  * counter-based generator (Philox-4x32-10) so the mask does not depend on threads.
- * y = x * mask / (1 - rate). rate in [0, 1). */
+ * y = x * mask / (1 - rate), computed as mask ? x * s : 0 with s = 1 / (1 - rate) in float
+ * (a dropped element is 0 even if x is inf or NaN). rate in [0, 1). */
 dlc_status dlc_dropout_forward(int64_t n, float rate, uint64_t seed, uint64_t step,
                                const float *x, float *y, uint8_t *mask);
 /* dx += dy * mask / (1 - rate). */
 dlc_status dlc_dropout_backward(int64_t n, float rate, const uint8_t *mask, const float *dy,
                                 float *dx);
-/* n uniform floats in [0, 1) from the same generator (for tests and initializers). */
+/* n uniform floats in [0, 1) from the same generator (for tests and initializers):
+ * uniform(seed, step, i) = (word i % 4 of Philox4x32-10 with counter
+ * (b_lo, b_hi, step_lo, step_hi), b = i / 4, and key (seed_lo, seed_hi)) >> 8, times 2^-24. */
 dlc_status dlc_philox_uniform(int64_t n, uint64_t seed, uint64_t step, float *out);
+/* One block of Philox4x32-10 (Random123's philox4x32_R(10, ctr, key)): for known-answer tests. */
+dlc_status dlc_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
 
 /* ---------------------------------------------------------------- optim.c */
 
 /* One fused update over flat buffers of n parameters, Keras 3 formulas. w and the state
- * buffers are updated in place; g is read only. weight_decay (decoupled, as Keras 3):
- * w -= lr * weight_decay * w before the update. */
+ * buffers are updated in place; g is read only; no buffer may overlap another. weight_decay
+ * (decoupled, as Keras 3): w -= lr * weight_decay * w before the update (skipped when 0).
+ * EINVAL unless lr, weight_decay and eps are finite and >= 0, momentum and rho are in [0, 1],
+ * beta1 and beta2 in [0, 1), t >= 1, and every buffer the update needs is present.
+ * A state buffer the configuration does not use (v with momentum 0, ...) is left untouched. */
 /* SGD: momentum == 0: w -= lr * g. Else v = momentum * v - lr * g;
  * w += v (or, nesterov, w += momentum * v - lr * g). v may be NULL when momentum == 0. */
 dlc_status dlc_sgd_step(int64_t n, float lr, float momentum, int nesterov, float weight_decay,

@@ -1291,12 +1291,664 @@ static PyObject *py_softmax_backward(PyObject *self, PyObject *args, PyObject *k
 /* ==== END activations bindings ==== */
 
 /* ==== BEGIN softmax_xent bindings ==== */
+/* Helpers shared by the softmax_xent, dropout and optim bindings (prefix lo_). */
+
+/* Required keyword-only float (PyArg_ParseTupleAndKeywords makes every keyword-only argument
+ * optional, so required ones arrive as NULL when missing). 0, or -1 with TypeError. */
+static int lo_kw_float(const char *fn, const char *name, PyObject *obj, double *out) {
+    if (obj == NULL) {
+        PyErr_Format(PyExc_TypeError, "%s: missing required keyword argument '%s'", fn, name);
+        return -1;
+    }
+    double v = PyFloat_AsDouble(obj);
+    if (v == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s: argument '%s' must be a float, received %R", fn, name,
+                     obj);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Required keyword-only int in [lo, hi] (uint64 range). 0, or -1 with TypeError/ValueError. */
+static int lo_kw_uint(const char *fn, const char *name, PyObject *obj, unsigned long long lo,
+                      unsigned long long hi, unsigned long long *out) {
+    if (obj == NULL) {
+        PyErr_Format(PyExc_TypeError, "%s: missing required keyword argument '%s'", fn, name);
+        return -1;
+    }
+    unsigned long long v = PyLong_Check(obj) ? PyLong_AsUnsignedLongLong(obj) : 0;
+    if (!PyLong_Check(obj) || (v == (unsigned long long)-1 && PyErr_Occurred()) || v < lo ||
+        v > hi) {
+        PyErr_Clear();
+        PyErr_Format(PyLong_Check(obj) ? PyExc_ValueError : PyExc_TypeError,
+                     "%s: argument '%s' must be an int in [%llu, %llu], received %R", fn, name,
+                     lo, hi, obj);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* ValueError "fn: argument 'name' must be <what>, received <value>" unless ok. */
+static int lo_check(const char *fn, const char *name, double value, int ok, const char *what) {
+    if (ok) return 0;
+    PyObject *v = PyFloat_FromDouble(value);
+    if (v == NULL) return -1;
+    PyErr_Format(PyExc_ValueError, "%s: argument '%s' must be %s, received %R", fn, name, what,
+                 v);
+    Py_DECREF(v);
+    return -1;
+}
+
+#define LO_FLT_MAX 3.4028234663852886e+38 /* FLT_MAX */
+
+/* v as a float32 in [lo, hi] (hi excluded when hi_open); what describes the range for the
+ * message. Out-of-range, infinite and NaN values are refused before any cast. */
+static int lo_hyper(const char *fn, const char *name, double v, double lo, double hi,
+                    int hi_open, const char *what, float *out) {
+    int ok = fabs(v) <= LO_FLT_MAX;
+    float f = ok ? (float)v : 0.0f;
+    ok = ok && f >= lo && (hi_open ? f < hi : f <= hi);
+    if (lo_check(fn, name, v, ok, what)) return -1;
+    *out = f;
+    return 0;
+}
+
+/* An (m, k) float32 matrix with k >= 1; sets m and k. */
+static PyArrayObject *lo_matrix(const char *fn, PyObject *obj, const char *name, int writeable,
+                                int64_t *m, int64_t *k) {
+    PyArrayObject *a = arg_array(fn, obj, name, NPY_FLOAT32, writeable);
+    if (a == NULL || expect_ndim(fn, a, name, 2, "(samples, classes) matrix")) return NULL;
+    *m = PyArray_DIM(a, 0), *k = PyArray_DIM(a, 1);
+    if (*k < 1) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: argument '%s' must have at least 1 column, received shape (%lld, 0)",
+                     fn, name, (long long)*m);
+        return NULL;
+    }
+    return a;
+}
+
+/* The arrays of a loss call: x (m, k) float32 in; labels (m, k) float32 or, when sparse,
+ * (m,) int32 in; out float32 out of shape (m,) for a loss or (m, k) for a gradient, disjoint
+ * from both inputs. Returns 0, or -1 with the exception set. */
+static int lo_loss_arrays(const char *fn, PyObject *ox, const char *xname, PyObject *oy,
+                          int sparse, PyObject *oo, const char *oname, int out_is_loss,
+                          PyArrayObject **x, PyArrayObject **y, PyArrayObject **o, int64_t *m,
+                          int64_t *k) {
+    *x = lo_matrix(fn, ox, xname, 0, m, k);
+    if (*x == NULL) return -1;
+    *y = arg_array(fn, oy, "labels", sparse ? NPY_INT32 : NPY_FLOAT32, 0);
+    if (*y == NULL) return -1;
+    if (sparse ? expect_shape(fn, *y, "labels", SHAPE(*m))
+               : expect_shape(fn, *y, "labels", SHAPE(*m, *k)))
+        return -1;
+    *o = arg_array(fn, oo, oname, NPY_FLOAT32, 1);
+    if (*o == NULL) return -1;
+    if (out_is_loss ? expect_shape(fn, *o, oname, SHAPE(*m))
+                    : expect_shape(fn, *o, oname, SHAPE(*m, *k)))
+        return -1;
+    if (expect_disjoint(fn, *o, oname, *x, xname) || expect_disjoint(fn, *o, oname, *y, "labels"))
+        return -1;
+    return 0;
+}
+
+static int lo_epsilon(const char *fn, double eps, float *out) {
+    return lo_hyper(fn, "epsilon", eps, 0.0, 0.5, 1, "in [0, 0.5)", out);
+}
+
+static int lo_scale(const char *fn, PyObject *obj, float *scale) {
+    double s;
+    if (lo_kw_float(fn, "scale", obj, &s)) return -1;
+    return lo_hyper(fn, "scale", s, -LO_FLT_MAX, LO_FLT_MAX, 0, "a finite float32", scale);
+}
+
+/* Fused softmax + cross-entropy forward, dense (sparse = 0) or int32 (sparse = 1) labels. */
+static PyObject *lo_softmax_xent_forward(const char *fn, PyObject *args, PyObject *kw,
+                                         int sparse) {
+    static char *kwlist[] = {"logits", "labels", "probs", "loss", NULL};
+    PyObject *ox, *oy, *op, *ol;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, sparse ? "OOOO:softmax_xent_sparse_forward"
+                                                             : "OOOO:softmax_xent_forward", kwlist, &ox, &oy, &op, &ol)) return NULL;
+    PyArrayObject *x, *y, *l, *p;
+    int64_t m, k;
+    if (lo_loss_arrays(fn, ox, "logits", oy, sparse, ol, "loss", 1, &x, &y, &l, &m, &k))
+        return NULL;
+    p = arg_array(fn, op, "probs", NPY_FLOAT32, 1);
+    if (p == NULL || expect_shape(fn, p, "probs", SHAPE(m, k)) ||
+        expect_disjoint(fn, p, "probs", x, "logits") ||
+        expect_disjoint(fn, p, "probs", y, "labels") || expect_disjoint(fn, l, "loss", p, "probs"))
+        return NULL;
+    const float *px = PyArray_DATA(x);
+    const void *py = PyArray_DATA(y);
+    float *pp = PyArray_DATA(p), *pl = PyArray_DATA(l);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = sparse ? dlc_softmax_xent_sparse_forward(m, k, px, py, pp, pl)
+                : dlc_softmax_xent_forward(m, k, px, py, pp, pl);
+    Py_END_ALLOW_THREADS
+    if (st == DLC_EINVAL && sparse) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: argument 'labels' must hold class indices in [0, %lld), received a "
+                     "label out of range",
+                     fn, (long long)k);
+        return NULL;
+    }
+    return status_result(fn, st);
+}
+
+static PyObject *lo_softmax_xent_backward(const char *fn, PyObject *args, PyObject *kw,
+                                          int sparse) {
+    static char *kwlist[] = {"probs", "labels", "dlogits", "scale", NULL};
+    PyObject *op, *oy, *od, *os = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw,
+                                     sparse ? "OOO|$O:softmax_xent_sparse_backward"
+                                            : "OOO|$O:softmax_xent_backward",
+                                     kwlist, &op, &oy, &od, &os))
+        return NULL;
+    PyArrayObject *p, *y, *d;
+    int64_t m, k;
+    float scale;
+    if (lo_scale(fn, os, &scale) ||
+        lo_loss_arrays(fn, op, "probs", oy, sparse, od, "dlogits", 0, &p, &y, &d, &m, &k))
+        return NULL;
+    const float *pp = PyArray_DATA(p);
+    const void *py = PyArray_DATA(y);
+    float *pd = PyArray_DATA(d);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = sparse ? dlc_softmax_xent_sparse_backward(m, k, pp, py, scale, pd)
+                : dlc_softmax_xent_backward(m, k, pp, py, scale, pd);
+    Py_END_ALLOW_THREADS
+    if (st == DLC_EINVAL && sparse) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: argument 'labels' must hold class indices in [0, %lld), received a "
+                     "label out of range",
+                     fn, (long long)k);
+        return NULL;
+    }
+    return status_result(fn, st);
+}
+
+/* softmax_xent_forward(logits, labels, probs, loss): probs = softmax(logits), loss[i] = the
+ * cross-entropy of row i against one-hot or soft labels. */
+static PyObject *py_softmax_xent_forward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    return lo_softmax_xent_forward("softmax_xent_forward", args, kw, 0);
+}
+
+static PyObject *py_softmax_xent_backward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    return lo_softmax_xent_backward("softmax_xent_backward", args, kw, 0);
+}
+
+static PyObject *py_softmax_xent_sparse_forward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    return lo_softmax_xent_forward("softmax_xent_sparse_forward", args, kw, 1);
+}
+
+static PyObject *py_softmax_xent_sparse_backward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    return lo_softmax_xent_backward("softmax_xent_sparse_backward", args, kw, 1);
+}
+
+typedef enum { LO_XENT, LO_BCE, LO_MSE } lo_loss_kind;
+
+/* The forward of xent / bce / mse after parsing. */
+static PyObject *lo_loss_forward(const char *fn, lo_loss_kind kind, PyObject *ox,
+                                 const char *xname, PyObject *oy, PyObject *ol, int from_logits,
+                                 double eps) {
+    float epsf = 0.0f;
+    if (kind != LO_MSE && lo_epsilon(fn, eps, &epsf)) return NULL;
+    PyArrayObject *x, *y, *l;
+    int64_t m, k;
+    if (lo_loss_arrays(fn, ox, xname, oy, 0, ol, "loss", 1, &x, &y, &l, &m, &k)) return NULL;
+    const float *px = PyArray_DATA(x), *py = PyArray_DATA(y);
+    float *pl = PyArray_DATA(l);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    switch (kind) {
+    case LO_XENT: st = dlc_xent_forward(m, k, epsf, px, py, pl); break;
+    case LO_BCE: st = dlc_bce_forward(m, k, from_logits, epsf, px, py, pl); break;
+    default: st = dlc_mse_forward(m, k, px, py, pl); break;
+    }
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
+
+static PyObject *lo_loss_backward(const char *fn, lo_loss_kind kind, PyObject *ox,
+                                  const char *xname, PyObject *oy, PyObject *od,
+                                  const char *dname, PyObject *os, int from_logits, double eps) {
+    float scale;
+    float epsf = 0.0f;
+    if (lo_scale(fn, os, &scale) || (kind != LO_MSE && lo_epsilon(fn, eps, &epsf))) return NULL;
+    PyArrayObject *x, *y, *d;
+    int64_t m, k;
+    if (lo_loss_arrays(fn, ox, xname, oy, 0, od, dname, 0, &x, &y, &d, &m, &k)) return NULL;
+    const float *px = PyArray_DATA(x), *py = PyArray_DATA(y);
+    float *pd = PyArray_DATA(d);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    switch (kind) {
+    case LO_XENT: st = dlc_xent_backward(m, k, epsf, px, py, scale, pd); break;
+    case LO_BCE: st = dlc_bce_backward(m, k, from_logits, epsf, px, py, scale, pd); break;
+    default: st = dlc_mse_backward(m, k, px, py, scale, pd); break;
+    }
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
+
+static PyObject *py_xent_forward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static char *kwlist[] = {"probs", "labels", "loss", "epsilon", NULL};
+    PyObject *ox, *oy, *ol;
+    double eps = 1e-7;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|$d:xent_forward", kwlist, &ox, &oy, &ol,
+                                     &eps))
+        return NULL;
+    return lo_loss_forward("xent_forward", LO_XENT, ox, "probs", oy, ol, 0, eps);
+}
+
+static PyObject *py_xent_backward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static char *kwlist[] = {"probs", "labels", "dprobs", "scale", "epsilon", NULL};
+    PyObject *ox, *oy, *od, *os = NULL;
+    double eps = 1e-7;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|$Od:xent_backward", kwlist, &ox, &oy, &od,
+                                     &os, &eps))
+        return NULL;
+    return lo_loss_backward("xent_backward", LO_XENT, ox, "probs", oy, od, "dprobs", os, 0, eps);
+}
+
+static PyObject *py_bce_forward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static char *kwlist[] = {"x", "labels", "loss", "from_logits", "epsilon", NULL};
+    PyObject *ox, *oy, *ol;
+    int from_logits = 0;
+    double eps = 1e-7;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|$pd:bce_forward", kwlist, &ox, &oy, &ol,
+                                     &from_logits, &eps))
+        return NULL;
+    return lo_loss_forward("bce_forward", LO_BCE, ox, "x", oy, ol, from_logits, eps);
+}
+
+static PyObject *py_bce_backward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static char *kwlist[] = {"x", "labels", "dx", "scale", "from_logits", "epsilon", NULL};
+    PyObject *ox, *oy, *od, *os = NULL;
+    int from_logits = 0;
+    double eps = 1e-7;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|$Opd:bce_backward", kwlist, &ox, &oy, &od,
+                                     &os, &from_logits, &eps))
+        return NULL;
+    return lo_loss_backward("bce_backward", LO_BCE, ox, "x", oy, od, "dx", os, from_logits, eps);
+}
+
+static PyObject *py_mse_forward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static char *kwlist[] = {"x", "labels", "loss", NULL};
+    PyObject *ox, *oy, *ol;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO:mse_forward", kwlist, &ox, &oy, &ol))
+        return NULL;
+    return lo_loss_forward("mse_forward", LO_MSE, ox, "x", oy, ol, 0, 0.0);
+}
+
+static PyObject *py_mse_backward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static char *kwlist[] = {"x", "labels", "dx", "scale", NULL};
+    PyObject *ox, *oy, *od, *os = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|$O:mse_backward", kwlist, &ox, &oy, &od,
+                                     &os))
+        return NULL;
+    return lo_loss_backward("mse_backward", LO_MSE, ox, "x", oy, od, "dx", os, 0, 0.0);
+}
 /* ==== END softmax_xent bindings ==== */
 
 /* ==== BEGIN dropout bindings ==== */
+#define LO_U64_MAX 18446744073709551615ULL
+
+/* dropout_forward(x, y, mask, *, rate, seed, step): mask (uint8, the shape of x) = 1 where the
+ * element is kept; y = x * mask / (1 - rate). */
+static PyObject *py_dropout_forward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "dropout_forward";
+    static char *kwlist[] = {"x", "y", "mask", "rate", "seed", "step", NULL};
+    PyObject *ox, *oy, *om, *orate = NULL, *oseed = NULL, *ostep = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|$OOO:dropout_forward", kwlist, &ox, &oy,
+                                     &om, &orate, &oseed, &ostep))
+        return NULL;
+    double rate_d;
+    float rate;
+    unsigned long long seed, step;
+    if (lo_kw_float(fn, "rate", orate, &rate_d) ||
+        lo_hyper(fn, "rate", rate_d, 0.0, 1.0, 1, "in [0, 1)", &rate) ||
+        lo_kw_uint(fn, "seed", oseed, 0, LO_U64_MAX, &seed) ||
+        lo_kw_uint(fn, "step", ostep, 0, LO_U64_MAX, &step))
+        return NULL;
+    PyArrayObject *x = arg_array(fn, ox, "x", NPY_FLOAT32, 0);
+    PyArrayObject *y = x ? arg_array(fn, oy, "y", NPY_FLOAT32, 1) : NULL;
+    PyArrayObject *m = y ? arg_array(fn, om, "mask", NPY_UINT8, 1) : NULL;
+    if (m == NULL || expect_same_shape(fn, y, "y", x) || expect_same_shape(fn, m, "mask", x) ||
+        expect_disjoint(fn, y, "y", x, "x") || expect_disjoint(fn, m, "mask", x, "x") ||
+        expect_disjoint(fn, m, "mask", y, "y"))
+        return NULL;
+    int64_t n = numel(x);
+    const float *px = PyArray_DATA(x);
+    float *py = PyArray_DATA(y);
+    uint8_t *pm = PyArray_DATA(m);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_dropout_forward(n, rate, (uint64_t)seed, (uint64_t)step, px, py, pm);
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
+
+/* dropout_backward(mask, dy, dx, *, rate): dx += dy * mask / (1 - rate). */
+static PyObject *py_dropout_backward(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "dropout_backward";
+    static char *kwlist[] = {"mask", "dy", "dx", "rate", NULL};
+    PyObject *om, *ody, *odx, *orate = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|$O:dropout_backward", kwlist, &om, &ody,
+                                     &odx, &orate))
+        return NULL;
+    double rate_d;
+    float rate;
+    if (lo_kw_float(fn, "rate", orate, &rate_d) ||
+        lo_hyper(fn, "rate", rate_d, 0.0, 1.0, 1, "in [0, 1)", &rate))
+        return NULL;
+    PyArrayObject *m = arg_array(fn, om, "mask", NPY_UINT8, 0);
+    PyArrayObject *dy = m ? arg_array(fn, ody, "dy", NPY_FLOAT32, 0) : NULL;
+    PyArrayObject *dx = dy ? arg_array(fn, odx, "dx", NPY_FLOAT32, 1) : NULL;
+    if (dx == NULL || expect_same_shape(fn, dy, "dy", m) || expect_same_shape(fn, dx, "dx", m) ||
+        expect_disjoint(fn, dx, "dx", dy, "dy") || expect_disjoint(fn, dx, "dx", m, "mask"))
+        return NULL;
+    int64_t n = numel(m);
+    const uint8_t *pm = PyArray_DATA(m);
+    const float *pdy = PyArray_DATA(dy);
+    float *pdx = PyArray_DATA(dx);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_dropout_backward(n, rate, pm, pdy, pdx);
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
+
+/* philox_uniform(out, *, seed, step): fills out (float32, any shape) with the dropout stream. */
+static PyObject *py_philox_uniform(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "philox_uniform";
+    static char *kwlist[] = {"out", "seed", "step", NULL};
+    PyObject *oo, *oseed = NULL, *ostep = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$OO:philox_uniform", kwlist, &oo, &oseed,
+                                     &ostep))
+        return NULL;
+    unsigned long long seed, step;
+    if (lo_kw_uint(fn, "seed", oseed, 0, LO_U64_MAX, &seed) ||
+        lo_kw_uint(fn, "step", ostep, 0, LO_U64_MAX, &step))
+        return NULL;
+    PyArrayObject *o = arg_array(fn, oo, "out", NPY_FLOAT32, 1);
+    if (o == NULL) return NULL;
+    int64_t n = numel(o);
+    float *po = PyArray_DATA(o);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_philox_uniform(n, (uint64_t)seed, (uint64_t)step, po);
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
+
+/* Reads a sequence of exactly count ints in [0, 2^32). */
+static int lo_u32_seq(const char *fn, PyObject *obj, const char *name, int count,
+                      uint32_t *out) {
+    PyObject *seq = PySequence_Fast(obj, "");
+    if (seq == NULL || PySequence_Fast_GET_SIZE(seq) != count) {
+        Py_XDECREF(seq);
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s: argument '%s' must be a sequence of %d ints, "
+                     "received %R", fn, name, count, obj);
+        return -1;
+    }
+    for (int i = 0; i < count; i++) {
+        unsigned long long v;
+        if (lo_kw_uint(fn, name, PySequence_Fast_GET_ITEM(seq, i), 0, 0xFFFFFFFFULL, &v)) {
+            Py_DECREF(seq);
+            return -1;
+        }
+        out[i] = (uint32_t)v;
+    }
+    Py_DECREF(seq);
+    return 0;
+}
+
+/* philox4x32_10(counter, key) -> (4 ints): one raw Philox4x32-10 block (known-answer tests). */
+static PyObject *py_philox4x32_10(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "philox4x32_10";
+    static char *kwlist[] = {"counter", "key", NULL};
+    PyObject *oc, *ok;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:philox4x32_10", kwlist, &oc, &ok))
+        return NULL;
+    uint32_t ctr[4], key[2], out[4];
+    if (lo_u32_seq(fn, oc, "counter", 4, ctr) || lo_u32_seq(fn, ok, "key", 2, key)) return NULL;
+    dlc_status st = dlc_philox4x32_10(ctr, key, out);
+    if (st != DLC_OK) return status_result(fn, st);
+    return Py_BuildValue("(kkkk)", (unsigned long)out[0], (unsigned long)out[1],
+                         (unsigned long)out[2], (unsigned long)out[3]);
+}
 /* ==== END dropout bindings ==== */
 
 /* ==== BEGIN optim bindings ==== */
+/* The arrays of an optimizer step: objs[0] = w (updated), objs[1] = g (read only), then the
+ * states (updated). A state whose obj is None is allowed only when why[i] != NULL (the
+ * condition under which it is needed is false: the caller passes needed[i] = 0); every array
+ * given must be float32, C-contiguous, of w's shape, and share no memory with any other.
+ * Returns 0 with arr[i] (NULL for None), or -1 with the exception set. */
+static int lo_optim_arrays(const char *fn, int count, PyObject *const *objs,
+                           const char *const *names, const int *needed,
+                           const char *const *why, PyArrayObject **arr) {
+    for (int i = 0; i < count; i++) {
+        arr[i] = NULL;
+        if (objs[i] == Py_None) {
+            if (i < 2 || needed[i]) {
+                PyErr_Format(PyExc_ValueError,
+                             "%s: argument '%s' must be a float32 array%s%s, received None", fn,
+                             names[i], why[i] ? " " : "", why[i] ? why[i] : "");
+                return -1;
+            }
+            continue;
+        }
+        arr[i] = arg_array(fn, objs[i], names[i], NPY_FLOAT32, i != 1);
+        if (arr[i] == NULL) return -1;
+        if (i > 0 && expect_same_shape(fn, arr[i], names[i], arr[0])) return -1;
+    }
+    for (int i = 0; i < count; i++)
+        for (int j = 0; j < count; j++)
+            if (i != j && i != 1 && expect_disjoint(fn, arr[i], names[i], arr[j], names[j]))
+                return -1;
+    return 0;
+}
+
+static float *lo_data(PyArrayObject *a) { return a ? (float *)PyArray_DATA(a) : NULL; }
+
+/* Hyperparameter ranges shared by the optimizers. */
+static int lo_nonneg(const char *fn, const char *name, double v, float *out) {
+    return lo_hyper(fn, name, v, 0.0, LO_FLT_MAX, 0, "a finite float >= 0", out);
+}
+static int lo_unit(const char *fn, const char *name, double v, float *out) {
+    return lo_hyper(fn, name, v, 0.0, 1.0, 0, "in [0, 1]", out);
+}
+
+/* sgd_step(w, g, v, *, learning_rate, momentum=0.0, nesterov=False, weight_decay=0.0) */
+static PyObject *py_sgd_step(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "sgd_step";
+    static char *kwlist[] = {"w", "g", "v", "learning_rate", "momentum", "nesterov",
+                             "weight_decay", NULL};
+    PyObject *o[3], *olr = NULL;
+    double lr_d, mom_d = 0.0, wd_d = 0.0;
+    int nesterov = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|$Odpd:sgd_step", kwlist, &o[0], &o[1], &o[2],
+                                     &olr, &mom_d, &nesterov, &wd_d))
+        return NULL;
+    float lr, mom, wd;
+    if (lo_kw_float(fn, "learning_rate", olr, &lr_d) ||
+        lo_nonneg(fn, "learning_rate", lr_d, &lr) || lo_unit(fn, "momentum", mom_d, &mom) ||
+        lo_nonneg(fn, "weight_decay", wd_d, &wd))
+        return NULL;
+    static const char *names[] = {"w", "g", "v"};
+    static const char *why[] = {NULL, NULL, "when momentum != 0"};
+    const int needed[] = {1, 1, mom != 0.0f};
+    PyArrayObject *a[3];
+    if (lo_optim_arrays(fn, 3, o, names, needed, why, a)) return NULL;
+    int64_t n = numel(a[0]);
+    float *w = lo_data(a[0]), *v = lo_data(a[2]);
+    const float *g = lo_data(a[1]);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_sgd_step(n, lr, mom, nesterov, wd, w, g, v);
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
+
+/* adagrad_step(w, g, acc, *, learning_rate, epsilon=1e-7, weight_decay=0.0) */
+static PyObject *py_adagrad_step(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "adagrad_step";
+    static char *kwlist[] = {"w", "g", "acc", "learning_rate", "epsilon", "weight_decay", NULL};
+    PyObject *o[3], *olr = NULL;
+    double lr_d, eps_d = 1e-7, wd_d = 0.0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|$Odd:adagrad_step", kwlist, &o[0], &o[1],
+                                     &o[2], &olr, &eps_d, &wd_d))
+        return NULL;
+    float lr, eps, wd;
+    if (lo_kw_float(fn, "learning_rate", olr, &lr_d) ||
+        lo_nonneg(fn, "learning_rate", lr_d, &lr) || lo_nonneg(fn, "epsilon", eps_d, &eps) ||
+        lo_nonneg(fn, "weight_decay", wd_d, &wd))
+        return NULL;
+    static const char *names[] = {"w", "g", "acc"};
+    static const char *why[] = {NULL, NULL, NULL};
+    const int needed[] = {1, 1, 1};
+    PyArrayObject *a[3];
+    if (lo_optim_arrays(fn, 3, o, names, needed, why, a)) return NULL;
+    int64_t n = numel(a[0]);
+    float *w = lo_data(a[0]), *acc = lo_data(a[2]);
+    const float *g = lo_data(a[1]);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_adagrad_step(n, lr, eps, wd, w, g, acc);
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
+
+/* rmsprop_step(w, g, v, mom, avg, *, learning_rate, rho=0.9, momentum=0.0, epsilon=1e-7,
+ *              centered=False, weight_decay=0.0) */
+static PyObject *py_rmsprop_step(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "rmsprop_step";
+    static char *kwlist[] = {"w",        "g",       "v",        "mom",          "avg",
+                             "learning_rate", "rho", "momentum", "epsilon", "centered",
+                             "weight_decay", NULL};
+    PyObject *o[5], *olr = NULL;
+    double lr_d, rho_d = 0.9, mom_d = 0.0, eps_d = 1e-7, wd_d = 0.0;
+    int centered = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO|$Odddpd:rmsprop_step", kwlist, &o[0],
+                                     &o[1], &o[2], &o[3], &o[4], &olr, &rho_d, &mom_d, &eps_d,
+                                     &centered, &wd_d))
+        return NULL;
+    float lr, rho, mom, eps, wd;
+    if (lo_kw_float(fn, "learning_rate", olr, &lr_d) ||
+        lo_nonneg(fn, "learning_rate", lr_d, &lr) || lo_unit(fn, "rho", rho_d, &rho) ||
+        lo_unit(fn, "momentum", mom_d, &mom) || lo_nonneg(fn, "epsilon", eps_d, &eps) ||
+        lo_nonneg(fn, "weight_decay", wd_d, &wd))
+        return NULL;
+    static const char *names[] = {"w", "g", "v", "mom", "avg"};
+    static const char *why[] = {NULL, NULL, NULL, "when momentum != 0", "when centered"};
+    const int needed[] = {1, 1, 1, mom != 0.0f, centered};
+    PyArrayObject *a[5];
+    if (lo_optim_arrays(fn, 5, o, names, needed, why, a)) return NULL;
+    int64_t n = numel(a[0]);
+    float *w = lo_data(a[0]), *v = lo_data(a[2]), *pm = lo_data(a[3]), *avg = lo_data(a[4]);
+    const float *g = lo_data(a[1]);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_rmsprop_step(n, lr, rho, mom, eps, centered, wd, w, g, v, pm, avg);
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
+
+/* adam_step(w, g, m, v, vhat, *, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+ *           amsgrad=False, step, weight_decay=0.0) */
+static PyObject *py_adam_step(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "adam_step";
+    static char *kwlist[] = {"w",       "g",       "m",       "v",    "vhat",
+                             "learning_rate", "beta_1", "beta_2", "epsilon", "amsgrad",
+                             "step", "weight_decay", NULL};
+    PyObject *o[5], *olr = NULL, *ostep = NULL;
+    double lr_d, b1_d = 0.9, b2_d = 0.999, eps_d = 1e-7, wd_d = 0.0;
+    int amsgrad = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO|$OdddpOd:adam_step", kwlist, &o[0], &o[1],
+                                     &o[2], &o[3], &o[4], &olr, &b1_d, &b2_d, &eps_d, &amsgrad,
+                                     &ostep, &wd_d))
+        return NULL;
+    float lr, b1, b2, eps, wd;
+    unsigned long long step;
+    if (lo_kw_float(fn, "learning_rate", olr, &lr_d) ||
+        lo_nonneg(fn, "learning_rate", lr_d, &lr) ||
+        lo_hyper(fn, "beta_1", b1_d, 0.0, 1.0, 1, "in [0, 1)", &b1) ||
+        lo_hyper(fn, "beta_2", b2_d, 0.0, 1.0, 1, "in [0, 1)", &b2) ||
+        lo_nonneg(fn, "epsilon", eps_d, &eps) || lo_nonneg(fn, "weight_decay", wd_d, &wd) ||
+        lo_kw_uint(fn, "step", ostep, 1, (unsigned long long)INT64_MAX, &step))
+        return NULL;
+    static const char *names[] = {"w", "g", "m", "v", "vhat"};
+    static const char *why[] = {NULL, NULL, NULL, NULL, "when amsgrad"};
+    const int needed[] = {1, 1, 1, 1, amsgrad};
+    PyArrayObject *a[5];
+    if (lo_optim_arrays(fn, 5, o, names, needed, why, a)) return NULL;
+    int64_t n = numel(a[0]);
+    float *w = lo_data(a[0]), *pm = lo_data(a[2]), *v = lo_data(a[3]), *vhat = lo_data(a[4]);
+    const float *g = lo_data(a[1]);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_adam_step(n, lr, b1, b2, eps, amsgrad, (int64_t)step, wd, w, g, pm, v, vhat);
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
+
+/* adadelta_step(w, g, acc_grad, acc_delta, *, learning_rate, rho=0.95, epsilon=1e-7,
+ *               weight_decay=0.0) */
+static PyObject *py_adadelta_step(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "adadelta_step";
+    static char *kwlist[] = {"w", "g", "acc_grad", "acc_delta", "learning_rate", "rho",
+                             "epsilon", "weight_decay", NULL};
+    PyObject *o[4], *olr = NULL;
+    double lr_d, rho_d = 0.95, eps_d = 1e-7, wd_d = 0.0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO|$Oddd:adadelta_step", kwlist, &o[0], &o[1],
+                                     &o[2], &o[3], &olr, &rho_d, &eps_d, &wd_d))
+        return NULL;
+    float lr, rho, eps, wd;
+    if (lo_kw_float(fn, "learning_rate", olr, &lr_d) ||
+        lo_nonneg(fn, "learning_rate", lr_d, &lr) || lo_unit(fn, "rho", rho_d, &rho) ||
+        lo_nonneg(fn, "epsilon", eps_d, &eps) || lo_nonneg(fn, "weight_decay", wd_d, &wd))
+        return NULL;
+    static const char *names[] = {"w", "g", "acc_grad", "acc_delta"};
+    static const char *why[] = {NULL, NULL, NULL, NULL};
+    const int needed[] = {1, 1, 1, 1};
+    PyArrayObject *a[4];
+    if (lo_optim_arrays(fn, 4, o, names, needed, why, a)) return NULL;
+    int64_t n = numel(a[0]);
+    float *w = lo_data(a[0]), *ag = lo_data(a[2]), *ad = lo_data(a[3]);
+    const float *g = lo_data(a[1]);
+    dlc_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_adadelta_step(n, lr, rho, eps, wd, w, g, ag, ad);
+    Py_END_ALLOW_THREADS
+    return status_result(fn, st);
+}
 /* ==== END optim bindings ==== */
 
 /* ================================================================ module */
@@ -1368,10 +2020,46 @@ static PyMethodDef methods[] = {
     KW(softmax_backward, "softmax_backward(y, dy, dx): dx += y * (dy - sum(dy * y)) per row."),
     /* ---- END activations methods ---- */
     /* ---- BEGIN softmax_xent methods ---- */
+    KW(softmax_xent_forward, "softmax_xent_forward(logits, labels, probs, loss): probs = "
+                             "softmax(logits); loss[i] = -sum(labels[i] * log(probs[i]))."),
+    KW(softmax_xent_backward, "softmax_xent_backward(probs, labels, dlogits, *, scale): "
+                              "dlogits += scale * (probs - labels)."),
+    KW(softmax_xent_sparse_forward, "softmax_xent_sparse_forward(logits, labels, probs, loss): "
+                                    "the same with int32 class indices labels (m,)."),
+    KW(softmax_xent_sparse_backward, "softmax_xent_sparse_backward(probs, labels, dlogits, *, "
+                                     "scale): dlogits += scale * (probs - onehot(labels))."),
+    KW(xent_forward, "xent_forward(probs, labels, loss, *, epsilon=1e-7): Keras categorical "
+                     "cross-entropy on probabilities (renormalised, clipped)."),
+    KW(xent_backward, "xent_backward(probs, labels, dprobs, *, scale, epsilon=1e-7): dprobs += "
+                      "scale * d loss / d probs."),
+    KW(bce_forward, "bce_forward(x, labels, loss, *, from_logits=False, epsilon=1e-7): binary "
+                    "cross-entropy, loss[i] = mean over the last axis."),
+    KW(bce_backward, "bce_backward(x, labels, dx, *, scale, from_logits=False, epsilon=1e-7): "
+                     "dx += scale * d loss / dx."),
+    KW(mse_forward, "mse_forward(x, labels, loss): loss[i] = mean((x[i] - labels[i])**2)."),
+    KW(mse_backward, "mse_backward(x, labels, dx, *, scale): dx += scale * 2 * (x - labels) / k."),
     /* ---- END softmax_xent methods ---- */
     /* ---- BEGIN dropout methods ---- */
+    KW(dropout_forward, "dropout_forward(x, y, mask, *, rate, seed, step): inverted dropout, "
+                        "mask from Philox-4x32-10 keyed by (seed, step)."),
+    KW(dropout_backward, "dropout_backward(mask, dy, dx, *, rate): dx += dy * mask / (1 - rate)."),
+    KW(philox_uniform, "philox_uniform(out, *, seed, step): the dropout stream as floats in "
+                       "[0, 1)."),
+    KW(philox4x32_10, "philox4x32_10(counter, key) -> 4 ints: one raw Philox4x32-10 block."),
     /* ---- END dropout methods ---- */
     /* ---- BEGIN optim methods ---- */
+    KW(sgd_step, "sgd_step(w, g, v, *, learning_rate, momentum=0.0, nesterov=False, "
+                 "weight_decay=0.0): one Keras 3 SGD update in place."),
+    KW(adagrad_step, "adagrad_step(w, g, acc, *, learning_rate, epsilon=1e-7, weight_decay=0.0)"
+                     ": one Keras 3 Adagrad update in place."),
+    KW(rmsprop_step, "rmsprop_step(w, g, v, mom, avg, *, learning_rate, rho=0.9, momentum=0.0, "
+                     "epsilon=1e-7, centered=False, weight_decay=0.0): one Keras 3 RMSprop "
+                     "update in place."),
+    KW(adam_step, "adam_step(w, g, m, v, vhat, *, learning_rate, beta_1=0.9, beta_2=0.999, "
+                  "epsilon=1e-7, amsgrad=False, step, weight_decay=0.0): one Keras 3 Adam "
+                  "update in place (step is 1-based)."),
+    KW(adadelta_step, "adadelta_step(w, g, acc_grad, acc_delta, *, learning_rate, rho=0.95, "
+                      "epsilon=1e-7, weight_decay=0.0): one Keras 3 Adadelta update in place."),
     /* ---- END optim methods ---- */
     {NULL, NULL, 0, NULL}};
 
