@@ -48,7 +48,7 @@ def test_uniform_stream_layout():
 
 @pytest.mark.parametrize("n,seed,step", [(1, 0, 0), (7, 1, 2), (4099, 2**64 - 1, 2**64 - 1),
                                          (100003, 123456789, 42)])
-def test_uniform_matches_reference_and_range(n, seed, step):
+def test_uniform_matches_reference_and_range(simd, n, seed, step):
     out = np.empty(n, np.float32)
     _C.philox_uniform(out, seed=seed, step=step)
     assert np.array_equal(out, R.philox_uniform_ref(n, seed, step))
@@ -77,7 +77,7 @@ def test_mask_fraction_close_to_rate(rate):
 
 @pytest.mark.parametrize("shape", [(1,), (3, 5), (2, 7, 9, 3), (10001,)])
 @pytest.mark.parametrize("rate", [0.0, 0.25, 0.6])
-def test_forward_matches_reference(rng, shape, rate):
+def test_forward_matches_reference(rng, simd, shape, rate):
     x = rng.standard_normal(shape).astype(np.float32)
     y, mask = np.full_like(x, np.nan), np.full(shape, 9, np.uint8)
     _C.dropout_forward(x, y, mask, rate=rate, seed=11, step=3)
@@ -115,7 +115,7 @@ def test_same_key_same_mask_and_different_key_different_mask(rng):
         assert 0.45 < (a == other).mean() < 0.55
 
 
-def test_one_and_two_threads_bit_identical(rng, threads):
+def test_one_and_two_threads_bit_identical(rng, simd, threads):
     n = 300_001  # above the parallel threshold, not a multiple of 4
     x = rng.standard_normal(n).astype(np.float32)
     dy = rng.standard_normal(n).astype(np.float32)

@@ -3,13 +3,18 @@ Keras cross-entropy on probabilities, binary cross-entropy, mean squared error.
 
 Forward against float64 references, backward against central differences of the float64
 reference (random directions), PyTorch parity, extreme logits, threads, binding refusals."""
-import numpy as np
-import pytest
-import torch
-import torch.nn.functional as F
+import os
 
-from dlc import _C
-import reference as R
+os.environ["KERAS_BACKEND"] = "torch"
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from dlc import _C  # noqa: E402
+import reference as R  # noqa: E402
 
 SHAPES = [(1, 1), (1, 5), (7, 3), (33, 10), (64, 129)]
 
@@ -258,6 +263,45 @@ def test_mse_torch_parity(rng):
     _C.mse_backward(x, z, dx, scale=1 / 6)
     np.testing.assert_allclose(loss, lt.detach().numpy(), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-5, atol=1e-8)
+
+
+# ---------------------------------------------------------------- Keras 3 semantics
+
+def _keras(fn, y, x, **kw):
+    out = fn(torch.tensor(y), torch.tensor(x), **kw)
+    return out.detach().cpu().numpy()
+
+
+def test_keras3_loss_parity(rng):
+    """The Keras 3 loss functions (torch backend, float32) give the same per-sample losses,
+    including renormalisation and clipping of probabilities at the edges."""
+    m, k = 9, 6
+    p = (rng.random((m, k)) * 2).astype(np.float32)
+    p[0, 0], p[1, :] = 0.0, [1.0, 0, 0, 0, 0, 0]  # clipped entries
+    y = _soft(rng, m, k)
+    y[1] = [0, 1, 0, 0, 0, 0]
+    loss = np.empty(m, np.float32)
+    _C.xent_forward(p, y, loss)
+    np.testing.assert_allclose(loss, _keras(keras.losses.categorical_crossentropy, y, p),
+                               rtol=1e-5, atol=1e-5)
+    z = rng.random((m, k)).astype(np.float32)
+    q = rng.random((m, k)).astype(np.float32)
+    q[0, :2] = [0.0, 1.0]
+    _C.bce_forward(q, z, loss)
+    np.testing.assert_allclose(loss, _keras(keras.losses.binary_crossentropy, z, q),
+                               rtol=1e-5, atol=1e-5)
+    x = (rng.standard_normal((m, k)) * 5).astype(np.float32)
+    _C.bce_forward(x, z, loss, from_logits=True)
+    np.testing.assert_allclose(
+        loss, _keras(keras.losses.binary_crossentropy, z, x, from_logits=True), rtol=1e-5,
+        atol=1e-6)
+    probs = np.empty_like(x)
+    _C.softmax_xent_forward(x, y, probs, loss)
+    np.testing.assert_allclose(
+        loss, _keras(keras.losses.categorical_crossentropy, y, x, from_logits=True), rtol=1e-5,
+        atol=1e-5)
+    _C.mse_forward(x, z, loss)
+    np.testing.assert_allclose(loss, _keras(keras.losses.mean_squared_error, z, x), rtol=1e-6)
 
 
 # ---------------------------------------------------------------- threads
