@@ -288,6 +288,26 @@ def test_threads_bit_identical(threads):
         res.append(_all_kernels(np.random.default_rng(5), 300, 257))
     for name in res[0]:
         assert np.array_equal(res[0][name], res[1][name], equal_nan=True), name
+    # The parallel branches against the references too.
+    rng = np.random.default_rng(5)
+    x = randn(rng, (300, 257))
+    dy = randn(rng, (300, 257))
+    out = res[0]
+    relu_kw = dict(negative_slope=float(np.float32(0.1)), max_value=2.0)
+    np.testing.assert_allclose(out["relu"], ref.relu_ref(x, **relu_kw), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(out["elu"], ref.elu_ref(x), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(out["sigmoid"], ref.sigmoid_ref(x), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(out["tanh"], ref.tanh_ref(x), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(out["softmax"], ref.softmax_ref(x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(out["drelu"], 0.25 + dy * ref.relu_grad_ref(x, **relu_kw),
+                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(out["delu"], 0.25 + dy * ref.elu_grad_ref(x), rtol=1e-5, atol=1e-6)
+    s = ref.sigmoid_ref(x)
+    np.testing.assert_allclose(out["dsigmoid"], 0.25 + dy * s * (1 - s), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["dtanh"], 0.25 + dy * (1 - np.tanh(x.astype(np.float64)) ** 2),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["dsoftmax"], 0.25 + ref.softmax_backward_ref(out["softmax"], dy),
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_simd_paths_bit_identical():
