@@ -236,6 +236,26 @@ def test_activation_parity_with_torch(rng):
         np.testing.assert_allclose(y, theirs.numpy(), rtol=2e-6, atol=1e-7)
 
 
+def test_relu_parity_with_keras(rng):
+    """The general form matches keras.activations.relu (torch backend) off the kinks, for the
+    hyperparameters Keras's ReLU layer accepts (threshold, max_value, negative_slope >= 0;
+    with a negative threshold Keras's clip to [0, max_value] zeroes threshold < x < 0)."""
+    pytest.importorskip("torch")
+    import os
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip("keras is not on the torch backend")
+    x = randn(rng, (4, 50))
+    for kw in [dict(), dict(negative_slope=0.25), dict(max_value=1.5), dict(threshold=0.5),
+               dict(negative_slope=0.125, threshold=0.5, max_value=2.0)]:
+        xk = away_from(x, [kw.get("threshold", 0.0), kw.get("max_value")], 1e-3)
+        want = keras.activations.relu(xk, **kw).detach().cpu().numpy()
+        y = np.empty_like(xk)
+        _C.relu_forward(xk, y, **kw)
+        np.testing.assert_allclose(y, want, rtol=1e-6, atol=1e-7)
+
+
 # ---------------------------------------------------------------- in place, threads, SIMD
 
 FORWARDS = {
