@@ -236,6 +236,26 @@ def test_activation_parity_with_torch(rng):
         np.testing.assert_allclose(y, theirs.numpy(), rtol=2e-6, atol=1e-7)
 
 
+def test_relu_parity_with_keras(rng):
+    """The general form matches keras.activations.relu (torch backend) off the kinks, for the
+    hyperparameters Keras's ReLU layer accepts (threshold, max_value, negative_slope >= 0;
+    with a negative threshold Keras's clip to [0, max_value] zeroes threshold < x < 0)."""
+    pytest.importorskip("torch")
+    import os
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip("keras is not on the torch backend")
+    x = randn(rng, (4, 50))
+    for kw in [dict(), dict(negative_slope=0.25), dict(max_value=1.5), dict(threshold=0.5),
+               dict(negative_slope=0.125, threshold=0.5, max_value=2.0)]:
+        xk = away_from(x, [kw.get("threshold", 0.0), kw.get("max_value")], 1e-3)
+        want = keras.activations.relu(xk, **kw).detach().cpu().numpy()
+        y = np.empty_like(xk)
+        _C.relu_forward(xk, y, **kw)
+        np.testing.assert_allclose(y, want, rtol=1e-6, atol=1e-7)
+
+
 # ---------------------------------------------------------------- in place, threads, SIMD
 
 FORWARDS = {
@@ -288,6 +308,26 @@ def test_threads_bit_identical(threads):
         res.append(_all_kernels(np.random.default_rng(5), 300, 257))
     for name in res[0]:
         assert np.array_equal(res[0][name], res[1][name], equal_nan=True), name
+    # The parallel branches against the references too.
+    rng = np.random.default_rng(5)
+    x = randn(rng, (300, 257))
+    dy = randn(rng, (300, 257))
+    out = res[0]
+    relu_kw = dict(negative_slope=float(np.float32(0.1)), max_value=2.0)
+    np.testing.assert_allclose(out["relu"], ref.relu_ref(x, **relu_kw), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(out["elu"], ref.elu_ref(x), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(out["sigmoid"], ref.sigmoid_ref(x), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(out["tanh"], ref.tanh_ref(x), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(out["softmax"], ref.softmax_ref(x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(out["drelu"], 0.25 + dy * ref.relu_grad_ref(x, **relu_kw),
+                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(out["delu"], 0.25 + dy * ref.elu_grad_ref(x), rtol=1e-5, atol=1e-6)
+    s = ref.sigmoid_ref(x)
+    np.testing.assert_allclose(out["dsigmoid"], 0.25 + dy * s * (1 - s), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["dtanh"], 0.25 + dy * (1 - np.tanh(x.astype(np.float64)) ** 2),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["dsoftmax"], 0.25 + ref.softmax_backward_ref(out["softmax"], dy),
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_simd_paths_bit_identical():

@@ -204,6 +204,26 @@ def test_threads_bit_identical(threads, shape):
         res.append(_run_all(np.random.default_rng(8), shape))
     for k in res[0]:
         assert np.array_equal(res[0][k], res[1][k]), k
+    # The parallel branches against the references too (channels 1.. : channel 0 holds the
+    # +/-1e15 pair that only the bit-identity check is for).
+    rng = np.random.default_rng(8)
+    c = shape[-1]
+    x = (rng.standard_normal(shape) * 2 + 3).astype(np.float32)
+    x.reshape(-1, c)[0, 0], x.reshape(-1, c)[-1, 0] = 1e15, -1e15
+    gamma, beta, mm, mv = params(rng, c)
+    dy = rng.standard_normal(shape).astype(np.float32)
+    out, k = res[0], slice(1, None)
+    wy, wmean, winv, wmm, wmv = ref.batchnorm_train_ref(x, gamma, beta, mm, mv)
+    np.testing.assert_allclose(out["y"][..., k], wy[..., k], rtol=1e-5, atol=2e-6)
+    np.testing.assert_allclose(out["mean"][k], wmean[k], rtol=1e-6)
+    np.testing.assert_allclose(out["invstd"][k], winv[k], rtol=1e-6)
+    np.testing.assert_allclose(out["mv"][k], wmv[k], rtol=1e-6)
+    np.testing.assert_allclose(out["yi"], ref.batchnorm_infer_ref(x, gamma, beta, mm, mv),
+                               rtol=1e-5, atol=1e-3)
+    wdx, wdg, wdb = ref.batchnorm_backward_ref(x[..., k], dy[..., k], gamma[k])
+    np.testing.assert_allclose(out["dx"][..., k], 0.5 + wdx, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(out["dg"][k], 0.5 + wdg, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(out["db"][k], 0.5 + wdb, rtol=1e-5, atol=1e-3)
 
 
 def test_simd_paths_bit_identical():

@@ -328,16 +328,48 @@ def _run_all(rng, n, h, w, c, pool, strides, pad):
     return out
 
 
+def _check_run_all(rng, cfg, out):
+    """_run_all's outputs (same seed) against the float64 references: the large shapes of
+    the thread tests take the parallel branches, which the small cases above do not."""
+    n, h, w, c, pool, strides, pad = cfg
+    x = distinct(rng, (n, h, w, c), 1e-3)
+    oh, ow = ref.pool_output_hw(h, w, pool, strides, pad)
+    dy = rng.standard_normal((n, oh, ow, c)).astype(np.float32)
+    gdy = rng.standard_normal((n, c)).astype(np.float32)
+    half = np.full(x.shape, 0.5)
+    y, arg = ref.maxpool2d_ref(x, pool, strides, pad)
+    np.testing.assert_array_equal(out["max_y"], y)
+    np.testing.assert_array_equal(out["max_arg"], arg)
+    np.testing.assert_allclose(out["max_dx"], ref.maxpool2d_backward_ref(dy, arg, half), rtol=1e-6,
+                               atol=1e-6)
+    # x reaches |x| ~ 65 (distinct values 1e-3 apart): float32 sums carry ~1e-5 absolute error.
+    np.testing.assert_allclose(out["avg_y"], ref.avgpool2d_ref(x, pool, strides, pad), rtol=1e-5,
+                               atol=3e-5)
+    np.testing.assert_allclose(out["avg_dx"], ref.avgpool2d_backward_ref(dy, half, pool, strides, pad),
+                               rtol=1e-5, atol=1e-6)
+    gy, garg = ref.global_maxpool2d_ref(x)
+    np.testing.assert_array_equal(out["gmax_y"], gy)
+    np.testing.assert_array_equal(out["gmax_arg"], garg)
+    np.testing.assert_allclose(out["gmax_dx"], ref.global_maxpool2d_backward_ref(gdy, garg, half),
+                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(out["gavg_y"], ref.global_avgpool2d_ref(x), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(out["gavg_dx"], ref.global_avgpool2d_backward_ref(gdy, half),
+                               rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize("cfg", [(6, 26, 26, 32, (2, 2), (2, 2), (0, 0, 0, 0)),
-                                 (5, 15, 17, 19, (3, 3), (1, 1), (1, 1, 1, 1))])
+                                 (5, 15, 17, 19, (3, 3), (1, 1), (1, 1, 1, 1)),
+                                 (64, 6, 7, 40, (3, 2), (2, 2), (1, 1, 0, 1))])
 def test_threads_bit_identical(threads, cfg):
-    # Large enough (> 32k values) that every kernel goes parallel.
+    # Large enough (> 32k values) that every kernel goes parallel; the last case has
+    # n * c = 2560 for the global max backward's scatter.
     res = []
     for t in (1, 2):
         threads(t)
         res.append(_run_all(np.random.default_rng(3), *cfg))
     for k in res[0]:
         assert np.array_equal(res[0][k], res[1][k]), k
+    _check_run_all(np.random.default_rng(3), cfg, res[0])
 
 
 def test_simd_paths_bit_identical():
@@ -352,6 +384,27 @@ def test_simd_paths_bit_identical():
     for level in SIMD_LEVELS[1:]:
         for k in res["generic"]:
             assert np.array_equal(res["generic"][k], res[level][k]), (level, k)
+
+
+def test_concurrent_python_threads():
+    """The wrappers release the GIL and keep no state: calls from several Python threads at
+    once give the serial results."""
+    import threading
+    want = [_run_all(np.random.default_rng(k), 4, 12, 12, 24, (2, 2), (2, 2), (0, 0, 0, 0))
+            for k in range(4)]
+    got = [None] * 4
+
+    def work(k):
+        got[k] = _run_all(np.random.default_rng(k), 4, 12, 12, 24, (2, 2), (2, 2), (0, 0, 0, 0))
+
+    ts = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    for k in range(4):
+        for name in want[k]:
+            assert np.array_equal(want[k][name], got[k][name]), (k, name)
 
 
 # ---------------------------------------------------------------- binding refusals
