@@ -148,11 +148,11 @@ class Model(Layer):
         order: List[Node] = []
         seen: Dict[int, bool] = {}
         input_ids = {id(t) for t in ins}
-        reached_inputs = set()
+        first_seen: Dict[int, int] = {}  # layer id -> DFS pre-order index (Keras's tie-break)
 
         def visit(t: KerasTensor, path: Tuple[str, ...]) -> None:
             if id(t) in input_ids:
-                reached_inputs.add(id(t))
+                first_seen.setdefault(id(t.input_layer), len(first_seen))
                 return
             if t.node is None:
                 raise ValueError(
@@ -162,6 +162,7 @@ class Model(Layer):
             if seen.get(id(t.node)):
                 return
             seen[id(t.node)] = True
+            first_seen.setdefault(id(t.node.layer), len(first_seen))
             for src in t.node.inputs:
                 visit(src, path + (t.node.layer.name,))
             order.append(t.node)
@@ -169,15 +170,35 @@ class Model(Layer):
         for t in outs:
             visit(t, ())
         self._inputs, self._outputs, self._nodes = ins, outs, order
-        layers: List[Layer] = [t.input_layer for t in ins]
-        for node in order:
-            if node.layer not in layers:
-                layers.append(node.layer)
-        self._all_layers = layers
+        self._all_layers = self._keras_layer_order(ins, order, first_seen)
         self._grad_tensors = [node.output for node in order]
         self.built = True
         self._graph_ready = True
         self._build_arena()
+
+    @staticmethod
+    def _keras_layer_order(ins: List[KerasTensor], order: List[Node],
+                           first_seen: Dict[int, int]) -> List[Layer]:
+        """Layers in Keras's order, so that get_weights() lists match Keras's: by depth
+        (distance from the outputs, deepest first), ties by first visit in a depth-first walk
+        from the outputs."""
+        depth: Dict[int, int] = {}
+        layer_depth: Dict[int, int] = {}
+        producers = {id(nd.output): nd for nd in order}
+        for nd in reversed(order):
+            d = max(depth.setdefault(id(nd), 0), layer_depth.get(id(nd.layer), 0))
+            depth[id(nd)] = layer_depth[id(nd.layer)] = d
+            for t in nd.inputs:
+                parent = producers.get(id(t))
+                key = id(parent) if parent is not None else id(t)
+                depth[key] = max(depth.get(key, 0), d + 1)
+        layers: Dict[int, Layer] = {}
+        for t in ins:
+            layers[id(t.input_layer)] = t.input_layer
+            layer_depth[id(t.input_layer)] = depth.get(id(t), 0)
+        for nd in order:
+            layers[id(nd.layer)] = nd.layer
+        return sorted(layers.values(), key=lambda l: (-layer_depth[id(l)], first_seen[id(l)]))
 
     def _variables_all(self) -> List[Variable]:
         out: List[Variable] = []

@@ -247,8 +247,13 @@ def test_progress_output_is_bounded_for_10000_steps(rng, monkeypatch):
 
 @pytest.mark.skipif(data_dir() is None, reason="MNIST not available: set DLC_DATA_DIR")
 def test_cnn_mnist_learns_on_a_subset(monkeypatch):
-    """The CNN-MNIST example on 6,000 training images for one epoch reaches >= 95% on 1,000
-    test images."""
+    """The CNN-MNIST example's network and optimizer (Adadelta, learning rate 1.0), trained on
+    6,000 MNIST images, reaches >= 95% on 1,000 test images.
+
+    Calibration (seeds 0-3, 1,000 test images): one epoch at the example's batch 128 gives
+    85-89% with Keras 3 itself and 89-91% with dlc, and about 94% at batch 32 for both, so one
+    epoch cannot clear 95% with this network; three epochs at batch 32 (564 steps) do with a
+    margin, in a few seconds."""
     monkeypatch.setenv("DLC_DATA_DIR", data_dir())
     (x_train, y_train), (x_test, y_test) = dlc.datasets.mnist.load_data()
     dlc.utils.set_random_seed(0)
@@ -259,6 +264,6 @@ def test_cnn_mnist_learns_on_a_subset(monkeypatch):
     model = cnn_mnist()
     model.compile(loss=dlc.losses.categorical_crossentropy,
                   optimizer=dlc.optimizers.Adadelta(learning_rate=1.0), metrics=["accuracy"])
-    model.fit(x_train, y_train, batch_size=128, epochs=1, verbose=0)
+    model.fit(x_train, y_train, batch_size=32, epochs=3, verbose=0)
     loss, acc = model.evaluate(x_test, y_test, verbose=0)
     assert acc >= 0.95, (loss, acc)

@@ -41,8 +41,9 @@ def clear_session() -> None:
 
 
 def _snake(name: str) -> str:
+    """Keras's snake case: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d, ReLU -> re_lu."""
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
 
 
 def shape_str(shape: Any) -> str:
