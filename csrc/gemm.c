@@ -97,7 +97,7 @@ typedef struct {
 
 /* k is cut into blocks of (about) KC_MAX; the cut depends on k only (see k_block). */
 #ifndef KC_MAX
-#define KC_MAX 256
+#define KC_MAX 320
 #endif
 #ifndef A5_MC
 #define A5_MC 224
