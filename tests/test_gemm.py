@@ -9,10 +9,11 @@ from dlc import _C
 TRANS = [(False, False), (True, False), (False, True), (True, True)]
 
 # (m, n, k): empty and unit sizes, odd sizes, sizes around the register tiles (MR 4/6/14,
-# NR 16/32), the k block (256), the row blocks (128/192/224) and the column block (2048).
+# NR 16/32), the k block (at most 320: k = 321 is two blocks of 168), the row blocks
+# (128/192/224) and the column block (2048).
 SHAPES = [
     (0, 5, 3), (4, 0, 3), (4, 5, 0), (1, 1, 1), (1, 7, 1), (7, 1, 5), (1, 1, 300),
-    (13, 31, 17), (14, 32, 256), (15, 33, 257), (28, 64, 255), (29, 65, 513),
+    (13, 31, 17), (14, 32, 320), (15, 33, 321), (28, 64, 319), (29, 65, 641), (3, 5, 1000),
     (6, 16, 8), (5, 15, 7), (223, 97, 64), (225, 33, 31), (449, 40, 20), (3, 2049, 5),
     (37, 45, 600),
 ]
@@ -51,7 +52,7 @@ def test_gemm_matches_float64(simd, rng, m, n, k, ta, tb):
 @pytest.mark.parametrize("alpha,beta", ALPHA_BETA)
 @pytest.mark.parametrize("ta,tb", TRANS)
 def test_gemm_alpha_beta(simd, rng, alpha, beta, ta, tb):
-    m, n, k = 31, 47, 300  # edge tiles in m and n, two k blocks
+    m, n, k = 31, 47, 400  # edge tiles in m and n, two k blocks
     a, b, c0 = operands(rng, m, n, k, ta, tb)
     for mode in ({}, {"serial": True}, {"reference": True}):
         c = c0.copy()
@@ -59,7 +60,7 @@ def test_gemm_alpha_beta(simd, rng, alpha, beta, ta, tb):
         assert_gemm_close(c, a, b, c0, ta, tb, alpha, beta)
 
 
-@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (29, 65, 513), (15, 33, 0), (100, 70, 40)])
+@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (29, 65, 641), (15, 33, 0), (100, 70, 40)])
 @pytest.mark.parametrize("ta,tb", TRANS)
 def test_gemm_beta_zero_ignores_nan(simd, rng, m, n, k, ta, tb):
     a, b, _ = operands(rng, m, n, k, ta, tb)
@@ -73,7 +74,7 @@ def test_gemm_beta_zero_ignores_nan(simd, rng, m, n, k, ta, tb):
     assert np.all(np.isnan(c))
 
 
-@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (13, 31, 17), (29, 65, 513), (7, 1, 0)])
+@pytest.mark.parametrize("m,n,k", [(1, 1, 1), (13, 31, 17), (29, 65, 641), (7, 1, 0)])
 @pytest.mark.parametrize("ta,tb", TRANS)
 def test_reference_matches_float64(rng, m, n, k, ta, tb):
     a, b, c0 = operands(rng, m, n, k, ta, tb)
@@ -82,8 +83,9 @@ def test_reference_matches_float64(rng, m, n, k, ta, tb):
     assert_gemm_close(c, a, b, c0, ta, tb, 1.25, -0.5)
 
 
-# Big enough to run in parallel: split by rows (first two) and by columns (m below 4 tiles).
-PAR_SHAPES = [(300, 200, 100), (1000, 70, 288), (20, 500, 300), (9, 300, 800)]
+# Big enough to run in parallel: split by rows, by columns (n much larger than m), and into
+# many row pieces handed out dynamically (B small next to A).
+PAR_SHAPES = [(300, 200, 100), (1000, 70, 288), (20, 500, 300), (9, 300, 800), (3000, 20, 50)]
 
 
 @pytest.mark.parametrize("m,n,k", PAR_SHAPES)
