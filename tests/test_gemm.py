@@ -8,13 +8,14 @@ from dlc import _C
 
 TRANS = [(False, False), (True, False), (False, True), (True, True)]
 
-# (m, n, k): empty and unit sizes, odd sizes, sizes around the register tiles (MR 4/6/14,
-# NR 16/32), the k block (at most 320: k = 321 is two blocks of 168), the row blocks
-# (128/192/224) and the column block (2048).
+# (m, n, k): empty and unit sizes, odd sizes, sizes around the register tiles (MR 6/14,
+# NR 8/16/32), the k block (at most 320: k = 321 is two blocks of 168), the row blocks
+# (120/192/224) and the column block (2048).
 SHAPES = [
     (0, 5, 3), (4, 0, 3), (4, 5, 0), (1, 1, 1), (1, 7, 1), (7, 1, 5), (1, 1, 300),
     (13, 31, 17), (14, 32, 320), (15, 33, 321), (28, 64, 319), (29, 65, 641), (3, 5, 1000),
-    (6, 16, 8), (5, 15, 7), (223, 97, 64), (225, 33, 31), (449, 40, 20), (3, 2049, 5),
+    (6, 16, 8), (5, 15, 7), (12, 8, 4), (7, 9, 3), (119, 9, 5), (121, 17, 6),
+    (223, 97, 64), (225, 33, 31), (449, 40, 20), (3, 2049, 5),
     (37, 45, 600),
 ]
 
