@@ -80,6 +80,9 @@ dlc_status dlc_sgemm_ref(int trans_a, int trans_b, int64_t m, int64_t n, int64_t
  * beta == 0 writes c without reading it. */
 typedef void (*ukernel_fn)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                            float alpha, float beta);
+/* The same, reading A unpacked: a[i * lda + p] (row-major, not transposed). */
+typedef void (*ukernel_direct_fn)(int64_t kc, const float *a, int64_t lda, const float *b,
+                                  float *c, int64_t ldc, float alpha, float beta);
 
 /* Packing routines (see pack_a_generic / pack_b_generic for the layouts). */
 typedef void (*pack_a_fn)(int trans_a, const float *a, int64_t lda, int64_t i0, int64_t mc,
@@ -91,12 +94,18 @@ typedef struct {
     int mr, nr;      /* register tile */
     int64_t mc, nc;  /* cache blocks: rows of A per packed block, columns of B per block */
     ukernel_fn fn;
+    ukernel_direct_fn direct; /* NULL: always pack A */
+    void (*prefetch)(const float *a, int64_t lda, int rows, int64_t kc); /* for direct */
     pack_a_fn pack_a;
     pack_b_fn pack_b;
 } ukernel;
 
 /* k is cut into blocks of (about) KC_MAX; the cut depends on k only (see k_block). */
 #define KC_MAX 320
+/* Up to this many columns, row-major A is read in place rather than packed. */
+#ifndef DIRECT_MAX_N
+#define DIRECT_MAX_N 256
+#endif
 #define MR_MAX 16
 #define NR_MAX 32
 
@@ -166,12 +175,15 @@ DLC_TARGET_AVX2 static void ukr_avx2(int64_t kc, const float *restrict a,
     }
 }
 
-/* AVX-512: 14 x 32, twenty-eight zmm accumulators, A broadcast from memory. */
+/* AVX-512: 14 x 32, twenty-eight zmm accumulators, A broadcast from memory. The body reads
+ * element (i, p) of the A panel at a[i * rs + p * cs]: packed (rs 1, cs MR) or straight from a
+ * row-major A (rs lda, cs 1); both instances do the same operations in the same order. */
 #define A5_MR 14
 #define A5_NR 32
-DLC_TARGET_AVX512 static void ukr_avx512(int64_t kc, const float *restrict a,
-                                         const float *restrict b, float *restrict c,
-                                         int64_t ldc, float alpha, float beta) {
+DLC_TARGET_AVX512 static inline __attribute__((always_inline)) void
+ukr_avx512_body(int64_t kc, const float *restrict a, int64_t rs, int64_t cs,
+                const float *restrict b, float *restrict c, int64_t ldc, float alpha,
+                float beta) {
     __m512 acc[A5_MR][2];
 #pragma GCC unroll 16
     for (int i = 0; i < A5_MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -179,11 +191,11 @@ DLC_TARGET_AVX512 static void ukr_avx512(int64_t kc, const float *restrict a,
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 16
         for (int i = 0; i < A5_MR; i++) {
-            __m512 ai = _mm512_set1_ps(a[i]);
+            __m512 ai = _mm512_set1_ps(a[i * rs]);
             acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
             acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
         }
-        a += A5_MR;
+        a += cs;
         b += A5_NR;
     }
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
@@ -203,6 +215,18 @@ DLC_TARGET_AVX512 static void ukr_avx512(int64_t kc, const float *restrict a,
                                                       _mm512_mul_ps(vb, _mm512_loadu_ps(ci + 16))));
         }
     }
+}
+
+DLC_TARGET_AVX512 static void ukr_avx512(int64_t kc, const float *restrict a,
+                                         const float *restrict b, float *restrict c,
+                                         int64_t ldc, float alpha, float beta) {
+    ukr_avx512_body(kc, a, 1, A5_MR, b, c, ldc, alpha, beta);
+}
+
+DLC_TARGET_AVX512 static void ukr_avx512_direct(int64_t kc, const float *restrict a, int64_t lda,
+                                                const float *restrict b, float *restrict c,
+                                                int64_t ldc, float alpha, float beta) {
+    ukr_avx512_body(kc, a, lda, 1, b, c, ldc, alpha, beta);
 }
 #endif /* DLC_X86 */
 
@@ -376,12 +400,22 @@ DLC_TARGET_AVX512 static void pack_b_avx512(int trans_b, const float *b, int64_t
         }
     }
 }
+
+/* Ask for rows x kc floats of A (the next direct panel) to be brought towards L2. */
+static void prefetch_rows(const float *a, int64_t lda, int rows, int64_t kc) {
+    for (int i = 0; i < rows; i++)
+        for (int64_t p = 0; p < kc; p += 16)
+            _mm_prefetch((const char *)(a + i * lda + p), _MM_HINT_T1);
+}
 #endif /* DLC_X86 */
-static const ukernel k_generic = {G_MR, G_NR, 120, 2048, ukr_generic, pack_a_generic,
+
+static const ukernel k_generic = {G_MR, G_NR, 120, 2048, ukr_generic, NULL, NULL,
+                                  pack_a_generic,
                                   pack_b_generic};
 #if DLC_X86
-static const ukernel k_avx2 = {A2_MR, A2_NR, 192, 2048, ukr_avx2, pack_a_generic, pack_b_generic};
-static const ukernel k_avx512 = {A5_MR, A5_NR, 224, 2048, ukr_avx512, pack_a_avx512,
+static const ukernel k_avx2 = {A2_MR, A2_NR, 192, 2048, ukr_avx2, NULL, NULL, pack_a_generic, pack_b_generic};
+static const ukernel k_avx512 = {A5_MR, A5_NR, 224, 2048, ukr_avx512, ukr_avx512_direct, prefetch_rows,
+                                 pack_a_avx512,
                                  pack_b_avx512};
 #endif
 
@@ -449,6 +483,40 @@ static void tile(const ukernel *kr, int64_t kc, const float *ap, const float *bp
         memcpy(c + i * ldc, t + i * nr, (size_t)cols * sizeof(float));
 }
 
+/* Skip packing A when each A panel serves few B panels (skinny n, as in convolutions): the
+ * packing pass would cost about as much as the kernel reads it saves. */
+static int use_direct(const gemm_job *g, int64_t n) {
+    return g->kr->direct != NULL && !g->trans_a && n <= DIRECT_MAX_N;
+}
+
+/* Rows [i0, i1) x columns [jc, jc+nc) for one k block, A read in place: each MR panel of A
+ * (in L1 after its first use) runs across all B panels. Edge rows go through the packed path. */
+static void gemm_direct(const gemm_job *g, int64_t i0, int64_t i1, int64_t jc, int64_t nc,
+                        int64_t pc, int64_t kc, const float *bpack, float *apack, float beta) {
+    const ukernel *kr = g->kr;
+    const int mr = kr->mr, nr = kr->nr;
+    int64_t panels = ceil_div(nc, nr);
+    for (int64_t r = i0; r < i1; r += mr) {
+        int64_t rows = DLC_MIN((int64_t)mr, i1 - r);
+        const float *ar = g->a + r * g->lda + pc;
+        if (rows < mr) kr->pack_a(0, g->a, g->lda, r, rows, pc, kc, mr, apack);
+        if (kr->prefetch && r + 2 * mr <= i1) kr->prefetch(ar + mr * g->lda, g->lda, mr, kc);
+        for (int64_t q = 0; q < panels; q++) {
+            const float *bp = bpack + q * kc * nr;
+            int64_t cols = DLC_MIN((int64_t)nr, nc - q * nr);
+            float *cq = g->c + r * g->ldc + jc + q * nr;
+            if (rows == mr && cols == nr)
+                kr->direct(kc, ar, g->lda, bp, cq, g->ldc, g->alpha, beta);
+            else if (rows == mr) { /* full rows, edge columns: pack this panel once */
+                if (q == 0 || DLC_MIN((int64_t)nr, nc - (q - 1) * nr) == nr)
+                    kr->pack_a(0, g->a, g->lda, r, rows, pc, kc, mr, apack);
+                tile(kr, kc, apack, bp, cq, g->ldc, rows, cols, g->alpha, beta);
+            } else
+                tile(kr, kc, apack, bp, cq, g->ldc, rows, cols, g->alpha, beta);
+        }
+    }
+}
+
 /* C[i0:i1, j0:j1] on one thread, with its own packing buffers. Never opens a parallel region,
  * so dlc_sgemm_serial may run it inside a caller's parallel loop. */
 static void gemm_block(const gemm_job *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
@@ -456,6 +524,7 @@ static void gemm_block(const gemm_job *g, int64_t i0, int64_t i1, int64_t j0, in
     const ukernel *kr = g->kr;
     const int mr = kr->mr, nr = kr->nr;
     const int64_t kcb = k_block(g->k);
+    const int direct = use_direct(g, j1 - j0);
     for (int64_t jc = j0; jc < j1; jc += kr->nc) {
         int64_t nc = DLC_MIN(kr->nc, j1 - jc);
         int64_t panels = ceil_div(nc, nr);
@@ -463,6 +532,10 @@ static void gemm_block(const gemm_job *g, int64_t i0, int64_t i1, int64_t j0, in
             int64_t kc = DLC_MIN(kcb, g->k - pc);
             float beta = pc == 0 ? g->beta : 1.0f; /* later k blocks accumulate */
             kr->pack_b(g->trans_b, g->b, g->ldb, pc, kc, jc, nc, nr, 0, panels, bpack);
+            if (direct) {
+                gemm_direct(g, i0, i1, jc, nc, pc, kc, bpack, apack, beta);
+                continue;
+            }
             for (int64_t ic = i0; ic < i1; ic += kr->mc) {
                 int64_t mc = DLC_MIN(kr->mc, i1 - ic);
                 kr->pack_a(g->trans_a, g->a, g->lda, ic, mc, pc, kc, mr, apack);
