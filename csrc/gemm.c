@@ -80,7 +80,8 @@ dlc_status dlc_sgemm_ref(int trans_a, int trans_b, int64_t m, int64_t n, int64_t
  * beta == 0 writes c without reading it. */
 typedef void (*ukernel_fn)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                            float alpha, float beta);
-/* The same, reading A unpacked: a[i * lda + p] (row-major, not transposed). */
+/* The same, reading A unpacked: element (i, p) at a[i * lda + p] (not transposed) or at
+ * a[p * lda + i] (transposed). */
 typedef void (*ukernel_direct_fn)(int64_t kc, const float *a, int64_t lda, const float *b,
                                   float *c, int64_t ldc, float alpha, float beta);
 
@@ -94,7 +95,7 @@ typedef struct {
     int mr, nr;      /* register tile */
     int64_t mc, nc;  /* cache blocks: rows of A per packed block, columns of B per block */
     ukernel_fn fn;
-    ukernel_direct_fn direct; /* NULL: always pack A */
+    ukernel_direct_fn direct, direct_t; /* NULL: always pack A */
     void (*prefetch)(const float *a, int64_t lda, int rows, int64_t kc); /* for direct */
     pack_a_fn pack_a;
     pack_b_fn pack_b;
@@ -227,6 +228,13 @@ DLC_TARGET_AVX512 static void ukr_avx512_direct(int64_t kc, const float *restric
                                                 const float *restrict b, float *restrict c,
                                                 int64_t ldc, float alpha, float beta) {
     ukr_avx512_body(kc, a, lda, 1, b, c, ldc, alpha, beta);
+}
+
+DLC_TARGET_AVX512 static void ukr_avx512_direct_t(int64_t kc, const float *restrict a,
+                                                  int64_t lda, const float *restrict b,
+                                                  float *restrict c, int64_t ldc, float alpha,
+                                                  float beta) {
+    ukr_avx512_body(kc, a, 1, lda, b, c, ldc, alpha, beta);
 }
 #endif /* DLC_X86 */
 
@@ -409,12 +417,14 @@ static void prefetch_rows(const float *a, int64_t lda, int rows, int64_t kc) {
 }
 #endif /* DLC_X86 */
 
-static const ukernel k_generic = {G_MR, G_NR, 120, 2048, ukr_generic, NULL, NULL,
+static const ukernel k_generic = {G_MR, G_NR, 120, 2048, ukr_generic, NULL, NULL, NULL,
                                   pack_a_generic,
                                   pack_b_generic};
 #if DLC_X86
-static const ukernel k_avx2 = {A2_MR, A2_NR, 192, 2048, ukr_avx2, NULL, NULL, pack_a_generic, pack_b_generic};
-static const ukernel k_avx512 = {A5_MR, A5_NR, 224, 2048, ukr_avx512, ukr_avx512_direct, prefetch_rows,
+static const ukernel k_avx2 = {A2_MR, A2_NR, 192, 2048, ukr_avx2, NULL, NULL, NULL,
+                              pack_a_generic, pack_b_generic};
+static const ukernel k_avx512 = {A5_MR, A5_NR, 224, 2048, ukr_avx512, ukr_avx512_direct,
+                                 ukr_avx512_direct_t, prefetch_rows,
                                  pack_a_avx512,
                                  pack_b_avx512};
 #endif
@@ -486,7 +496,7 @@ static void tile(const ukernel *kr, int64_t kc, const float *ap, const float *bp
 /* Skip packing A when each A panel serves few B panels (skinny n, as in convolutions): the
  * packing pass would cost about as much as the kernel reads it saves. */
 static int use_direct(const gemm_job *g, int64_t n) {
-    return g->kr->direct != NULL && !g->trans_a && n <= DIRECT_MAX_N;
+    return (g->trans_a ? g->kr->direct_t : g->kr->direct) != NULL && n <= DIRECT_MAX_N;
 }
 
 /* Rows [i0, i1) x columns [jc, jc+nc) for one k block, A read in place: each MR panel of A
@@ -496,20 +506,22 @@ static void gemm_direct(const gemm_job *g, int64_t i0, int64_t i1, int64_t jc, i
     const ukernel *kr = g->kr;
     const int mr = kr->mr, nr = kr->nr;
     int64_t panels = ceil_div(nc, nr);
+    ukernel_direct_fn direct = g->trans_a ? kr->direct_t : kr->direct;
     for (int64_t r = i0; r < i1; r += mr) {
         int64_t rows = DLC_MIN((int64_t)mr, i1 - r);
-        const float *ar = g->a + r * g->lda + pc;
-        if (rows < mr) kr->pack_a(0, g->a, g->lda, r, rows, pc, kc, mr, apack);
-        if (kr->prefetch && r + 2 * mr <= i1) kr->prefetch(ar + mr * g->lda, g->lda, mr, kc);
+        const float *ar = g->trans_a ? g->a + pc * g->lda + r : g->a + r * g->lda + pc;
+        if (rows < mr) kr->pack_a(g->trans_a, g->a, g->lda, r, rows, pc, kc, mr, apack);
+        if (!g->trans_a && kr->prefetch && r + 2 * mr <= i1)
+            kr->prefetch(ar + mr * g->lda, g->lda, mr, kc);
         for (int64_t q = 0; q < panels; q++) {
             const float *bp = bpack + q * kc * nr;
             int64_t cols = DLC_MIN((int64_t)nr, nc - q * nr);
             float *cq = g->c + r * g->ldc + jc + q * nr;
             if (rows == mr && cols == nr)
-                kr->direct(kc, ar, g->lda, bp, cq, g->ldc, g->alpha, beta);
+                direct(kc, ar, g->lda, bp, cq, g->ldc, g->alpha, beta);
             else if (rows == mr) { /* full rows, edge columns: pack this panel once */
                 if (q == 0 || DLC_MIN((int64_t)nr, nc - (q - 1) * nr) == nr)
-                    kr->pack_a(0, g->a, g->lda, r, rows, pc, kc, mr, apack);
+                    kr->pack_a(g->trans_a, g->a, g->lda, r, rows, pc, kc, mr, apack);
                 tile(kr, kc, apack, bp, cq, g->ldc, rows, cols, g->alpha, beta);
             } else
                 tile(kr, kc, apack, bp, cq, g->ldc, rows, cols, g->alpha, beta);
