@@ -80,6 +80,10 @@ dlc_status dlc_sgemm_ref(int trans_a, int trans_b, int64_t m, int64_t n, int64_t
  * beta == 0 writes c without reading it. */
 typedef void (*ukernel_fn)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                            float alpha, float beta);
+/* The same, reading A unpacked: element (i, p) at a[i * lda + p] (not transposed) or at
+ * a[p * lda + i] (transposed). */
+typedef void (*ukernel_direct_fn)(int64_t kc, const float *a, int64_t lda, const float *b,
+                                  float *c, int64_t ldc, float alpha, float beta);
 
 /* Packing routines (see pack_a_generic / pack_b_generic for the layouts). */
 typedef void (*pack_a_fn)(int trans_a, const float *a, int64_t lda, int64_t i0, int64_t mc,
@@ -91,27 +95,25 @@ typedef struct {
     int mr, nr;      /* register tile */
     int64_t mc, nc;  /* cache blocks: rows of A per packed block, columns of B per block */
     ukernel_fn fn;
+    ukernel_direct_fn direct, direct_t; /* NULL: always pack A */
+    void (*prefetch)(const float *a, int64_t lda, int rows, int64_t kc); /* for direct */
     pack_a_fn pack_a;
     pack_b_fn pack_b;
 } ukernel;
 
 /* k is cut into blocks of (about) KC_MAX; the cut depends on k only (see k_block). */
-#ifndef KC_MAX
-#define KC_MAX 256
-#endif
-#ifndef A5_MC
-#define A5_MC 224
-#endif
-#ifndef A5_NC
-#define A5_NC 2048
+#define KC_MAX 320
+/* Up to this many columns, row-major A is read in place rather than packed. */
+#ifndef DIRECT_MAX_N
+#define DIRECT_MAX_N 256
 #endif
 #define MR_MAX 16
 #define NR_MAX 32
 
-/* Portable C: 4 x 16. The compiler may vectorise the j loop; it does not contract to FMA
+/* Portable C: 6 x 8 (fits the 16 SSE registers of baseline x86-64). The compiler may vectorise the j loop; it does not contract to FMA
  * (ISO C mode), so this path rounds the product and the sum separately. */
-#define G_MR 4
-#define G_NR 16
+#define G_MR 6
+#define G_NR 8
 static void ukr_generic(int64_t kc, const float *restrict a, const float *restrict b,
                         float *restrict c, int64_t ldc, float alpha, float beta) {
     float acc[G_MR][G_NR];
@@ -174,12 +176,15 @@ DLC_TARGET_AVX2 static void ukr_avx2(int64_t kc, const float *restrict a,
     }
 }
 
-/* AVX-512: 14 x 32, twenty-eight zmm accumulators, A broadcast from memory. */
+/* AVX-512: 14 x 32, twenty-eight zmm accumulators, A broadcast from memory. The body reads
+ * element (i, p) of the A panel at a[i * rs + p * cs]: packed (rs 1, cs MR) or straight from a
+ * row-major A (rs lda, cs 1); both instances do the same operations in the same order. */
 #define A5_MR 14
 #define A5_NR 32
-DLC_TARGET_AVX512 static void ukr_avx512(int64_t kc, const float *restrict a,
-                                         const float *restrict b, float *restrict c,
-                                         int64_t ldc, float alpha, float beta) {
+DLC_TARGET_AVX512 static inline __attribute__((always_inline)) void
+ukr_avx512_body(int64_t kc, const float *restrict a, int64_t rs, int64_t cs,
+                const float *restrict b, float *restrict c, int64_t ldc, float alpha,
+                float beta) {
     __m512 acc[A5_MR][2];
 #pragma GCC unroll 16
     for (int i = 0; i < A5_MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -187,11 +192,11 @@ DLC_TARGET_AVX512 static void ukr_avx512(int64_t kc, const float *restrict a,
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 16
         for (int i = 0; i < A5_MR; i++) {
-            __m512 ai = _mm512_set1_ps(a[i]);
+            __m512 ai = _mm512_set1_ps(a[i * rs]);
             acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
             acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
         }
-        a += A5_MR;
+        a += cs;
         b += A5_NR;
     }
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
@@ -211,6 +216,25 @@ DLC_TARGET_AVX512 static void ukr_avx512(int64_t kc, const float *restrict a,
                                                       _mm512_mul_ps(vb, _mm512_loadu_ps(ci + 16))));
         }
     }
+}
+
+DLC_TARGET_AVX512 static void ukr_avx512(int64_t kc, const float *restrict a,
+                                         const float *restrict b, float *restrict c,
+                                         int64_t ldc, float alpha, float beta) {
+    ukr_avx512_body(kc, a, 1, A5_MR, b, c, ldc, alpha, beta);
+}
+
+DLC_TARGET_AVX512 static void ukr_avx512_direct(int64_t kc, const float *restrict a, int64_t lda,
+                                                const float *restrict b, float *restrict c,
+                                                int64_t ldc, float alpha, float beta) {
+    ukr_avx512_body(kc, a, lda, 1, b, c, ldc, alpha, beta);
+}
+
+DLC_TARGET_AVX512 static void ukr_avx512_direct_t(int64_t kc, const float *restrict a,
+                                                  int64_t lda, const float *restrict b,
+                                                  float *restrict c, int64_t ldc, float alpha,
+                                                  float beta) {
+    ukr_avx512_body(kc, a, 1, lda, b, c, ldc, alpha, beta);
 }
 #endif /* DLC_X86 */
 
@@ -384,12 +408,24 @@ DLC_TARGET_AVX512 static void pack_b_avx512(int trans_b, const float *b, int64_t
         }
     }
 }
+
+/* Ask for rows x kc floats of A (the next direct panel) to be brought towards L2. */
+static void prefetch_rows(const float *a, int64_t lda, int rows, int64_t kc) {
+    for (int i = 0; i < rows; i++)
+        for (int64_t p = 0; p < kc; p += 16)
+            _mm_prefetch((const char *)(a + i * lda + p), _MM_HINT_T1);
+}
 #endif /* DLC_X86 */
-static const ukernel k_generic = {G_MR, G_NR, 128, 2048, ukr_generic, pack_a_generic,
+
+static const ukernel k_generic = {G_MR, G_NR, 120, 2048, ukr_generic, NULL, NULL, NULL,
+                                  pack_a_generic,
                                   pack_b_generic};
 #if DLC_X86
-static const ukernel k_avx2 = {A2_MR, A2_NR, 192, 2048, ukr_avx2, pack_a_generic, pack_b_generic};
-static const ukernel k_avx512 = {A5_MR, A5_NR, A5_MC, A5_NC, ukr_avx512, pack_a_avx512,
+static const ukernel k_avx2 = {A2_MR, A2_NR, 192, 2048, ukr_avx2, NULL, NULL, NULL,
+                              pack_a_generic, pack_b_generic};
+static const ukernel k_avx512 = {A5_MR, A5_NR, 224, 2048, ukr_avx512, ukr_avx512_direct,
+                                 ukr_avx512_direct_t, prefetch_rows,
+                                 pack_a_avx512,
                                  pack_b_avx512};
 #endif
 
@@ -424,35 +460,18 @@ static int64_t a_floats(const ukernel *kr, int64_t m, int64_t k) {
     return round_up(DLC_MIN(m, kr->mc), kr->mr) * k_block(k);
 }
 
-/* Bytes for a team of `threads`, the largest over every kernel (the SIMD level may change
- * between the size query and the call). */
-static size_t ws_bytes(int64_t m, int64_t n, int64_t k, int threads) {
-    if (m <= 0 || n <= 0 || k <= 0) return 0;
-    size_t best = 0;
-    for (int lv = DLC_SIMD_GENERIC; lv <= DLC_SIMD_AVX512; lv++) {
-        const ukernel *kr = kernel_for((dlc_simd_level)lv);
-        size_t bytes = dlc_align_up((size_t)b_floats(kr, n, k) * sizeof(float)) +
-                       (size_t)threads * dlc_align_up((size_t)a_floats(kr, m, k) * sizeof(float));
-        best = DLC_MAX(best, bytes);
-    }
-    return best + DLC_WS_ALIGN; /* room to align the caller's pointer */
-}
 
 /* ---------------------------------------------------------------- the blocked driver */
 
 typedef struct {
     int trans_a, trans_b;
-    int64_t m, n, k;
+    int64_t k;
     float alpha, beta;
     const float *a, *b;
     int64_t lda, ldb;
     float *c;
     int64_t ldc;
     const ukernel *kr;
-    float *bpack;       /* shared: one packed B block */
-    float *apack;       /* private: thread t uses apack + t * a_stride */
-    int64_t a_stride;   /* floats */
-    int tm, tn;         /* thread grid: tm row ranges x tn column ranges */
 } gemm_job;
 
 /* One tile: the micro-kernel straight on C, or on a local copy at the edges. */
@@ -464,67 +483,145 @@ static void tile(const ukernel *kr, int64_t kc, const float *ap, const float *bp
     }
     float t[MR_MAX * NR_MAX];
     int nr = kr->nr;
-    if (beta != 0.0f)
-        for (int64_t i = 0; i < rows; i++) memcpy(t + i * nr, c + i * ldc, (size_t)cols * sizeof(float));
+    if (beta != 0.0f) { /* the kernel reads the whole tile: no stale values past the edge */
+        memset(t, 0, sizeof t);
+        for (int64_t i = 0; i < rows; i++)
+            memcpy(t + i * nr, c + i * ldc, (size_t)cols * sizeof(float));
+    }
     kr->fn(kc, ap, bp, t, nr, alpha, beta);
-    for (int64_t i = 0; i < rows; i++) memcpy(c + i * ldc, t + i * nr, (size_t)cols * sizeof(float));
+    for (int64_t i = 0; i < rows; i++)
+        memcpy(c + i * ldc, t + i * nr, (size_t)cols * sizeof(float));
 }
 
-static void team_barrier(int nth) {
-    if (nth > 1) {
-#pragma omp barrier
+/* Skip packing A when each A panel serves few B panels (skinny n, as in convolutions): the
+ * packing pass would cost about as much as the kernel reads it saves. */
+static int use_direct(const gemm_job *g, int64_t n) {
+    return (g->trans_a ? g->kr->direct_t : g->kr->direct) != NULL && n <= DIRECT_MAX_N;
+}
+
+/* Rows [i0, i1) x columns [jc, jc+nc) for one k block, A read in place: each MR panel of A
+ * (in L1 after its first use) runs across all B panels. Edge rows go through the packed path. */
+static void gemm_direct(const gemm_job *g, int64_t i0, int64_t i1, int64_t jc, int64_t nc,
+                        int64_t pc, int64_t kc, const float *bpack, float *apack, float beta) {
+    const ukernel *kr = g->kr;
+    const int mr = kr->mr, nr = kr->nr;
+    int64_t panels = ceil_div(nc, nr);
+    ukernel_direct_fn direct = g->trans_a ? kr->direct_t : kr->direct;
+    for (int64_t r = i0; r < i1; r += mr) {
+        int64_t rows = DLC_MIN((int64_t)mr, i1 - r);
+        const float *ar = g->trans_a ? g->a + pc * g->lda + r : g->a + r * g->lda + pc;
+        if (rows < mr) kr->pack_a(g->trans_a, g->a, g->lda, r, rows, pc, kc, mr, apack);
+        if (!g->trans_a && kr->prefetch && r + 2 * mr <= i1)
+            kr->prefetch(ar + mr * g->lda, g->lda, mr, kc);
+        for (int64_t q = 0; q < panels; q++) {
+            const float *bp = bpack + q * kc * nr;
+            int64_t cols = DLC_MIN((int64_t)nr, nc - q * nr);
+            float *cq = g->c + r * g->ldc + jc + q * nr;
+            if (rows == mr && cols == nr)
+                direct(kc, ar, g->lda, bp, cq, g->ldc, g->alpha, beta);
+            else if (rows == mr) { /* full rows, edge columns: pack this panel once */
+                if (q == 0 || DLC_MIN((int64_t)nr, nc - (q - 1) * nr) == nr)
+                    kr->pack_a(g->trans_a, g->a, g->lda, r, rows, pc, kc, mr, apack);
+                tile(kr, kc, apack, bp, cq, g->ldc, rows, cols, g->alpha, beta);
+            } else
+                tile(kr, kc, apack, bp, cq, g->ldc, rows, cols, g->alpha, beta);
+        }
     }
 }
 
-/* Thread tid of nth runs its share. With nth == 1 it opens nothing and never waits, so it may
- * run inside someone else's parallel region. */
-static void gemm_run(const gemm_job *g, int tid, int nth) {
+/* C[i0:i1, j0:j1] on one thread, with its own packing buffers. Never opens a parallel region,
+ * so dlc_sgemm_serial may run it inside a caller's parallel loop. */
+static void gemm_block(const gemm_job *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
+                       float *bpack, float *apack) {
     const ukernel *kr = g->kr;
     const int mr = kr->mr, nr = kr->nr;
     const int64_t kcb = k_block(g->k);
-    float *apack = g->apack + (int64_t)tid * g->a_stride;
-    /* This thread's rows: a contiguous range of whole MR tiles. */
-    int ti = tid / g->tn, tj = tid % g->tn;
-    int64_t mtiles = ceil_div(g->m, mr);
-    int64_t i_begin = DLC_MIN(g->m, mtiles * ti / g->tm * mr);
-    int64_t i_end = DLC_MIN(g->m, mtiles * (ti + 1) / g->tm * mr);
-
-    for (int64_t jc = 0; jc < g->n; jc += kr->nc) {
-        int64_t nc = DLC_MIN(kr->nc, g->n - jc);
+    const int direct = use_direct(g, j1 - j0);
+    for (int64_t jc = j0; jc < j1; jc += kr->nc) {
+        int64_t nc = DLC_MIN(kr->nc, j1 - jc);
         int64_t panels = ceil_div(nc, nr);
-        int64_t pj0 = panels * tj / g->tn, pj1 = panels * (tj + 1) / g->tn;
         for (int64_t pc = 0; pc < g->k; pc += kcb) {
             int64_t kc = DLC_MIN(kcb, g->k - pc);
-            float beta = pc == 0 ? g->beta : 1.0f;
-            kr->pack_b(g->trans_b, g->b, g->ldb, pc, kc, jc, nc, nr, panels * tid / nth,
-                   panels * (tid + 1) / nth, g->bpack);
-            team_barrier(nth);
-            for (int64_t ic = i_begin; ic < i_end; ic += kr->mc) {
-                int64_t mc = DLC_MIN(kr->mc, i_end - ic);
+            float beta = pc == 0 ? g->beta : 1.0f; /* later k blocks accumulate */
+            kr->pack_b(g->trans_b, g->b, g->ldb, pc, kc, jc, nc, nr, 0, panels, bpack);
+            if (direct) {
+                gemm_direct(g, i0, i1, jc, nc, pc, kc, bpack, apack, beta);
+                continue;
+            }
+            for (int64_t ic = i0; ic < i1; ic += kr->mc) {
+                int64_t mc = DLC_MIN(kr->mc, i1 - ic);
                 kr->pack_a(g->trans_a, g->a, g->lda, ic, mc, pc, kc, mr, apack);
-#ifdef IR_OUTER
-                for (int64_t r = 0; r < mc; r += mr)
-                for (int64_t q = pj0; q < pj1; q++) {
-                    const float *bp = g->bpack + q * kc * nr;
-                    int64_t cols = DLC_MIN((int64_t)nr, nc - q * nr);
-                    float *cq = g->c + ic * g->ldc + jc + q * nr;
-                        tile(kr, kc, apack + r * kc, bp, cq + r * g->ldc, g->ldc,
-                             DLC_MIN((int64_t)mr, mc - r), cols, g->alpha, beta);
-                }
-#else
-                for (int64_t q = pj0; q < pj1; q++) {
-                    const float *bp = g->bpack + q * kc * nr;
+                /* B micro-panel (kc x NR) stays in L1 while the A block streams from L2 */
+                for (int64_t q = 0; q < panels; q++) {
+                    const float *bp = bpack + q * kc * nr;
                     int64_t cols = DLC_MIN((int64_t)nr, nc - q * nr);
                     float *cq = g->c + ic * g->ldc + jc + q * nr;
                     for (int64_t r = 0; r < mc; r += mr)
                         tile(kr, kc, apack + r * kc, bp, cq + r * g->ldc, g->ldc,
                              DLC_MIN((int64_t)mr, mc - r), cols, g->alpha, beta);
                 }
-#endif
             }
-            team_barrier(nth); /* the next k block overwrites bpack */
         }
     }
+}
+
+/* Per-thread workspace: one packed B block, then one packed A block at a_offset floats. */
+static size_t a_offset(const ukernel *kr, int64_t n, int64_t k) {
+    return dlc_align_up((size_t)b_floats(kr, n, k) * sizeof(float)) / sizeof(float);
+}
+static size_t thread_bytes(const ukernel *kr, int64_t m, int64_t n, int64_t k) {
+    return a_offset(kr, n, k) * sizeof(float) +
+           dlc_align_up((size_t)a_floats(kr, m, k) * sizeof(float));
+}
+
+/* The largest over every kernel (the SIMD level may change between the size query and the
+ * call), plus room to align the caller's pointer. */
+static size_t ws_bytes(int64_t m, int64_t n, int64_t k, int threads) {
+    if (m <= 0 || n <= 0 || k <= 0) return 0;
+    size_t best = 0;
+    for (int lv = DLC_SIMD_GENERIC; lv <= DLC_SIMD_AVX512; lv++)
+        best = DLC_MAX(best, thread_bytes(kernel_for((dlc_simd_level)lv), m, n, k));
+    return (size_t)threads * best + DLC_WS_ALIGN;
+}
+
+/* The aligned start of the workspace and how many threads' buffers it holds (0: too small). */
+static int ws_carve(const ukernel *kr, int64_t m, int64_t n, int64_t k, void *workspace,
+                    size_t workspace_size, int want, float **base, size_t *stride) {
+    if (workspace == NULL) return 0;
+    uintptr_t p = (uintptr_t)workspace;
+    uintptr_t aligned = (p + DLC_WS_ALIGN - 1) & ~(uintptr_t)(DLC_WS_ALIGN - 1);
+    size_t skip = (size_t)(aligned - p), per = thread_bytes(kr, m, n, k);
+    if (workspace_size < skip + per) return 0;
+    *base = (float *)aligned;
+    *stride = per / sizeof(float);
+    return (int)DLC_MIN((size_t)want, (workspace_size - skip) / per);
+}
+
+/* How the threads split C: tm x tn rectangles, each thread on its own (packing its own
+ * panels, no barriers: a thread that the OS delays holds nobody up). Splitting rows repeats
+ * the packing of B in every row range, splitting columns that of A: pick the cheaper. When B
+ * is small next to A, cut the rows finer and hand the pieces out dynamically. */
+static void plan(const ukernel *kr, int64_t m, int64_t n, int nth, int64_t *tm, int64_t *tn) {
+    int64_t mtiles = ceil_div(m, kr->mr), ntiles = ceil_div(n, kr->nr);
+    double best = -1.0;
+    *tm = 1, *tn = nth;
+    for (int64_t d = 1; d <= nth; d++) {
+        if (nth % d) continue;
+        int64_t e = nth / d;
+        if (mtiles < d || ntiles < e) continue;
+        double cost = (double)(d - 1) * (double)n + (double)(e - 1) * (double)m;
+        if (best < 0.0 || cost <= best) best = cost, *tm = d, *tn = e;
+    }
+    if (best < 0.0) { /* too few tiles either way: rows if any, else columns */
+        *tm = DLC_MIN((int64_t)nth, mtiles), *tn = 1;
+        return;
+    }
+    if (*tn == 1)
+        for (int f = 8; f >= 2; f /= 2)
+            if (mtiles >= 2 * *tm * f && n * *tm * f * 16 <= m) {
+                *tm *= f;
+                break;
+            }
 }
 
 /* k == 0: C = alpha * 0 + beta * C, as the reference computes it. */
@@ -534,43 +631,6 @@ static void scale_c(int64_t m, int64_t n, float alpha, float beta, float *c, int
             float *cij = &c[i * ldc + j];
             *cij = (beta == 0.0f) ? alpha * 0.0f : alpha * 0.0f + beta * *cij;
         }
-}
-
-/* Carve the workspace and fill the job. Returns the number of threads the workspace allows
- * (0 if it is too small even for one). */
-static int job_init(gemm_job *g, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-                    float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
-                    float beta, float *c, int64_t ldc, void *workspace, size_t workspace_size,
-                    int want_threads) {
-    const ukernel *kr = kernel_for(dlc_simd_get());
-    *g = (gemm_job){trans_a, trans_b, m, n, k, alpha, beta, a, b, lda, ldb, c, ldc, kr,
-                    NULL, NULL, 0, 1, 1};
-    if (workspace == NULL) return 0;
-    uintptr_t base = (uintptr_t)workspace;
-    uintptr_t aligned = (base + DLC_WS_ALIGN - 1) & ~(uintptr_t)(DLC_WS_ALIGN - 1);
-    size_t skip = (size_t)(aligned - base);
-    size_t bbytes = dlc_align_up((size_t)b_floats(kr, n, k) * sizeof(float));
-    size_t abytes = dlc_align_up((size_t)a_floats(kr, m, k) * sizeof(float));
-    if (workspace_size < skip + bbytes + abytes) return 0;
-    int64_t fit = (int64_t)((workspace_size - skip - bbytes) / abytes);
-    int nth = (int)DLC_MIN((int64_t)want_threads, fit);
-    g->bpack = (float *)aligned;
-    g->apack = (float *)(aligned + bbytes);
-    g->a_stride = (int64_t)(abytes / sizeof(float));
-    return nth;
-}
-
-/* The thread grid: split rows (no packing is duplicated) unless there are too few MR tiles. */
-static void choose_grid(gemm_job *g, int nth) {
-    int64_t mtiles = ceil_div(g->m, g->kr->mr);
-    int tm = 1;
-    for (int d = nth; d >= 1; d--)
-        if (nth % d == 0 && mtiles >= 2 * (int64_t)d) {
-            tm = d;
-            break;
-        }
-    g->tm = tm;
-    g->tn = nth / tm;
 }
 
 size_t dlc_sgemm_workspace_size(int64_t m, int64_t n, int64_t k) {
@@ -594,26 +654,35 @@ dlc_status dlc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, 
         scale_c(m, n, alpha, beta, c, ldc);
         return DLC_OK;
     }
+    const gemm_job g = {trans_a, trans_b, k, alpha, beta, a, b, lda, ldb, c, ldc,
+                        kernel_for(dlc_simd_get())};
     int want = dlc_threads();
-    if (m * n * k < PARALLEL_MIN_FMAS) want = 1;
-    gemm_job g;
-    int nth = job_init(&g, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
-                       workspace, workspace_size, want);
+    if ((double)m * (double)n * (double)k < (double)PARALLEL_MIN_FMAS) want = 1;
+    float *ws;
+    size_t stride;
+    int nth = ws_carve(g.kr, m, n, k, workspace, workspace_size, want, &ws, &stride);
     if (nth < 1) return DLC_ENOMEM;
     if (nth == 1) {
-        gemm_run(&g, 0, 1);
+        gemm_block(&g, 0, m, 0, n, ws, ws + a_offset(g.kr, n, k));
         return DLC_OK;
     }
-#pragma omp parallel num_threads(nth)
-    {
-        int team = 1, tid = 0;
+    int64_t tm, tn;
+    plan(g.kr, m, n, nth, &tm, &tn);
+    const int64_t mtiles = ceil_div(m, g.kr->mr), ntiles = ceil_div(n, g.kr->nr);
+    const size_t aoff = a_offset(g.kr, n, k);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nth)
+    for (int64_t t = 0; t < tm * tn; t++) {
+        int tid = 0;
 #ifdef _OPENMP
-        team = omp_get_num_threads();
         tid = omp_get_thread_num();
 #endif
-        gemm_job mine = g;
-        choose_grid(&mine, team);
-        gemm_run(&mine, tid, team);
+        int64_t ti = t / tn, tj = t % tn; /* whole tiles per rectangle */
+        int64_t i0 = DLC_MIN(m, mtiles * ti / tm * g.kr->mr);
+        int64_t i1 = DLC_MIN(m, mtiles * (ti + 1) / tm * g.kr->mr);
+        int64_t j0 = DLC_MIN(n, ntiles * tj / tn * g.kr->nr);
+        int64_t j1 = DLC_MIN(n, ntiles * (tj + 1) / tn * g.kr->nr);
+        float *mine = ws + (size_t)tid * stride;
+        if (i0 < i1 && j0 < j1) gemm_block(&g, i0, i1, j0, j1, mine, mine + aoff);
     }
     return DLC_OK;
 }
@@ -629,10 +698,12 @@ dlc_status dlc_sgemm_serial(int trans_a, int trans_b, int64_t m, int64_t n, int6
         scale_c(m, n, alpha, beta, c, ldc);
         return DLC_OK;
     }
-    gemm_job g;
-    if (job_init(&g, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, workspace,
-                 workspace_size, 1) < 1)
+    const gemm_job g = {trans_a, trans_b, k, alpha, beta, a, b, lda, ldb, c, ldc,
+                        kernel_for(dlc_simd_get())};
+    float *ws;
+    size_t stride;
+    if (ws_carve(g.kr, m, n, k, workspace, workspace_size, 1, &ws, &stride) < 1)
         return DLC_ENOMEM;
-    gemm_run(&g, 0, 1);
+    gemm_block(&g, 0, m, 0, n, ws, ws + a_offset(g.kr, n, k));
     return DLC_OK;
 }

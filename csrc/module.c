@@ -287,23 +287,34 @@ static PyObject *py_set_simd(PyObject *self, PyObject *args) {
 
 /* ================================================================ gemm */
 
-/* gemm(a, b, c, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, reference=False):
- * c = alpha * op(a) @ op(b) + beta * c, all 2-D float32. */
+#include "internal.h" /* dlc_sgemm_serial: the single-threaded entry conv2d uses */
+
+/* gemm(a, b, c, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, reference=False,
+ *      serial=False): c = alpha * op(a) @ op(b) + beta * c, all 2-D float32.
+ * reference=True runs the naive dlc_sgemm_ref, serial=True the single-threaded
+ * dlc_sgemm_serial that conv2d uses (both for tests and benchmarks). */
 static PyObject *py_gemm(PyObject *self, PyObject *args, PyObject *kw) {
     (void)self;
     static const char *fn = "gemm";
     static char *kwlist[] = {"a", "b", "c", "trans_a", "trans_b", "alpha", "beta", "reference",
-                             NULL};
+                             "serial", NULL};
     PyObject *oa, *ob, *oc;
-    int ta = 0, tb = 0, ref = 0;
+    int ta = 0, tb = 0, ref = 0, serial = 0;
     float alpha = 1.0f, beta = 0.0f;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|$ppffp:gemm", kwlist, &oa, &ob, &oc, &ta,
-                                     &tb, &alpha, &beta, &ref))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|$ppffpp:gemm", kwlist, &oa, &ob, &oc, &ta,
+                                     &tb, &alpha, &beta, &ref, &serial))
         return NULL;
+    if (ref && serial) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: arguments 'reference' and 'serial' are exclusive, received both True",
+                     fn);
+        return NULL;
+    }
     PyArrayObject *a = arg_array(fn, oa, "a", NPY_FLOAT32, 0);
     PyArrayObject *b = a ? arg_array(fn, ob, "b", NPY_FLOAT32, 0) : NULL;
     PyArrayObject *c = b ? arg_array(fn, oc, "c", NPY_FLOAT32, 1) : NULL;
-    if (!c || expect_ndim(fn, a, "a", 2, "matrix") || expect_ndim(fn, b, "b", 2, "matrix"))
+    if (!c || expect_ndim(fn, a, "a", 2, "matrix") || expect_ndim(fn, b, "b", 2, "matrix") ||
+        expect_ndim(fn, c, "c", 2, "matrix"))
         return NULL;
     int64_t m = PyArray_DIM(a, ta ? 1 : 0), k = PyArray_DIM(a, ta ? 0 : 1);
     int64_t n = PyArray_DIM(b, tb ? 0 : 1);
@@ -319,11 +330,15 @@ static PyObject *py_gemm(PyObject *self, PyObject *args, PyObject *kw) {
     if (ldc == 0) ldc = 1;
     dlc_status st;
     void *ws = NULL;
-    size_t wsz = ref ? 0 : dlc_sgemm_workspace_size(m, n, k);
+    size_t wsz = ref      ? 0
+                 : serial ? dlc_sgemm_serial_workspace_size(m, n, k)
+                          : dlc_sgemm_workspace_size(m, n, k);
     if (ws_alloc(wsz, &ws)) return NULL;
     Py_BEGIN_ALLOW_THREADS
     if (ref)
         st = dlc_sgemm_ref(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+    else if (serial)
+        st = dlc_sgemm_serial(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, ws, wsz);
     else
         st = dlc_sgemm(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, ws, wsz);
     Py_END_ALLOW_THREADS
@@ -1965,7 +1980,7 @@ static PyMethodDef methods[] = {
     {"set_simd", py_set_simd, METH_VARARGS,
      "set_simd(level): force 'generic', 'avx2' or 'avx512' (for tests and benchmarks)."},
     KW(gemm, "gemm(a, b, c, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, "
-             "reference=False): c = alpha * op(a) @ op(b) + beta * c."),
+             "reference=False, serial=False): c = alpha * op(a) @ op(b) + beta * c."),
     /* ---- BEGIN conv2d methods ---- */
     KW(conv2d_forward,
        "conv2d_forward(x, w, b, y, *, strides=(1, 1), dilation=(1, 1), padding=(0, 0, 0, 0), "
