@@ -4,13 +4,18 @@ count, in one run. Prints milliseconds per training step (batch 128, forward + b
 Adadelta update) and images per second.
 
 Run: python benchmarks/bench_train.py [--threads N] [--steps 30]
-Never part of the test suite.
+Each framework is timed in its own subprocess: torch and dlc bring different OpenMP runtimes,
+whose spinning worker threads would otherwise compete for the same cores. Never part of the
+test suite.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -40,41 +45,36 @@ def time_steps(step, warmup: int, steps: int) -> float:
     return statistics.median(times) * 1e3
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--steps", type=int, default=30)
-    ap.add_argument("--batch", type=int, default=128)
-    args = ap.parse_args()
+def measure(which: str, threads: int, steps: int, b: int) -> tuple:
+    """(label, ms per step) for one framework, in this process."""
     os.environ.setdefault("KERAS_BACKEND", "torch")
-    import torch
-
-    import dlc
-
-    dlc.set_num_threads(args.threads)
-    torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
-    b = args.batch
     x = rng.uniform(0, 1, (b, 28, 28, 1)).astype(np.float32)
     y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, b)]
-    rows = []
+    if which == "dlc":
+        import dlc
 
-    m = dlc_model()
-    rows.append(("dlc", time_steps(lambda: m.train_on_batch(x, y), 3, args.steps)))
+        dlc.set_num_threads(threads)
+        m = dlc_model()
+        return f"dlc {dlc.__version__} ({dlc.cpu_features()['simd']})", time_steps(lambda: m.train_on_batch(x, y), 3, steps)
+    import torch
 
-    class Net(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.c1, self.c2 = torch.nn.Conv2d(1, 32, 3), torch.nn.Conv2d(32, 64, 3)
-            self.d1, self.d2 = torch.nn.Linear(9216, 128), torch.nn.Linear(128, 10)
+    torch.set_num_threads(threads)
+    if which.startswith("torch"):
+        fmt = which.split(":")[1]
 
-        def forward(self, t):
-            t = torch.relu(self.c2(torch.relu(self.c1(t))))
-            t = torch.nn.functional.dropout(torch.nn.functional.max_pool2d(t, 2), 0.25, self.training)
-            t = torch.nn.functional.dropout(torch.relu(self.d1(t.flatten(1))), 0.5, self.training)
-            return self.d2(t)
+        class Net(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.c1, self.c2 = torch.nn.Conv2d(1, 32, 3), torch.nn.Conv2d(32, 64, 3)
+                self.d1, self.d2 = torch.nn.Linear(9216, 128), torch.nn.Linear(128, 10)
 
-    for fmt in ("nchw", "channels_last"):
+            def forward(self, t):
+                t = torch.relu(self.c2(torch.relu(self.c1(t))))
+                t = torch.nn.functional.dropout(torch.nn.functional.max_pool2d(t, 2), 0.25, self.training)
+                t = torch.nn.functional.dropout(torch.relu(self.d1(t.flatten(1))), 0.5, self.training)
+                return self.d2(t)
+
         net = Net()
         opt = torch.optim.Adadelta(net.parameters(), lr=1.0, rho=0.95, eps=1e-7)
         xt = torch.tensor(x).permute(0, 3, 1, 2).contiguous()
@@ -89,28 +89,46 @@ def main() -> None:
             loss.backward()
             opt.step()
 
-        rows.append((f"torch {torch.__version__} ({fmt})", time_steps(tstep, 3, args.steps)))
+        return f"torch {torch.__version__} ({fmt})", time_steps(tstep, 3, steps)
+    import keras
 
-    try:
-        import keras
+    km = keras.Sequential([
+        keras.layers.Input(shape=(28, 28, 1)),
+        keras.layers.Conv2D(32, (3, 3), activation="relu"), keras.layers.Conv2D(64, (3, 3), activation="relu"),
+        keras.layers.MaxPooling2D((2, 2)), keras.layers.Dropout(0.25), keras.layers.Flatten(),
+        keras.layers.Dense(128, activation="relu"), keras.layers.Dropout(0.5),
+        keras.layers.Dense(10, activation="softmax")])
+    km.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.Adadelta(learning_rate=1.0))
+    return f"keras {keras.__version__} (torch backend)", time_steps(lambda: km.train_on_batch(x, y), 3, steps)
 
-        km = keras.Sequential([
-            keras.layers.Input(shape=(28, 28, 1)),
-            keras.layers.Conv2D(32, (3, 3), activation="relu"), keras.layers.Conv2D(64, (3, 3), activation="relu"),
-            keras.layers.MaxPooling2D((2, 2)), keras.layers.Dropout(0.25), keras.layers.Flatten(),
-            keras.layers.Dense(128, activation="relu"), keras.layers.Dropout(0.5),
-            keras.layers.Dense(10, activation="softmax")])
-        km.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.Adadelta(learning_rate=1.0))
-        rows.append((f"keras {keras.__version__} (torch backend)", time_steps(lambda: km.train_on_batch(x, y), 3, args.steps)))
-    except ImportError:
-        rows.append(("keras (not installed)", float("nan")))
 
-    print(f"CNN-MNIST training step, batch {b}, {args.threads} thread(s), dlc SIMD path: {dlc.cpu_features()['simd']}")
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--only", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.only:
+        print(json.dumps(measure(args.only, args.threads, args.steps, args.batch)))
+        return
+    rows = []
+    for which in ("dlc", "torch:nchw", "torch:channels_last", "keras"):
+        proc = subprocess.run([sys.executable, __file__, "--only", which, "--threads", str(args.threads),
+                               "--steps", str(args.steps), "--batch", str(args.batch)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            rows.append((f"{which} (failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode})", float("nan")))
+            continue
+        rows.append(tuple(json.loads(proc.stdout.strip().splitlines()[-1])))
+    b = args.batch
+    print(f"CNN-MNIST training step (forward, backward, Adadelta update), batch {b}, {args.threads} thread(s), "
+          f"median of {args.steps} steps, each framework in its own process")
     print(f"{'framework':<40} {'ms/step':>9} {'images/s':>10} {'vs dlc':>8}")
     base = rows[0][1]
     for name, ms in rows:
         print(f"{name:<40} {ms:9.2f} {b / ms * 1e3:10.0f} {ms / base:7.2f}x")
-    print(f"(one 60,000-image epoch = {int(np.ceil(60000 / b))} steps; dlc: {base * np.ceil(60000 / b) / 1e3:.1f} s)")
+    print(f"one 60,000-image epoch = {int(np.ceil(60000 / b))} steps; dlc: {base * np.ceil(60000 / b) / 1e3:.1f} s")
 
 
 if __name__ == "__main__":
