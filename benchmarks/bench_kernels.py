@@ -188,7 +188,7 @@ def main():
     print()
 
     rng = np.random.default_rng(0)
-    hdr = (f"{'kernel':<34}{'dlc ms':>9}{'GFLOP/s':>9}{'%peak':>8}{'%ceil':>8}"
+    hdr = (f"{'kernel':<38}{'dlc ms':>9}{'GFLOP/s':>9}{'%peak':>8}{'%ceil':>8}"
            f"{'torch ms':>10}{'GFLOP/s':>9}{'dlc/torch':>11}")
     print(hdr)
     print("-" * len(hdr))
@@ -196,7 +196,7 @@ def main():
     def row(name, flops, t_dlc, t_torch):
         g = flops / t_dlc / 1e9
         gt = flops / t_torch / 1e9
-        print(f"{name:<34}{t_dlc * 1e3:9.3f}{g:9.1f}{frac(g, peak):>8}{frac(g, ceiling):>8}"
+        print(f"{name:<38}{t_dlc * 1e3:9.3f}{g:9.1f}{frac(g, peak):>8}{frac(g, ceiling):>8}"
               f"{t_torch * 1e3:10.3f}{gt:9.1f}{t_torch / t_dlc:10.2f}x")
 
     for s in (512, 1024):

@@ -2,25 +2,28 @@
  *
  * C (m x n) = alpha * op(A) (m x k) @ op(B) (k x n) + beta * C, everything row-major.
  *
- * Algorithm (Goto / BLIS style, adapted to row-major C):
+ * Algorithm (Goto / BLIS style, adapted to row-major C), for one rectangle of C:
  *   for jc over n in blocks of NC                      (B block lives in L2 / L3)
  *     for pc over k in blocks of kc                    (kc depends on k only, see k_block)
- *       pack B[pc:pc+kc, jc:jc+nc] into NR-wide panels, p-major     (shared by the team)
- *       for ic over this thread's rows in blocks of MC (A block lives in L2)
- *         pack A[ic:ic+mc, pc:pc+kc] into MR-tall panels, p-major   (private)
- *         for jr over this thread's NR panels          (B micro-panel stays in L1)
+ *       pack B[pc:pc+kc, jc:jc+nc] into NR-wide panels, p-major
+ *       for ic over rows in blocks of MC               (A block lives in L2)
+ *         pack A[ic:ic+mc, pc:pc+kc] into MR-tall panels, p-major
+ *         for jr over NR panels                        (B micro-panel stays in L1)
  *           for ir over MR panels: micro-kernel on one MR x NR tile of C
- * Transposes are absorbed by the packing routines, so each micro-kernel sees one layout:
- * a panel of A as kc groups of MR floats, a panel of B as kc groups of NR floats.
+ * Transposes are absorbed by the packing routines, so a micro-kernel sees one layout: a panel
+ * of A as kc groups of MR floats, a panel of B as kc groups of NR floats. When n is small (the
+ * convolution shapes) each A panel serves few B panels and packing it costs about what it
+ * saves, so the AVX-512 path reads A in place instead (gemm_direct), same arithmetic.
  *
  * The micro-kernel holds an MR x NR tile of sums in registers, runs p = 0..kc-1 in order
  * (acc += a[p] * b[p]), then writes C = alpha * acc + beta' * C where beta' is beta for the
  * first k block and 1 for the following ones; beta' == 0 stores without reading C.
  * Edge tiles (fewer than MR rows or NR columns left) run the same micro-kernel on a copy of
  * the tile in a local buffer, so every element of C gets exactly the same operations in the
- * same order wherever its tile falls. Threads split C into disjoint rectangles only, and the k
- * blocking is a function of k alone: results are bit-identical for any thread count, and
- * dlc_sgemm_serial (the same driver, one thread) is bit-identical to dlc_sgemm.
+ * same order wherever its tile falls. Threads own disjoint rectangles of C (never a split of
+ * k), and the k blocking is a function of k alone: results are bit-identical for any thread
+ * count, and dlc_sgemm_serial (the same driver on one rectangle) is bit-identical to
+ * dlc_sgemm. No allocation: packing buffers come from the caller's workspace.
  */
 #include "internal.h"
 
@@ -103,15 +106,14 @@ typedef struct {
 
 /* k is cut into blocks of (about) KC_MAX; the cut depends on k only (see k_block). */
 #define KC_MAX 320
-/* Up to this many columns, row-major A is read in place rather than packed. */
-#ifndef DIRECT_MAX_N
+/* Up to this many columns of C, A is read in place rather than packed (where a kernel can). */
 #define DIRECT_MAX_N 256
-#endif
 #define MR_MAX 16
 #define NR_MAX 32
 
-/* Portable C: 6 x 8 (fits the 16 SSE registers of baseline x86-64). The compiler may vectorise the j loop; it does not contract to FMA
- * (ISO C mode), so this path rounds the product and the sum separately. */
+/* Portable C: 6 x 8 (fits the 16 SSE registers of baseline x86-64). The compiler may vectorise
+ * the j loop; it does not contract to FMA (ISO C mode), so this path rounds the product and
+ * the sum separately: the same formula as the FMA paths, one more rounding. */
 #define G_MR 6
 #define G_NR 8
 static void ukr_generic(int64_t kc, const float *restrict a, const float *restrict b,
@@ -242,8 +244,8 @@ DLC_TARGET_AVX512 static void ukr_avx512_direct_t(int64_t kc, const float *restr
 
 /* Rows [i0, i0+mc) and k range [p0, p0+kc) of op(A) into MR-tall panels: panel r holds
  * dst[r*kc*MR + p*MR + i] = op(A)[i0 + r*MR + i][p0 + p], zero past row mc. */
-static void pack_a_generic(int trans_a, const float *a, int64_t lda, int64_t i0, int64_t mc, int64_t p0,
-                   int64_t kc, int mr, float *restrict dst) {
+static void pack_a_generic(int trans_a, const float *a, int64_t lda, int64_t i0,
+                           int64_t mc, int64_t p0, int64_t kc, int mr, float *restrict dst) {
     for (int64_t r = 0; r < mc; r += mr) {
         int64_t rows = DLC_MIN((int64_t)mr, mc - r);
         float *d = dst + r * kc;
@@ -267,8 +269,9 @@ static void pack_a_generic(int trans_a, const float *a, int64_t lda, int64_t i0,
 
 /* Panels q in [q0, q1) (NR columns each, from column j0, nc columns in all) of rows
  * [p0, p0+kc) of op(B): dst[q*kc*NR + p*NR + j] = op(B)[p0 + p][j0 + q*NR + j], zero past nc. */
-static void pack_b_generic(int trans_b, const float *b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
-                   int64_t nc, int nr, int64_t q0, int64_t q1, float *restrict dst) {
+static void pack_b_generic(int trans_b, const float *b, int64_t ldb, int64_t p0,
+                           int64_t kc, int64_t j0, int64_t nc, int nr, int64_t q0, int64_t q1,
+                           float *restrict dst) {
     for (int64_t q = q0; q < q1; q++) {
         int64_t jq = q * nr, cols = DLC_MIN((int64_t)nr, nc - jq);
         float *d = dst + q * kc * nr;
@@ -357,7 +360,8 @@ DLC_TARGET_AVX512 static void pack_a_avx512(int trans_a, const float *a, int64_t
                 for (int i = 0; i < mr; i++)
                     _mm_prefetch((const char *)(s + (mr + i) * lda + p), _MM_HINT_T0);
                 transpose16(in, out);
-                for (int t = 0; t < np; t++) _mm512_mask_storeu_ps(d + (p + t) * mr, out_mask, out[t]);
+                for (int t = 0; t < np; t++)
+                    _mm512_mask_storeu_ps(d + (p + t) * mr, out_mask, out[t]);
             }
         }
     }
@@ -402,7 +406,8 @@ DLC_TARGET_AVX512 static void pack_b_avx512(int trans_b, const float *b, int64_t
                                     ? _mm512_maskz_loadu_ps(m, s + (h * 16 + j) * ldb + p)
                                     : _mm512_setzero_ps();
                     transpose16(in, out);
-                    for (int t = 0; t < np; t++) _mm512_storeu_ps(d + (p + t) * nr + h * 16, out[t]);
+                    for (int t = 0; t < np; t++)
+                        _mm512_storeu_ps(d + (p + t) * nr + h * 16, out[t]);
                 }
             }
         }
