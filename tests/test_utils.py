@@ -40,10 +40,12 @@ def test_next_seed_is_a_63_bit_int():
     assert max(keys) > 2 ** 62  # the upper half of the range is reached
 
 
-def test_unseeded_generator_uses_os_entropy():
+def test_unseeded_generator_uses_os_entropy(tmp_path):
+    # The child imports the same dlc as this test (installed or built in place).
     code = "from dlc import _random; print(_random.next_seed())"
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    outs = {subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+    import dlc
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(dlc.__file__))))
+    outs = {subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,
                            text=True, check=True).stdout for _ in range(2)}
     assert len(outs) == 2
 
