@@ -22,23 +22,9 @@ _MD5 = {
 def load_data() -> Splits:
     """Loads the Fashion-MNIST dataset.
 
-    This is a dataset of 60,000 28x28 grayscale images of 10 fashion categories, along with a
-    test set of 10,000 images. This dataset can be used as a drop-in replacement for MNIST.
-
-    The classes are:
-
-    | Label | Description |
-    |:-----:|-------------|
-    |   0   | T-shirt/top |
-    |   1   | Trouser     |
-    |   2   | Pullover    |
-    |   3   | Dress       |
-    |   4   | Coat        |
-    |   5   | Sandal      |
-    |   6   | Shirt       |
-    |   7   | Sneaker     |
-    |   8   | Bag         |
-    |   9   | Ankle boot  |
+    Zalando's article images: 60,000 training and 10,000 test images, 28x28 grayscale, in the
+    same format as MNIST. Labels 0-9 are T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal,
+    Shirt, Sneaker, Bag, Ankle boot.
 
     The four original IDX files (`train-images-idx3-ubyte.gz`, `train-labels-idx1-ubyte.gz`,
     `t10k-images-idx3-ubyte.gz`, `t10k-labels-idx1-ubyte.gz`) are looked up, in this order, in
@@ -48,40 +34,22 @@ def load_data() -> Splits:
     against their published MD5 checksums.
 
     Returns:
-        Tuple of NumPy arrays: `(x_train, y_train), (x_test, y_test)`.
-
-        **`x_train`**: `uint8` NumPy array of grayscale image data with shapes
-          `(60000, 28, 28)`, containing the training data.
-
-        **`y_train`**: `uint8` NumPy array of labels (integers in range 0-9) with shape
-          `(60000,)` for the training data.
-
-        **`x_test`**: `uint8` NumPy array of grayscale image data with shapes
-          `(10000, 28, 28)`, containing the test data.
-
-        **`y_test`**: `uint8` NumPy array of labels (integers in range 0-9) with shape
-          `(10000,)` for the test data.
+        `(x_train, y_train), (x_test, y_test)`: uint8 arrays, images of shape (60000, 28, 28)
+        and (10000, 28, 28) with pixel values 0-255, labels of shape (60000,) and (10000,)
+        holding the class index.
 
     Raises:
-        DatasetNotFoundError: (a `FileNotFoundError`) when the files are nowhere on disk and
-            cannot be downloaded; the message says where to put them.
-        ValueError: when a file found is corrupt or truncated, or a download fails its
-            checksum.
+        DatasetNotFoundError: a `FileNotFoundError` when the data is on none of the paths above
+            and cannot be downloaded; its message names the folders and files to provide.
+        ValueError: a file is corrupt or truncated, or a download fails its checksum.
 
     Example:
 
-    ```python
-    (x_train, y_train), (x_test, y_test) = dlc.datasets.fashion_mnist.load_data()
-    assert x_train.shape == (60000, 28, 28)
-    assert x_test.shape == (10000, 28, 28)
-    assert y_train.shape == (60000,)
-    assert y_test.shape == (10000,)
-    ```
+    >>> (x_train, y_train), (x_test, y_test) = dlc.datasets.fashion_mnist.load_data()
+    >>> x_train.shape, y_test.shape
+    ((60000, 28, 28), (10000,))
 
-    License:
-
-    The copyright for Fashion-MNIST is held by Zalando SE. Fashion-MNIST is licensed under the
-    MIT license.
+    Fashion-MNIST (Zalando Research) is distributed under the MIT license.
     """
     home = os.path.join(_common.dlc_home_datasets(), _FOLDER)
     folders = []

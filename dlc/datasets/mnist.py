@@ -17,8 +17,7 @@ _SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 def load_data(path: str = "mnist.npz") -> Splits:
     """Loads the MNIST dataset.
 
-    This is a dataset of 60,000 28x28 grayscale images of the 10 digits, along with a test set
-    of 10,000 images.
+    Handwritten digits: 60,000 training and 10,000 test images, 28x28 grayscale.
 
     The data is looked up, in this order, in `$DLC_DATA_DIR/mnist/` and `~/.dlc/datasets/mnist/`
     (each holding the four original IDX files `train-images-idx3-ubyte.gz`,
@@ -32,41 +31,22 @@ def load_data(path: str = "mnist.npz") -> Splits:
             (default `mnist.npz`).
 
     Returns:
-        Tuple of NumPy arrays: `(x_train, y_train), (x_test, y_test)`.
-
-        **`x_train`**: `uint8` NumPy array of grayscale image data with shapes
-          `(60000, 28, 28)`, containing the training data. Pixel values range from 0 to 255.
-
-        **`y_train`**: `uint8` NumPy array of digit labels (integers in range 0-9) with shape
-          `(60000,)` for the training data.
-
-        **`x_test`**: `uint8` NumPy array of grayscale image data with shapes
-          `(10000, 28, 28)`, containing the test data. Pixel values range from 0 to 255.
-
-        **`y_test`**: `uint8` NumPy array of digit labels (integers in range 0-9) with shape
-          `(10000,)` for the test data.
+        `(x_train, y_train), (x_test, y_test)`: uint8 arrays, images of shape (60000, 28, 28)
+        and (10000, 28, 28) with pixel values 0-255, labels of shape (60000,) and (10000,)
+        holding the digit.
 
     Raises:
-        DatasetNotFoundError: (a `FileNotFoundError`) when the files are nowhere on disk and
-            cannot be downloaded; the message says where to put them.
-        ValueError: when a file found is corrupt or truncated, or a download fails its
-            checksum.
+        DatasetNotFoundError: a `FileNotFoundError` when the data is on none of the paths above
+            and cannot be downloaded; its message names the folders and files to provide.
+        ValueError: a file is corrupt or truncated, or a download fails its checksum.
 
     Example:
 
-    ```python
-    (x_train, y_train), (x_test, y_test) = dlc.datasets.mnist.load_data()
-    assert x_train.shape == (60000, 28, 28)
-    assert x_test.shape == (10000, 28, 28)
-    assert y_train.shape == (60000,)
-    assert y_test.shape == (10000,)
-    ```
+    >>> (x_train, y_train), (x_test, y_test) = dlc.datasets.mnist.load_data()
+    >>> x_train.shape, y_test.shape
+    ((60000, 28, 28), (10000,))
 
-    License:
-
-    Yann LeCun and Corinna Cortes hold the copyright of MNIST dataset, which is a derivative
-    work from original NIST datasets. MNIST dataset is made available under the terms of the
-    Creative Commons Attribution-Share Alike 3.0 license.
+    MNIST (Yann LeCun, Corinna Cortes, Christopher J. C. Burges) is distributed under CC BY-SA 3.0.
     """
     path = os.fspath(path)
     if os.path.basename(path) != path or not path:
