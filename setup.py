@@ -1,7 +1,8 @@
 """Build of the C extension dlc._C (the package metadata lives in pyproject.toml).
 
-Flags: -O3, OpenMP, C11, every warning an error. No -march=native and no fast-math: the
-AVX2 and AVX-512 kernels are compiled with function target attributes and chosen at run time.
+Flags: -O3, OpenMP, C11, every warning an error. Nothing CPU-specific and no relaxed float
+math: the AVX2 and AVX-512 kernels are compiled with function target attributes and chosen at
+run time, so one build runs on any x86-64 and gives the same formulas everywhere.
 DLC_SANITIZE=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer (for the test suite).
 """
 import glob
