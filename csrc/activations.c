@@ -84,7 +84,7 @@ ACT_INLINE void relu_fwd_body(int64_t n, float slope, float thr, float maxv, con
     for (int64_t i = 0; i < n; i++) {
         float v = x[i];
         /* + 0.0f turns the -0 of 0 * negative into +0 (and changes nothing else). */
-        float r = v >= thr ? v : slope * (v - thr) + 0.0f;
+        float r = v > thr ? v : slope * (v - thr) + 0.0f;
         y[i] = v >= maxv ? maxv : r;
     }
 }
@@ -97,7 +97,7 @@ ACT_INLINE void relu_bwd_body(int64_t n, float slope, float thr, float maxv,
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         float v = x[i];
-        float d = v >= maxv ? 0.0f : (v >= thr ? 1.0f : slope);
+        float d = v >= maxv ? 0.0f : (v > thr ? 1.0f : slope);
         dx[i] += dy[i] * d;
     }
 }

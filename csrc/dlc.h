@@ -156,9 +156,11 @@ dlc_status dlc_batchnorm_backward(int64_t m, int64_t c, const float *x, const fl
 /* Elementwise over n values. Backward gets both x (the input) and y (the forward output) and
  * accumulates dx += dy * f'(x). Every forward here (softmax too) may run in place: y == x
  * exactly; any other overlap of y and x is EINVAL, as is dx overlapping an input. */
-/* ReLU, Keras's general form: y = max_value if x >= max_value; x if threshold <= x < max;
+/* ReLU, Keras 3's general form: y = max_value if x >= max_value; x if threshold < x < max;
  * negative_slope * (x - threshold) otherwise. max_value = INFINITY for none. LeakyReLU is
- * negative_slope = alpha, threshold 0. */
+ * negative_slope = alpha, threshold 0. The derivative at x == threshold is negative_slope
+ * (0 for the plain ReLU at x == 0, as torch and TensorFlow), so for the plain ReLU the
+ * backward may be given y in place of x. */
 dlc_status dlc_relu_forward(int64_t n, float negative_slope, float threshold, float max_value,
                             const float *x, float *y);
 dlc_status dlc_relu_backward(int64_t n, float negative_slope, float threshold, float max_value,

@@ -28,6 +28,8 @@ class Activation:
     name = "activation"
     is_linear = False
     is_softmax = False
+    # y = f(z) may overwrite z, and f'(z) is recoverable from y (backward may get y as x).
+    in_place_ok = False
 
     def forward(self, x: np.ndarray, y: np.ndarray) -> None:
         raise NotImplementedError
@@ -81,6 +83,11 @@ class ReLU(Activation):
 
     def backward(self, x, y, dy, dx):
         _C.relu_backward(x, dy, dx, **self.kw)
+
+    @property
+    def in_place_ok(self) -> bool:
+        # max(z, 0): z > 0 exactly where y > 0, so the mask can be read from y.
+        return self.kw == dict(negative_slope=0.0, threshold=0.0, max_value=None)
 
     def get_config(self):
         return dict(self.kw)

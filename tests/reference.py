@@ -295,19 +295,20 @@ def batchnorm_backward_ref(x, dy, gamma, eps=1e-3):
 
 # ==== BEGIN activations references ====
 def relu_ref(x, negative_slope=0.0, threshold=0.0, max_value=None):
-    """Keras's general ReLU: max_value where x >= max_value, x where threshold <= x, else
+    """Keras 3's general ReLU: max_value where x >= max_value, x where x > threshold, else
     negative_slope * (x - threshold)."""
     x = np.asarray(x, np.float64)
-    y = np.where(x >= threshold, x, negative_slope * (x - threshold))
+    y = np.where(x > threshold, x, negative_slope * (x - threshold))
     if max_value is not None:
         y = np.where(x >= max_value, max_value, y)
     return y
 
 
 def relu_grad_ref(x, negative_slope=0.0, threshold=0.0, max_value=None):
-    """The derivative of relu_ref (0 at and above max_value, 1 from threshold up)."""
+    """The derivative of relu_ref (0 at and above max_value, 1 above threshold, negative_slope
+    at and below it: 0 at x == 0 for the plain ReLU, as torch and TensorFlow)."""
     x = np.asarray(x, np.float64)
-    d = np.where(x >= threshold, 1.0, negative_slope)
+    d = np.where(x > threshold, 1.0, negative_slope)
     if max_value is not None:
         d = np.where(x >= max_value, 0.0, d)
     return d

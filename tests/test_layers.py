@@ -284,3 +284,17 @@ def test_shared_layer_accumulates_both_calls(rng):
     x = rng.standard_normal((5, 4)).astype(np.float32)
     y = rng.standard_normal((5, 1)).astype(np.float32)
     _gradcheck(model, x, y, rng)
+
+
+def test_relu_gradient_is_zero_at_exact_zero():
+    """Zero pre-activations (e.g. a zero bias over black MNIST pixels) get no gradient through
+    ReLU, as in torch and TensorFlow; the in-place ReLU of Dense/Conv2D agrees."""
+    x = np.zeros((2, 3), np.float32)
+    dy = np.ones((2, 3), np.float32)
+    layer = L.Dense(3, activation="relu", kernel_initializer="zeros")
+    y, dx = _run(layer, x, dy)
+    assert not y.any()
+    np.testing.assert_array_equal(layer.bias.grad, np.zeros(3, np.float32))
+    act = L.ReLU()
+    _, dx2 = _run(act, x, dy)
+    np.testing.assert_array_equal(dx2, np.zeros_like(x))

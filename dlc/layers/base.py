@@ -323,10 +323,17 @@ class Layer:
             )
 
     # ---------------------------------------------------------------- activation helpers
-    def _act_forward(self, ctx: Ctx, z: np.ndarray, act: _activations.Activation) -> np.ndarray:
-        """y = act(z); remembers z and y for backward (and z as logits for a fused loss)."""
+    def _act_forward(self, ctx: Ctx, z: np.ndarray, act: _activations.Activation,
+                     owned: bool = False) -> np.ndarray:
+        """y = act(z); remembers z and y for backward (and z as logits for a fused loss).
+        When the layer owns z's buffer and the activation allows it (plain ReLU), y overwrites
+        z: one buffer and one memory pass fewer."""
         ctx.saved["z"] = z
         if act.is_linear:
+            return z
+        if owned and act.in_place_ok:
+            act.forward(z, z)
+            ctx.saved["y"] = z
             return z
         y = ctx.buf("act_y", z.shape)
         act.forward(z, y)

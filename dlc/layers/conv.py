@@ -110,7 +110,7 @@ class Conv2D(Layer):
         z = ctx.buf("z", (x.shape[0], oh, ow, self.filters))
         _C.conv2d_forward(x, self.kernel.value, self.bias.value if self.use_bias else None, z, **geo)
         ctx.saved["x"], ctx.saved["geo"] = x, geo
-        return self._act_forward(ctx, z, self.activation)
+        return self._act_forward(ctx, z, self.activation, owned=True)
 
     def backward(self, ctx, dy, dx):
         dz = self._act_backward(ctx, dy, self.activation)

@@ -137,7 +137,7 @@ class Dense(Layer):
         else:
             _C.gemm(x2, self.kernel.value, z)
         ctx.saved["x2"] = x2
-        return self._act_forward(ctx, z.reshape(x.shape[:-1] + (self.units,)), self.activation)
+        return self._act_forward(ctx, z.reshape(x.shape[:-1] + (self.units,)), self.activation, owned=True)
 
     def backward(self, ctx, dy, dx):
         dz = self._act_backward(ctx, dy, self.activation).reshape(-1, self.units)
