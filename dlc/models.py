@@ -500,7 +500,7 @@ class Model(Layer):
             else:
                 self.loss.per_sample(y_pred, yb, per_sample)
                 self.loss.backward(y_pred, yb, 1.0 / per_sample.size, dy)
-            batch_loss = float(per_sample.astype(np.float64).mean())
+            batch_loss = float(np.mean(per_sample, dtype=np.float64))
             arena.zero_grads()
             self._backward([dy])
         finally:
@@ -521,7 +521,7 @@ class Model(Layer):
             self.loss.transform_targets(yb)
         per_sample = self._grad_ctx.buf("loss_eval", (_rows(y_pred.shape),))
         self.loss.per_sample(y_pred, yb, per_sample)
-        batch_loss = float(per_sample.astype(np.float64).mean())
+        batch_loss = float(np.mean(per_sample, dtype=np.float64))
         for v in reg_vars:
             batch_loss += v.regularizer(v.value)
         self._loss_tracker.update_state(batch_loss, sample_weight=yb.shape[0])
