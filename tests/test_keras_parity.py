@@ -117,3 +117,31 @@ def test_training_steps_match_keras(name, kwargs):
             assert ld == pytest.approx(lk, rel=1e-5)
     for a, b in zip(km.get_weights(), dm.get_weights()):
         np.testing.assert_allclose(b, a, rtol=2e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2, activation="relu"),
+    lambda lib: lib.layers.DepthwiseConv2D((3, 2), strides=2),
+    lambda lib: lib.layers.SeparableConv2D(7, 3, padding="same", depth_multiplier=2, activation="relu"),
+    lambda lib: lib.layers.SeparableConv2D(5, 3, strides=2),
+    lambda lib: lib.layers.Conv2DTranspose(4, 3, strides=2),               # 5x5 -> 11x11
+    lambda lib: lib.layers.Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu"),
+    lambda lib: lib.layers.Conv2DTranspose(3, (2, 3), strides=(1, 2), padding="same"),
+], ids=["depthwise_same_m2", "depthwise_stride2", "separable_same", "separable_stride2",
+        "transpose_valid", "transpose_same", "transpose_rect"])
+def test_conv_variants_match_keras(make):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 5, 5, 3)).astype(np.float32)
+    kl = make(keras)
+    yk = keras.ops.convert_to_numpy(kl(x))
+    dl = make(dlc)
+    dl(L.Input(shape=(5, 5, 3)))  # build
+    weights = [w + rng.uniform(0.1, 0.3, w.shape).astype(np.float32) if w.ndim == 1 else w
+               for w in kl.get_weights()]
+    kl.set_weights(weights)
+    yk = keras.ops.convert_to_numpy(kl(x))
+    dl.set_weights(weights)
+    assert [w.shape for w in dl.get_weights()] == [w.shape for w in weights]
+    yd = dl(x)
+    assert yd.shape == yk.shape
+    np.testing.assert_allclose(yd, yk, rtol=1e-5, atol=1e-5)

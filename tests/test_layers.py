@@ -298,3 +298,31 @@ def test_relu_gradient_is_zero_at_exact_zero():
     act = L.ReLU()
     _, dx2 = _run(act, x, dy)
     np.testing.assert_array_equal(dx2, np.zeros_like(x))
+
+
+def test_gradcheck_conv_variants(rng):
+    """Depthwise, separable and transposed convolutions: backward by finite differences."""
+    dlc.utils.set_random_seed(4)
+    inp = L.Input(shape=(5, 5, 2))
+    x = L.DepthwiseConv2D(3, padding="same", depth_multiplier=2, activation="tanh")(inp)
+    x = L.SeparableConv2D(3, 3, strides=2, activation="tanh")(x)
+    x = L.Conv2DTranspose(2, 3, strides=2, activation="tanh")(x)
+    out = L.Dense(2)(L.Flatten()(x))
+    model = Model(inp, out)
+    model.loss = dlc.losses.MeanSquaredError()
+    xb = rng.standard_normal((3, 5, 5, 2)).astype(np.float32)
+    y = rng.standard_normal((3, 2)).astype(np.float32)
+    _gradcheck(model, xb, y, rng)
+
+
+def test_depthwise_separable_parameter_counts():
+    """The lecture's example: 3x3 depthwise + 1x1 pointwise over 6 channels into 10 filters has
+    54 + 60 weights (+10 biases) instead of Conv2D's 540 (+10)."""
+    inp = L.Input(shape=(8, 8, 6))
+    sep = L.SeparableConv2D(10, 3, use_bias=False)
+    sep(inp)
+    conv = L.Conv2D(10, 3, use_bias=False)
+    conv(inp)
+    assert sep.count_params() == 3 * 3 * 6 + 6 * 10
+    assert conv.count_params() == 3 * 3 * 6 * 10
+    assert L.Conv2DTranspose(4, 3, strides=2).compute_output_shape((None, 2, 2, 1)) == (None, 5, 5, 4)

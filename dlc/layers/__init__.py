@@ -1,6 +1,6 @@
 """dlc.layers: Keras-compatible layers (channels-last), each a thin wrapper over C kernels."""
 from dlc.layers.base import KerasTensor, Layer
-from dlc.layers.conv import Conv2D
+from dlc.layers.conv import Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
 from dlc.layers.core import (
     ELU, Activation, Dense, Dropout, Flatten, Input, InputLayer, LeakyReLU, ReLU, Reshape, Softmax,
 )
@@ -19,8 +19,8 @@ Convolution2D = Conv2D
 
 __all__ = [
     "Activation", "Add", "AveragePooling2D", "AvgPool2D", "Average", "BatchNormalization",
-    "Concatenate", "Conv2D", "Convolution2D", "Dense", "Dropout", "ELU", "Flatten",
+    "Concatenate", "Conv2D", "Conv2DTranspose", "Convolution2D", "DepthwiseConv2D", "Dense", "Dropout", "ELU", "Flatten",
     "GlobalAveragePooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D", "GlobalMaxPooling2D", "Input",
     "InputLayer", "KerasTensor", "Layer", "LeakyReLU", "MaxPool2D", "MaxPooling2D", "Maximum",
-    "Minimum", "Multiply", "ReLU", "Reshape", "Softmax", "Subtract",
+    "Minimum", "Multiply", "ReLU", "Reshape", "SeparableConv2D", "Softmax", "Subtract",
 ]

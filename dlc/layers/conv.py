@@ -9,7 +9,7 @@ from dlc import activations as _activations
 from dlc import initializers as _initializers
 from dlc import regularizers as _regularizers
 from dlc._geometry import normalize_padding, normalize_tuple, output_hw, pads_2d
-from dlc.layers.base import Layer, shape_str
+from dlc.layers.base import Ctx, Layer, shape_str
 from dlc.layers.core import _positive_int, _reject
 
 
@@ -137,3 +137,242 @@ class Conv2D(Layer):
                  kernel_regularizer=_regularizers.serialize(self.kernel_regularizer),
                  bias_regularizer=_regularizers.serialize(self.bias_regularizer))
         return c
+
+
+class DepthwiseConv2D(Conv2D):
+    """Depthwise 2-D convolution: each input channel convolved with its own
+    `depth_multiplier` filters (no mixing across channels).
+
+    Args:
+        kernel_size, strides, padding, dilation_rate, activation, use_bias: as Conv2D.
+        depth_multiplier: output channels per input channel (default 1).
+        depthwise_initializer, depthwise_regularizer: for the kernel, Keras's layout
+            `(kh, kw, in_channels, depth_multiplier)`.
+
+    Example (the lecture's depthwise separable block):
+
+    >>> x = dlc.layers.DepthwiseConv2D(3, padding="same")(x)
+    >>> x = dlc.layers.Conv2D(64, 1)(x)
+    """
+
+    def __init__(self, kernel_size: Any, strides: Any = (1, 1), padding: str = "valid",
+                 depth_multiplier: int = 1, data_format: Optional[str] = None,
+                 dilation_rate: Any = (1, 1), activation: Any = None, use_bias: bool = True,
+                 depthwise_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
+                 depthwise_regularizer: Any = None, bias_regularizer: Any = None,
+                 activity_regularizer: Any = None, depthwise_constraint: Any = None,
+                 bias_constraint: Any = None, **kwargs: Any) -> None:
+        self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", "DepthwiseConv2D")
+        super().__init__(self.depth_multiplier, kernel_size, strides=strides, padding=padding,
+                         data_format=data_format, dilation_rate=dilation_rate, activation=activation,
+                         use_bias=use_bias, kernel_initializer=depthwise_initializer,
+                         bias_initializer=bias_initializer, kernel_regularizer=depthwise_regularizer,
+                         bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
+                         kernel_constraint=depthwise_constraint, bias_constraint=bias_constraint, **kwargs)
+
+    def build(self, input_shape):
+        c = input_shape[-1]
+        if len(input_shape) != 4 or c is None:
+            raise ValueError(f"DepthwiseConv2D '{self.name}' expects 4-D input with known channels, received {shape_str(input_shape)}")
+        self.groups = c
+        self.filters = c * self.depth_multiplier
+        self.kernel = self.add_weight("kernel", self.kernel_size + (c, self.depth_multiplier),
+                                      self.kernel_initializer, self.kernel_regularizer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) == 4 and input_shape[-1] is not None:
+            self.groups, self.filters = input_shape[-1], input_shape[-1] * self.depth_multiplier
+        return super().compute_output_shape(input_shape)
+
+    def _kernel_view(self, arr):
+        # (kh, kw, c, m) is, in memory, the grouped kernel (kh, kw, 1, c * m): no copy.
+        return arr.reshape(self.kernel_size + (1, self.filters))
+
+    def forward(self, ctx, x, training):
+        geo, (oh, ow) = self._geometry(x.shape[1], x.shape[2])
+        z = ctx.buf("z", (x.shape[0], oh, ow, self.filters))
+        _C.conv2d_forward(x, self._kernel_view(self.kernel.value), self.bias.value if self.use_bias else None, z, **geo)
+        ctx.saved["x"], ctx.saved["geo"] = x, geo
+        return self._act_forward(ctx, z, self.activation, owned=True)
+
+    def backward(self, ctx, dy, dx):
+        dz = self._act_backward(ctx, dy, self.activation)
+        geo = ctx.saved["geo"]
+        if self.trainable:
+            _C.conv2d_backward_weights(ctx.saved["x"], dz, self._kernel_view(self.kernel.grad),
+                                       self.bias.grad if self.use_bias else None, **geo)
+        if dx is not None:
+            _C.conv2d_backward_data(dz, self._kernel_view(self.kernel.value), dx, **geo)
+
+    def get_config(self):
+        c = super().get_config()
+        for k in ("filters", "groups", "kernel_initializer", "kernel_regularizer"):
+            c.pop(k, None)
+        c.update(depth_multiplier=self.depth_multiplier,
+                 depthwise_initializer=_initializers.serialize(self.kernel_initializer),
+                 depthwise_regularizer=_regularizers.serialize(self.kernel_regularizer))
+        return c
+
+
+class SeparableConv2D(Layer):
+    """Depthwise separable 2-D convolution: a depthwise convolution (per channel) followed by a
+    pointwise 1x1 convolution that mixes channels; far fewer parameters than Conv2D.
+
+    Args:
+        filters: output channels of the pointwise convolution.
+        kernel_size, strides, padding, dilation_rate: of the depthwise step.
+        depth_multiplier: depthwise output channels per input channel.
+        activation, use_bias: applied after the pointwise step.
+        depthwise_initializer, pointwise_initializer, bias_initializer: as Keras.
+
+    Weights, in Keras's order: `[depthwise_kernel (kh, kw, in, m), pointwise_kernel
+    (1, 1, in * m, filters), bias]`.
+
+    Example (the lecture's 3x3 depthwise + 1x1 pointwise):
+
+    >>> x = dlc.layers.SeparableConv2D(64, 3, padding="same", activation="relu")(x)
+    """
+
+    def __init__(self, filters: int, kernel_size: Any, strides: Any = (1, 1), padding: str = "valid",
+                 data_format: Optional[str] = None, dilation_rate: Any = (1, 1), depth_multiplier: int = 1,
+                 activation: Any = None, use_bias: bool = True,
+                 depthwise_initializer: Any = "glorot_uniform", pointwise_initializer: Any = "glorot_uniform",
+                 bias_initializer: Any = "zeros", depthwise_regularizer: Any = None,
+                 pointwise_regularizer: Any = None, bias_regularizer: Any = None,
+                 activity_regularizer: Any = None, depthwise_constraint: Any = None,
+                 pointwise_constraint: Any = None, bias_constraint: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _reject("SeparableConv2D", activity_regularizer=activity_regularizer,
+                depthwise_constraint=depthwise_constraint, pointwise_constraint=pointwise_constraint,
+                bias_constraint=bias_constraint)
+        self.filters = _positive_int(filters, "filters", "SeparableConv2D")
+        self._dw = DepthwiseConv2D(kernel_size, strides=strides, padding=padding, data_format=data_format,
+                                   depth_multiplier=depth_multiplier, dilation_rate=dilation_rate,
+                                   use_bias=False, depthwise_initializer=depthwise_initializer,
+                                   depthwise_regularizer=depthwise_regularizer, name=self.name + "_depthwise")
+        self._pw = Conv2D(self.filters, 1, activation=activation, use_bias=use_bias,
+                          kernel_initializer=pointwise_initializer, bias_initializer=bias_initializer,
+                          kernel_regularizer=pointwise_regularizer, bias_regularizer=bias_regularizer,
+                          name=self.name + "_pointwise")
+        self.activation = self._pw.activation
+        self.kernel_size, self.strides, self.padding = self._dw.kernel_size, self._dw.strides, self._dw.padding
+        self.dilation_rate, self.depth_multiplier, self.use_bias = self._dw.dilation_rate, depth_multiplier, bool(use_bias)
+
+    def build(self, input_shape):
+        self._dw._maybe_build(input_shape)
+        mid = self._dw.compute_output_shape(input_shape)
+        self._pw._maybe_build(mid)
+        k = self._dw.kernel
+        k.name, k.path = "depthwise_kernel", f"{self.name}/depthwise_kernel"
+        p = self._pw.kernel
+        p.name, p.path = "pointwise_kernel", f"{self.name}/pointwise_kernel"
+        self._variables = [k, p] + ([self._pw.bias] if self.use_bias else [])
+        if self.use_bias:
+            self._pw.bias.path = f"{self.name}/bias"
+
+    def compute_output_shape(self, input_shape):
+        return self._pw.compute_output_shape(self._dw.compute_output_shape(input_shape))
+
+    def forward(self, ctx, x, training):
+        dctx, pctx = ctx.saved.setdefault("dw", Ctx()), ctx.saved.setdefault("pw", Ctx())
+        self._dw.trainable = self._pw.trainable = self.trainable
+        mid = self._dw.forward(dctx, x, training)
+        out = self._pw.forward(pctx, mid, training)
+        pctx.fused_softmax = ctx.fused_softmax
+        ctx.saved["z"] = pctx.saved.get("z")
+        ctx.saved["mid"] = mid
+        return out
+
+    def backward(self, ctx, dy, dx):
+        dctx, pctx = ctx.saved["dw"], ctx.saved["pw"]
+        pctx.fused_softmax = ctx.fused_softmax
+        dmid = ctx.zeros("dmid", ctx.saved["mid"].shape)
+        self._pw.backward(pctx, dy, dmid)
+        self._dw.backward(dctx, dmid, dx)
+
+    def macs(self, input_shape, output_shape):
+        mid = self._dw.compute_output_shape(input_shape)
+        return self._dw.macs(input_shape, mid) + self._pw.macs(mid, output_shape)
+
+    def get_config(self):
+        c = super().get_config()
+        c.update(filters=self.filters, kernel_size=list(self.kernel_size), strides=list(self.strides),
+                 padding=self.padding, data_format="channels_last", dilation_rate=list(self.dilation_rate),
+                 depth_multiplier=self.depth_multiplier, activation=_activations.serialize(self.activation),
+                 use_bias=self.use_bias,
+                 depthwise_initializer=_initializers.serialize(self._dw.kernel_initializer),
+                 pointwise_initializer=_initializers.serialize(self._pw.kernel_initializer),
+                 bias_initializer=_initializers.serialize(self._pw.bias_initializer))
+        return c
+
+
+class Conv2DTranspose(Conv2D):
+    """Transposed 2-D convolution ("deconvolution"): the gradient of Conv2D with respect to its
+    input, used to upsample (e.g. 2x2 -> 5x5 with a 3x3 kernel and stride 2).
+
+    Args:
+        filters, kernel_size, strides, padding, activation, use_bias, initializers: as Conv2D.
+            Output size: `(in - 1) * stride + kernel` for 'valid', `in * stride` for 'same'.
+
+    The kernel has Keras's layout `(kh, kw, filters, in_channels)`.
+
+    Example:
+
+    >>> y = dlc.layers.Conv2DTranspose(16, 3, strides=2)(x)   # (None, 2, 2, c) -> (None, 5, 5, 16)
+    """
+
+    def __init__(self, filters: int, kernel_size: Any, strides: Any = (1, 1), padding: str = "valid",
+                 output_padding: Any = None, data_format: Optional[str] = None, dilation_rate: Any = (1, 1),
+                 **kwargs: Any) -> None:
+        if output_padding is not None:
+            raise NotImplementedError("Conv2DTranspose: output_padding is not supported yet")
+        super().__init__(filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
+                         dilation_rate=dilation_rate, **kwargs)
+        if self.dilation_rate != (1, 1):
+            raise NotImplementedError("Conv2DTranspose: dilation_rate other than 1 is not supported yet")
+
+    def build(self, input_shape):
+        c = self._in_channels(input_shape)
+        self.kernel = self.add_weight("kernel", self.kernel_size + (self.filters, c),
+                                      self.kernel_initializer, self.kernel_regularizer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
+
+    def _out_len(self, n, k, s):
+        if n is None:
+            return None
+        return n * s if self.padding == "same" else (n - 1) * s + k
+
+    def compute_output_shape(self, input_shape):
+        self._in_channels(input_shape)
+        return (input_shape[0], self._out_len(input_shape[1], self.kernel_size[0], self.strides[0]),
+                self._out_len(input_shape[2], self.kernel_size[1], self.strides[1]), self.filters)
+
+    def forward(self, ctx, x, training):
+        oh = self._out_len(x.shape[1], self.kernel_size[0], self.strides[0])
+        ow = self._out_len(x.shape[2], self.kernel_size[1], self.strides[1])
+        # The convolution this layer transposes maps (oh, ow, filters) to x's (h, w, c).
+        geo, _ = self._geometry(oh, ow)
+        z = ctx.zeros("z", (x.shape[0], oh, ow, self.filters))
+        _C.conv2d_backward_data(x, self.kernel.value, z, **geo)
+        if self.use_bias:
+            z += self.bias.value
+        ctx.saved["x"], ctx.saved["geo"] = x, geo
+        return self._act_forward(ctx, z, self.activation, owned=True)
+
+    def backward(self, ctx, dy, dx):
+        dz = self._act_backward(ctx, dy, self.activation)
+        geo, x = ctx.saved["geo"], ctx.saved["x"]
+        if self.trainable:
+            _C.conv2d_backward_weights(dz, x, self.kernel.grad, None, **geo)
+            if self.use_bias:
+                self.bias.grad += dz.reshape(-1, self.filters).sum(axis=0)
+        if dx is not None:
+            tmp = ctx.buf("dx_tmp", dx.shape)
+            _C.conv2d_forward(dz, self.kernel.value, None, tmp, **geo)
+            dx += tmp
+
+    def macs(self, input_shape, output_shape):
+        return (input_shape[1] or 0) * (input_shape[2] or 0) * input_shape[3] * self.filters * self.kernel_size[0] * self.kernel_size[1]
