@@ -127,8 +127,10 @@ def test_training_steps_match_keras(name, kwargs):
     lambda lib: lib.layers.Conv2DTranspose(4, 3, strides=2),               # 5x5 -> 11x11
     lambda lib: lib.layers.Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu"),
     lambda lib: lib.layers.Conv2DTranspose(3, (2, 3), strides=(1, 2), padding="same"),
+    lambda lib: lib.layers.ZeroPadding2D(((1, 2), (0, 3))),
+    lambda lib: lib.layers.UpSampling2D((2, 3)),
 ], ids=["depthwise_same_m2", "depthwise_stride2", "separable_same", "separable_stride2",
-        "transpose_valid", "transpose_same", "transpose_rect"])
+        "transpose_valid", "transpose_same", "transpose_rect", "zero_padding", "upsampling"])
 def test_conv_variants_match_keras(make):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((2, 5, 5, 3)).astype(np.float32)

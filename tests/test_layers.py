@@ -307,6 +307,7 @@ def test_gradcheck_conv_variants(rng):
     x = L.DepthwiseConv2D(3, padding="same", depth_multiplier=2, activation="tanh")(inp)
     x = L.SeparableConv2D(3, 3, strides=2, activation="tanh")(x)
     x = L.Conv2DTranspose(2, 3, strides=2, activation="tanh")(x)
+    x = L.UpSampling2D(2)(L.ZeroPadding2D(((1, 0), (0, 2)))(x))
     out = L.Dense(2)(L.Flatten()(x))
     model = Model(inp, out)
     model.loss = dlc.losses.MeanSquaredError()

@@ -6,6 +6,7 @@ from dlc.layers.core import (
 )
 from dlc.layers.merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from dlc.layers.normalization import BatchNormalization
+from dlc.layers.reshaping import UpSampling2D, ZeroPadding2D
 from dlc.layers.pooling import (
     AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D,
 )
@@ -22,5 +23,5 @@ __all__ = [
     "Concatenate", "Conv2D", "Conv2DTranspose", "Convolution2D", "DepthwiseConv2D", "Dense", "Dropout", "ELU", "Flatten",
     "GlobalAveragePooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D", "GlobalMaxPooling2D", "Input",
     "InputLayer", "KerasTensor", "Layer", "LeakyReLU", "MaxPool2D", "MaxPooling2D", "Maximum",
-    "Minimum", "Multiply", "ReLU", "Reshape", "SeparableConv2D", "Softmax", "Subtract",
+    "Minimum", "Multiply", "ReLU", "Reshape", "SeparableConv2D", "Softmax", "Subtract", "UpSampling2D", "ZeroPadding2D",
 ]
