@@ -267,3 +267,36 @@ def test_cnn_mnist_learns_on_a_subset(monkeypatch):
     model.fit(x_train, y_train, batch_size=32, epochs=3, verbose=0)
     loss, acc = model.evaluate(x_test, y_test, verbose=0)
     assert acc >= 0.95, (loss, acc)
+
+
+def test_models_train_concurrently_from_python_threads(rng):
+    """Kernels release the GIL: four models trained at once from Python threads end with the
+    same weights as when trained one after another."""
+    import threading
+
+    x = rng.standard_normal((64, 10, 10, 1)).astype(np.float32)
+    y = dlc.utils.to_categorical(rng.integers(0, 3, 64), 3)
+
+    def make(seed):
+        dlc.utils.set_random_seed(seed)
+        m = Sequential([L.Input(shape=(10, 10, 1)), L.Conv2D(4, 3, activation="relu"), L.MaxPooling2D(2),
+                        L.Dropout(0.3), L.Flatten(), L.Dense(3, activation="softmax")])
+        m.compile(optimizer="adam", loss="categorical_crossentropy")
+        return m
+
+    def train(m):
+        for i in range(0, 64, 16):
+            m.train_on_batch(x[i:i + 16], y[i:i + 16])
+
+    sequential = [make(s) for s in range(4)]
+    for m in sequential:
+        train(m)
+    concurrent = [make(s) for s in range(4)]
+    threads = [threading.Thread(target=train, args=(m,)) for m in concurrent]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a, b in zip(sequential, concurrent):
+        for wa, wb in zip(a.get_weights(), b.get_weights()):
+            np.testing.assert_array_equal(wa, wb)
