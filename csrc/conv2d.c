@@ -19,9 +19,15 @@
  * per-chunk partial dW / db sit in the workspace and are added in chunk order. Tiles and chunks
  * depend on the shape alone, so the results are bit-identical for every thread count.
  *
+ * col2im adds with AVX-512 / AVX2 (elementwise adds: the same bits on every path), one
+ * contiguous run per kernel row when dw == 1 and groups == 1. Stride-1, groups-1 backward data
+ * with c >= 2*oc and 'same'-like padding instead runs the forward engine on dy with the flipped
+ * kernel (flip_shape), where that measured faster.
+ *
  * Workspace layout: [partials: nchunks * (K*oc + oc) floats][slot 0][slot 1]... with one slot
  * per thread (col tile of P*K floats + the tile GEMM's workspace). The size function sizes the
- * slots for dlc_threads() at the time of the call; a kernel uses as many threads as there are
+ * slots for dlc_threads() at the time of the call (the flipped backward data uses [flipped
+ * kernel][its own slots] and is sized in as well); a kernel uses as many threads as there are
  * slots in the workspace it is given (at least one, else DLC_ENOMEM).
  */
 #include "internal.h"
