@@ -19,9 +19,15 @@
  * per-chunk partial dW / db sit in the workspace and are added in chunk order. Tiles and chunks
  * depend on the shape alone, so the results are bit-identical for every thread count.
  *
+ * col2im adds with AVX-512 / AVX2 (elementwise adds: the same bits on every path), one
+ * contiguous run per kernel row when dw == 1 and groups == 1. Stride-1, groups-1 backward data
+ * with c >= 2*oc and 'same'-like padding instead runs the forward engine on dy with the flipped
+ * kernel (flip_shape), where that measured faster.
+ *
  * Workspace layout: [partials: nchunks * (K*oc + oc) floats][slot 0][slot 1]... with one slot
  * per thread (col tile of P*K floats + the tile GEMM's workspace). The size function sizes the
- * slots for dlc_threads() at the time of the call; a kernel uses as many threads as there are
+ * slots for dlc_threads() at the time of the call (the flipped backward data uses [flipped
+ * kernel][its own slots] and is sized in as well); a kernel uses as many threads as there are
  * slots in the workspace it is given (at least one, else DLC_ENOMEM).
  */
 #include "internal.h"
@@ -48,6 +54,7 @@ static int thread_num(void) {
 #define TILE_BYTES (512 * 1024)
 #define TILE_MAX 256
 #define TILE_MIN 32
+#define DTILE_MAX 1024
 /* Backward weights: at most this many chunks, and their partials within PARTIAL_BYTES. */
 #define CHUNKS_MAX 16
 #define PARTIAL_BYTES ((size_t)32 << 20)
@@ -57,11 +64,14 @@ static int thread_num(void) {
 /* Implicit-GEMM forward when stride is 1 and each GEMM call (one per tap) gets at least this
  * K = c / groups; below it im2col's single long-K GEMM wins. Tune with the packed GEMM. */
 #define IMPLICIT_MIN_K 64
+/* Backward data by the flipped forward correlation (flip_shape) when c is at least this. */
+#define FLIP_MIN_C 16
 
 typedef struct {
     int64_t cg, ocg, k;        /* channels per group, output channels per group, K */
     int64_t m;                 /* output pixels n*oh*ow */
     int64_t tile;              /* P */
+    int64_t dtile;             /* backward data's rows per tile (at most) */
     int64_t ntiles;            /* ceil(m / P) */
     int64_t nchunks;           /* backward-weights chunks */
     int is1x1;                 /* 1x1, stride 1, no padding: x is the im2col matrix */
@@ -125,9 +135,12 @@ static void make_plan(const dlc_conv2d_shape *s, plan *p) {
     int64_t budget = (int64_t)(PARTIAL_BYTES / ((size_t)per_chunk * sizeof(float)));
     p->nchunks = DLC_MAX(1, DLC_MIN(DLC_MIN(CHUNKS_MAX, p->ntiles), budget));
     p->partial_bytes = dlc_align_up((size_t)(p->nchunks * per_chunk) * sizeof(float));
-    p->col_bytes = p->is1x1 ? 0 : dlc_align_up((size_t)(tile * p->k) * sizeof(float));
+    /* Backward data's dcol tile: the same byte budget, more rows (fewer, larger GEMMs). */
+    p->dtile = DLC_MAX(TILE_MIN, DLC_MIN(DTILE_MAX, TILE_BYTES / (p->k * (int64_t)sizeof(float))));
+    p->col_bytes = p->is1x1 ? 0
+                            : dlc_align_up((size_t)(DLC_MAX(tile, p->dtile) * p->k) * sizeof(float));
     size_t g1 = dlc_sgemm_serial_workspace_size(tile, p->ocg, p->k);   /* forward */
-    size_t g2 = dlc_sgemm_serial_workspace_size(tile, p->k, p->ocg);   /* backward data */
+    size_t g2 = dlc_sgemm_serial_workspace_size(p->dtile, p->k, p->ocg); /* backward data */
     size_t g3 = dlc_sgemm_serial_workspace_size(p->k, p->ocg, tile);   /* backward weights */
     if (p->is1x1) g2 = dlc_sgemm_serial_workspace_size(tile, p->cg, p->ocg);
     p->wp = s->w + s->pad_left + s->pad_right;
@@ -152,21 +165,64 @@ static void make_plan(const dlc_conv2d_shape *s, plan *p) {
     p->slot_bytes = p->gemm_off + p->gemm_bytes;
 }
 
-size_t dlc_conv2d_workspace_size(const dlc_conv2d_shape *s) {
-    if (dlc_conv2d_check(s) != DLC_OK) return 0;
-    plan p;
-    make_plan(s, &p);
-    int64_t slots = DLC_MAX(1, DLC_MIN((int64_t)dlc_threads(), 1024));
-    return p.partial_bytes + (size_t)slots * p.slot_bytes;
+/* Backward data as a forward correlation (stride 1, groups 1): dx = conv(dy padded by
+ *   top' = dh*(kh-1) - pad_top, bottom' = dh*(kh-1) - pad_bottom (likewise left', right'),
+ *   w'[i, j, o, ci] = w[kh-1-i, kw-1-j, ci, o]),
+ * an (n, oh, ow, oc) -> (n, h, w, c) convolution. A negative pad crops dy instead; im2col and the
+ * implicit slab read bounds-checked windows, so they take such pads as they are. It runs the
+ * forward engine (im2col tiles, or implicit GEMM when oc >= IMPLICIT_MIN_K) adding into dx, with
+ * no col2im scatter, but its GEMM has n = c and it multiplies h*w output pixels (the zero
+ * border of dy included) where the col2im route multiplies oh*ow. Measured (batch 32, 26x26,
+ * 3x3, one thread) it wins only when c >= 2*oc and h*w is within 10% of oh*ow ('same'-like
+ * padding): 64->16 by ~18%, 128->32 by ~10%, 64->32 by ~6%; it loses on valid convolutions
+ * (conv2 32->64: 4.5 ms vs 3.5 ms) and whenever oc >= c. Never for the 1x1 shortcut, for
+ * c < FLIP_MIN_C, or when the flipped plan would take the small-K kernel. Fills fs and fp. */
+static int flip_shape(const dlc_conv2d_shape *s, const plan *p, dlc_conv2d_shape *fs,
+                      plan *fp) {
+    if (s->sh != 1 || s->sw != 1 || s->groups != 1 || p->is1x1 || s->c < FLIP_MIN_C ||
+        s->c < 2 * s->oc)
+        return 0;
+    /* h*w < 2^59 here (n*h*w*c fits in int64 and c >= 16), so the product cannot overflow. */
+    if ((s->h * s->w - s->oh * s->ow) * 10 > s->oh * s->ow) return 0;
+    const int64_t sph = s->dh * (s->kh - 1), spw = s->dw * (s->kw - 1);
+    *fs = (dlc_conv2d_shape){.n = s->n, .h = s->oh, .w = s->ow, .c = s->oc, .kh = s->kh,
+                             .kw = s->kw, .oc = s->c, .sh = 1, .sw = 1, .dh = s->dh,
+                             .dw = s->dw, .pad_top = sph - s->pad_top,
+                             .pad_bottom = sph - s->pad_bottom, .pad_left = spw - s->pad_left,
+                             .pad_right = spw - s->pad_right, .groups = 1, .oh = s->h,
+                             .ow = s->w};
+    make_plan(fs, fp);
+    return !fp->smallk && !fp->is1x1;
 }
 
-/* Threads a kernel may use given the workspace it received: 0 means too small. */
-static int usable_threads(const plan *p, void *ws, size_t ws_size) {
-    size_t need = p->partial_bytes + p->slot_bytes;
+/* Bytes of the flipped kernel at the start of backward data's workspace. */
+static size_t flip_kernel_bytes(const dlc_conv2d_shape *s) {
+    return dlc_align_up((size_t)(s->kh * s->kw * s->c * s->oc) * sizeof(float));
+}
+
+size_t dlc_conv2d_workspace_size(const dlc_conv2d_shape *s) {
+    if (dlc_conv2d_check(s) != DLC_OK) return 0;
+    plan p, fp;
+    dlc_conv2d_shape fs;
+    make_plan(s, &p);
+    int64_t slots = DLC_MAX(1, DLC_MIN((int64_t)dlc_threads(), 1024));
+    size_t need = p.partial_bytes + (size_t)slots * p.slot_bytes;
+    if (flip_shape(s, &p, &fs, &fp))
+        need = DLC_MAX(need, flip_kernel_bytes(s) + (size_t)slots * fp.slot_bytes);
+    return need;
+}
+
+/* Threads a kernel may use given the workspace it received, whose slots start at byte off:
+ * 0 means too small. */
+static int usable_threads_at(const plan *p, size_t off, void *ws, size_t ws_size) {
+    size_t need = off + p->slot_bytes;
     if (ws == NULL || ws_size < need || ((uintptr_t)ws % sizeof(float)) != 0) return 0;
-    int64_t slots = p->slot_bytes ? (int64_t)((ws_size - p->partial_bytes) / p->slot_bytes)
-                                  : INT64_MAX;
+    int64_t slots = p->slot_bytes ? (int64_t)((ws_size - off) / p->slot_bytes) : INT64_MAX;
     return (int)DLC_MAX(1, DLC_MIN((int64_t)dlc_threads(), slots));
+}
+
+static int usable_threads(const plan *p, void *ws, size_t ws_size) {
+    return usable_threads_at(p, p->partial_bytes, ws, ws_size);
 }
 
 /* The row-major (image, oy, ox) of flat output pixel q. */
@@ -249,30 +305,132 @@ static void im2col_tile(const dlc_conv2d_shape *s, const plan *p, const float *x
     }
 }
 
+/* d[0:n] += v[0:n], elementwise: every variant gives the same bits. */
+static inline void add_generic(float *restrict d, const float *restrict v, int64_t n) {
+    for (int64_t i = 0; i < n; i++) d[i] += v[i];
+}
+
+#if DLC_X86
+DLC_TARGET_AVX2 static inline void add_avx2(float *restrict d, const float *restrict v,
+                                            int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(d + i, _mm256_add_ps(_mm256_loadu_ps(d + i), _mm256_loadu_ps(v + i)));
+    for (; i < n; i++) d[i] += v[i];
+}
+
+DLC_TARGET_AVX512 static inline void add_avx512(float *restrict d, const float *restrict v,
+                                                int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(d + i, _mm512_add_ps(_mm512_loadu_ps(d + i), _mm512_loadu_ps(v + i)));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+        _mm512_mask_storeu_ps(d + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, d + i),
+                                                      _mm512_maskz_loadu_ps(m, v + i)));
+    }
+}
+#endif
+
 /* dx[img] (group g channels) += the patches in dcol (np x K) of the pixels [r0, r0+np) of
- * image img (r is the pixel index within the image). */
-static void col2im_tile(const dlc_conv2d_shape *s, const plan *p, const float *dcol,
-                        int64_t img, int64_t r0, int64_t np, int64_t g, float *dx) {
-    const int64_t cg = p->cg, c = s->c;
+ * image img (r is the pixel index within the image). Every dx element gets its terms in pixel
+ * order, then tap order. When the taps of a kernel row are adjacent in dx (dw == 1, one group)
+ * their valid run is one add of up to kw*c floats. lv (a constant after inlining) picks the
+ * vector width of the adds. */
+static inline __attribute__((always_inline)) void
+col2im_impl(const dlc_conv2d_shape *s, const plan *p, const float *dcol, int64_t img,
+            int64_t r0, int64_t np, int64_t g, float *dx, int lv) {
+    const int64_t cg = p->cg, c = s->c, kw = s->kw;
+    const int run = s->dw == 1 && cg == c;
     float *dxi = dx + img * s->h * s->w * c + g * cg;
     int64_t oy = r0 / s->ow, ox = r0 - oy * s->ow;
+    (void)lv;
     for (int64_t r = 0; r < np; r++) {
         const float *src = dcol + r * p->k;
         int64_t iy0 = oy * s->sh - s->pad_top, ix0 = ox * s->sw - s->pad_left;
+        /* Taps [j0, j1) of a kernel row land inside dx (run case). */
+        int64_t j0 = 0, j1 = kw;
+        if (run) {
+            j0 = ix0 < 0 ? -ix0 : 0;
+            j1 = DLC_MAX(j0, DLC_MIN(kw, s->w - ix0));
+        }
         for (int64_t i = 0; i < s->kh; i++) {
             int64_t iy = iy0 + i * s->dh;
             if (iy < 0 || iy >= s->h) continue;
             float *drow = dxi + iy * s->w * c;
-            for (int64_t j = 0; j < s->kw; j++) {
+            const float *srow = src + i * kw * cg;
+            if (run) {
+                float *d = drow + (ix0 + j0) * c;
+                const float *v = srow + j0 * cg;
+                int64_t n = (j1 - j0) * cg;
+#if DLC_X86
+                if (lv == 2) {
+                    add_avx512(d, v, n);
+                    continue;
+                }
+                if (lv == 1) {
+                    add_avx2(d, v, n);
+                    continue;
+                }
+#endif
+                add_generic(d, v, n);
+                continue;
+            }
+            for (int64_t j = 0; j < kw; j++) {
                 int64_t ix = ix0 + j * s->dw;
                 if (ix < 0 || ix >= s->w) continue;
                 float *d = drow + ix * c;
-                const float *v = src + (i * s->kw + j) * cg;
-                for (int64_t ci = 0; ci < cg; ci++) d[ci] += v[ci];
+                const float *v = srow + j * cg;
+#if DLC_X86
+                if (lv == 2) {
+                    add_avx512(d, v, cg);
+                    continue;
+                }
+                if (lv == 1) {
+                    add_avx2(d, v, cg);
+                    continue;
+                }
+#endif
+                add_generic(d, v, cg);
             }
         }
         if (++ox == s->ow) ox = 0, oy++;
     }
+}
+
+static void col2im_generic(const dlc_conv2d_shape *s, const plan *p, const float *dcol,
+                           int64_t img, int64_t r0, int64_t np, int64_t g, float *dx) {
+    col2im_impl(s, p, dcol, img, r0, np, g, dx, 0);
+}
+
+#if DLC_X86
+DLC_TARGET_AVX2 static void col2im_avx2(const dlc_conv2d_shape *s, const plan *p,
+                                        const float *dcol, int64_t img, int64_t r0,
+                                        int64_t np, int64_t g, float *dx) {
+    col2im_impl(s, p, dcol, img, r0, np, g, dx, 1);
+}
+
+DLC_TARGET_AVX512 static void col2im_avx512(const dlc_conv2d_shape *s, const plan *p,
+                                            const float *dcol, int64_t img, int64_t r0,
+                                            int64_t np, int64_t g, float *dx) {
+    col2im_impl(s, p, dcol, img, r0, np, g, dx, 2);
+}
+#endif
+
+static void col2im_tile(const dlc_conv2d_shape *s, const plan *p, const float *dcol,
+                        int64_t img, int64_t r0, int64_t np, int64_t g, float *dx) {
+#if DLC_X86
+    dlc_simd_level lv = dlc_simd_get();
+    if (lv >= DLC_SIMD_AVX512) {
+        col2im_avx512(s, p, dcol, img, r0, np, g, dx);
+        return;
+    }
+    if (lv >= DLC_SIMD_AVX2) {
+        col2im_avx2(s, p, dcol, img, r0, np, g, dx);
+        return;
+    }
+#endif
+    col2im_generic(s, p, dcol, img, r0, np, g, dx);
 }
 
 /* ------------------------------------------------------------ direct small-K kernels
@@ -547,13 +705,17 @@ static void smallk_bwdw(int64_t np, int64_t k, int64_t oc, const float *col, con
  * with ox >= ow are computed into tmp and dropped. A unit is rows_tile output rows of one image;
  * with padding its input rows are first copied, zero-padded, into the slab. The taps are summed
  * by successive GEMM calls (beta = 1), one per tap and group (k = cg; the GEMM's lda >= k rule
- * rules out one call per kernel row over overlapping rows). */
+ * rules out one call per kernel row over overlapping rows). acc: y += the result (b unused).
+ * The pads may be negative (backward data's flipped shape): the slab then crops the input. */
 static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p,
                                         const float *x, const float *w, const float *b,
-                                        float *y, char *slots, int nt) {
+                                        float *y, int acc, char *slots, int nt) {
     const int64_t c = s->c, oc = s->oc, wp = p->wp;
     const int padded = p->slab_bytes != 0;
     const int64_t units = s->n * p->tiles_img;
+    /* Slab columns [j0, j1) hold input columns [j0 - pad_left, j1 - pad_left). */
+    const int64_t j0 = DLC_MAX(0, s->pad_left);
+    const int64_t j1 = DLC_MAX(j0, DLC_MIN(wp, s->pad_left + s->w));
     int err = 0;
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t u = 0; u < units; u++) {
@@ -575,9 +737,10 @@ static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p
                     memset(d, 0, (size_t)(wp * c) * sizeof(float));
                     continue;
                 }
-                memset(d, 0, (size_t)(s->pad_left * c) * sizeof(float));
-                memcpy(d + s->pad_left * c, xi + iy * s->w * c, (size_t)(s->w * c) * sizeof(float));
-                memset(d + (s->pad_left + s->w) * c, 0, (size_t)(s->pad_right * c) * sizeof(float));
+                memset(d, 0, (size_t)(j0 * c) * sizeof(float));
+                memcpy(d + j0 * c, xi + (iy * s->w + j0 - s->pad_left) * c,
+                       (size_t)((j1 - j0) * c) * sizeof(float));
+                memset(d + j1 * c, 0, (size_t)((wp - j1) * c) * sizeof(float));
             }
             src = slab;
         }
@@ -601,13 +764,56 @@ static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p
         for (int64_t r = 0; r < rows; r++) {
             float *yr = y + ((img * s->oh + oy0 + r) * s->ow) * oc;
             const float *tr = tmp + r * wp * oc;
-            if (b) {
+            if (acc) {
+                for (int64_t q = 0; q < s->ow * oc; q++) yr[q] += tr[q];
+            } else if (b) {
                 for (int64_t q = 0; q < s->ow; q++)
                     for (int64_t o = 0; o < oc; o++) yr[q * oc + o] = tr[q * oc + o] + b[o];
             } else {
                 memcpy(yr, tr, (size_t)(s->ow * oc) * sizeof(float));
             }
         }
+    }
+    return err ? DLC_EINVAL : DLC_OK;
+}
+
+/* The forward engine on plan p: y = conv(x, w) + b, or y += conv(x, w) when acc (b unused;
+ * never with the small-K kernel). The pads of s may be negative (see flip_shape). */
+static dlc_status conv_forward_run(const dlc_conv2d_shape *s, const plan *p, const float *x,
+                                   const float *w, const float *b, float *y, int acc,
+                                   char *slots, int nt) {
+    if (p->implicit) return conv_forward_implicit(s, p, x, w, b, y, acc, slots, nt);
+    const int64_t oc = s->oc;
+    int err = 0;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t t = 0; t < p->ntiles; t++) {
+        char *slot = slots + (size_t)thread_num() * p->slot_bytes;
+        float *col = (float *)slot;
+        void *gws = slot + p->gemm_off;
+        int64_t q0 = t * p->tile, np = DLC_MIN(p->tile, p->m - q0);
+        float *yt = y + q0 * oc;
+        if (p->smallk) {
+            smallk_fwd_tile(s, p, x, q0, np, w, b, yt, col);
+            continue;
+        }
+        for (int64_t g = 0; g < s->groups; g++) {
+            const float *a = x + q0 * s->c + g * p->cg;
+            int64_t lda = s->c;
+            if (!p->is1x1) {
+                im2col_tile(s, p, x, q0, np, g, col);
+                a = col, lda = p->k;
+            }
+            dlc_status gs = dlc_sgemm_serial(0, 0, np, p->ocg, p->k, 1.0f, a, lda,
+                                             w + g * p->ocg, oc, acc ? 1.0f : 0.0f,
+                                             yt + g * p->ocg, oc, gws, p->gemm_bytes);
+            if (gs != DLC_OK) {
+#pragma omp atomic write
+                err = 1;
+            }
+        }
+        if (b && !acc)
+            for (int64_t r = 0; r < np; r++)
+                for (int64_t o = 0; o < oc; o++) yt[r * oc + o] += b[o];
     }
     return err ? DLC_EINVAL : DLC_OK;
 }
@@ -621,43 +827,21 @@ dlc_status dlc_conv2d_forward(const dlc_conv2d_shape *s, const float *x, const f
     make_plan(s, &p);
     int nt = usable_threads(&p, workspace, workspace_size);
     if (nt < 1) return DLC_ENOMEM;
-    char *slots = (char *)workspace + p.partial_bytes;
-    if (p.implicit) return conv_forward_implicit(s, &p, x, w, b, y, slots, nt);
-    const int64_t oc = s->oc;
-    int err = 0;
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int64_t t = 0; t < p.ntiles; t++) {
-        char *slot = slots + (size_t)thread_num() * p.slot_bytes;
-        float *col = (float *)slot;
-        void *gws = slot + p.gemm_off;
-        int64_t q0 = t * p.tile, np = DLC_MIN(p.tile, p.m - q0);
-        float *yt = y + q0 * oc;
-        if (p.smallk) {
-            smallk_fwd_tile(s, &p, x, q0, np, w, b, yt, col);
-            continue;
-        }
-        for (int64_t g = 0; g < s->groups; g++) {
-            const float *a = x + q0 * s->c + g * p.cg;
-            int64_t lda = s->c;
-            if (!p.is1x1) {
-                im2col_tile(s, &p, x, q0, np, g, col);
-                a = col, lda = p.k;
-            }
-            dlc_status gs = dlc_sgemm_serial(0, 0, np, p.ocg, p.k, 1.0f, a, lda, w + g * p.ocg,
-                                             oc, 0.0f, yt + g * p.ocg, oc, gws, p.gemm_bytes);
-            if (gs != DLC_OK) {
-#pragma omp atomic write
-                err = 1;
-            }
-        }
-        if (b)
-            for (int64_t r = 0; r < np; r++)
-                for (int64_t o = 0; o < oc; o++) yt[r * oc + o] += b[o];
-    }
-    return err ? DLC_EINVAL : DLC_OK;
+    return conv_forward_run(s, &p, x, w, b, y, 0, (char *)workspace + p.partial_bytes, nt);
 }
 
 /* ------------------------------------------------------------ backward data */
+
+/* Flipped kernel w'[i, j, o, ci] = w[kh-1-i, kw-1-j, ci, o] (groups == 1). */
+static void flip_kernel(const dlc_conv2d_shape *s, const float *w, float *wf) {
+    const int64_t c = s->c, oc = s->oc, taps = s->kh * s->kw;
+    for (int64_t t = 0; t < taps; t++) {
+        const float *src = w + (taps - 1 - t) * c * oc;
+        float *dst = wf + t * oc * c;
+        for (int64_t o = 0; o < oc; o++)
+            for (int64_t ci = 0; ci < c; ci++) dst[o * c + ci] = src[ci * oc + o];
+    }
+}
 
 dlc_status dlc_conv2d_backward_data(const dlc_conv2d_shape *s, const float *dy, const float *w,
                                     float *dx, void *workspace, size_t workspace_size) {
@@ -666,6 +850,18 @@ dlc_status dlc_conv2d_backward_data(const dlc_conv2d_shape *s, const float *dy, 
     DLC_CHECK(dy != NULL && w != NULL && dx != NULL);
     plan p;
     make_plan(s, &p);
+    dlc_conv2d_shape fs;
+    plan fp;
+    if (flip_shape(s, &p, &fs, &fp)) {
+        /* dx += forward correlation of dy with the flipped kernel, built in the workspace. */
+        size_t wf_bytes = flip_kernel_bytes(s);
+        int nt = usable_threads_at(&fp, wf_bytes, workspace, workspace_size);
+        if (nt < 1) return DLC_ENOMEM;
+        float *wf = (float *)workspace;
+        flip_kernel(s, w, wf);
+        return conv_forward_run(&fs, &fp, dy, wf, NULL, dx, 1, (char *)workspace + wf_bytes,
+                                nt);
+    }
     int nt = usable_threads(&p, workspace, workspace_size);
     if (nt < 1) return DLC_ENOMEM;
     char *slots = (char *)workspace + p.partial_bytes;
@@ -694,7 +890,7 @@ dlc_status dlc_conv2d_backward_data(const dlc_conv2d_shape *s, const float *dy, 
     /* One unit = one (image, group): it owns dx[img][:, :, g channels], so col2im never races.
      * Within a unit the tiles run in order, so every dx element sums in a fixed order. */
     const int64_t ohw = s->oh * s->ow;
-    const int64_t tiles_img = (ohw + p.tile - 1) / p.tile;
+    const int64_t tiles_img = (ohw + p.dtile - 1) / p.dtile;
     const int64_t tile_img = (ohw + tiles_img - 1) / tiles_img;
     const int64_t units = s->n * s->groups;
 #pragma omp parallel for schedule(static) num_threads(nt)

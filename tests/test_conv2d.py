@@ -42,6 +42,22 @@ CASES = [
     ("implicit_same_even", (1, 12, 11, 65), (4, 4), 24, (1, 1), (1, 1), "same", 1),
     ("implicit_valid", (2, 7, 6, 64), (3, 3), 17, (1, 1), (1, 1), (0, 0, 0, 0), 1),
     ("many_tiles", (3, 17, 19, 4), (3, 3), 8, (1, 1), (1, 1), (1, 1, 1, 1), 1),
+    # Backward data by the flipped forward correlation (stride 1, groups 1, c >= 2*oc, c >= 16,
+    # h*w within 10% of oh*ow): flipped im2col (oc < 64) and flipped implicit GEMM (oc >= 64),
+    # with dilation, asymmetric 'same' pads (flipped pads differ per side) and pads larger than
+    # the kernel span (negative flipped pads: dy is cropped).
+    ("flip_same_dil", (2, 10, 9, 40), (3, 3), 16, (1, 1), (2, 1), "same", 1),
+    ("flip_same_even_b1", (1, 8, 9, 36), (4, 2), 17, (1, 1), (1, 1), "same", 1),
+    ("flip_same_dil_even", (2, 9, 11, 33), (2, 4), 13, (1, 1), (3, 2), "same", 1),
+    ("flip_pad_gt_kernel", (2, 5, 6, 32), (2, 2), 8, (1, 1), (1, 1), (3, 2, 0, 4), 1),
+    ("flip_implicit_same", (1, 6, 7, 128), (3, 3), 64, (1, 1), (1, 1), "same", 1),
+    ("flip_implicit_crop", (2, 4, 5, 130), (2, 2), 65, (1, 1), (1, 1), (2, 3, 0, 2), 1),
+    ("flip_implicit_dil", (2, 7, 8, 144), (3, 2), 70, (1, 1), (2, 3), (3, 1, 2, 2), 1),
+    # Near misses, still on the col2im route: groups > 1, valid padding, oc > c / 2, stride 2.
+    ("noflip_groups2", (2, 8, 7, 64), (3, 3), 16, (1, 1), (1, 1), "same", 2),
+    ("noflip_valid", (2, 9, 8, 48), (3, 3), 12, (1, 1), (1, 1), (0, 0, 0, 0), 1),
+    ("noflip_oc_gt_half", (1, 7, 9, 40), (3, 3), 21, (1, 1), (1, 1), "same", 1),
+    ("noflip_s2", (2, 9, 8, 48), (3, 3), 12, (2, 2), (1, 1), "same", 1),
 ]
 
 
@@ -133,7 +149,8 @@ def test_torch_parity(case, rng):
 
 
 @pytest.mark.parametrize("name", ["basic3x3", "same_dil", "asym_pad", "groups3_s2_dil",
-                                  "c1_odd_oc", "pointwise_g2", "depthwise_mult2"])
+                                  "c1_odd_oc", "pointwise_g2", "depthwise_mult2",
+                                  "flip_same_dil", "flip_implicit_crop"])
 def test_finite_differences(name, rng):
     """dlc's gradients of L = sum(r * conv(x, w, b)) match central differences of the float64
     reference along a random direction (L is linear, so the differences are exact up to
@@ -162,7 +179,8 @@ def test_finite_differences(name, rng):
                                                                            analytic)
 
 
-@pytest.mark.parametrize("name", ["basic3x3", "pointwise", "c1_small_k", "depthwise"])
+@pytest.mark.parametrize("name", ["basic3x3", "pointwise", "c1_small_k", "depthwise",
+                                  "flip_same_dil", "flip_implicit_same"])
 def test_gradients_accumulate(name, rng):
     case = next(c for c in CASES if c[0] == name)
     x, w, b, dy, kw = _setup(case, rng)
@@ -193,8 +211,10 @@ def test_gradients_accumulate(name, rng):
     _close(db, b0 + db_ref)
 
 
-SIMD_CASES = ["basic3x3", "c_not16", "implicit_dil_pad", "implicit_groups", "pointwise", "c1_small_k", "c1_odd_oc", "c1_s2_dil_pad",
-              "c2_oc40_same", "pad_gt_kernel", "groups2", "depthwise"]
+SIMD_CASES = ["basic3x3", "c_not16", "implicit_dil_pad", "implicit_groups", "pointwise",
+              "c1_small_k", "c1_odd_oc", "c1_s2_dil_pad", "c2_oc40_same", "pad_gt_kernel",
+              "groups2", "depthwise", "dilation2", "groups3_s2_dil", "flip_same_dil",
+              "flip_pad_gt_kernel", "flip_implicit_crop", "noflip_valid"]
 
 
 @pytest.mark.parametrize("name", SIMD_CASES)
@@ -218,6 +238,9 @@ THREAD_CASES = [
     ("pointwise_big", (4, 20, 20, 24), (1, 1), 40, (1, 1), (1, 1), (0, 0, 0, 0), 1),
     ("groups_same_s2", (3, 21, 22, 12), (4, 4), 18, (2, 2), (1, 1), "same", 3),
     ("depthwise_b1", (1, 40, 40, 6), (3, 3), 6, (1, 1), (1, 1), (1, 1, 1, 1), 6),
+    ("flip_same", (3, 12, 13, 64), (3, 3), 16, (1, 1), (1, 1), "same", 1),
+    ("flip_implicit_same", (2, 10, 9, 128), (3, 3), 64, (1, 1), (1, 1), "same", 1),
+    ("dcol_tiles_valid", (3, 30, 29, 64), (3, 3), 24, (1, 1), (1, 1), (0, 0, 0, 0), 1),
 ]
 
 
@@ -234,6 +257,7 @@ def test_threads_bit_identical(case, threads, rng):
             assert np.array_equal(a, bb)
     # And right, on these larger shapes too.
     _close(out[0][0], ref.conv2d_forward(x, w, b, **kw))
+    _close(out[0][1], ref.conv2d_backward_data(dy, w, x.shape, **kw), rtol=5e-5)
     dw_ref, db_ref = ref.conv2d_backward_weights(x, dy, w.shape, **kw)
     _close(out[0][2], dw_ref, rtol=5e-5)
     _close(out[0][3], db_ref, rtol=5e-5)
