@@ -1,16 +1,17 @@
-"""The progress bar `fit`, `evaluate` and `predict` print (exported as `dlc.utils.Progbar`).
+"""Text progress bar shared by `fit`, `evaluate` and `predict`; public as `dlc.utils.Progbar`.
 
-The display follows Keras 3:
+A finished bar reads like the Keras 3 one:
 
     469/469 ━━━━━━━━━━━━━━━━━━━━ 12s 25ms/step - accuracy: 0.9812 - loss: 0.0612
 
-Where the output goes decides how it is drawn:
-- a terminal or a Jupyter notebook ("dynamic" display): one live line, redrawn in place with a
-  carriage return at most every `interval` seconds, so even a 10,000-step epoch writes a bounded
-  amount of text;
-- anything else (a pipe, a log file, CI): only the final line of each bar, no carriage returns.
-The environment variable `DLC_PROGRESS` set to `dynamic` or `static` overrides the detection;
-`NO_COLOR` (any value) turns off the ANSI colours of the dynamic display.
+How it is drawn depends on the destination stream:
+- interactive (a terminal, or a Jupyter/Colab notebook): a single line that is rewritten in
+  place ('\r') no more often than every `interval` seconds, so the amount of text stays small
+  however many steps an epoch has;
+- non-interactive (pipes, log files, CI consoles): nothing until the bar completes, then that
+  one final line, without any '\r'.
+To override the guess, set the environment variable `DLC_PROGRESS` to `dynamic` or `static`.
+Defining `NO_COLOR` (to anything) removes the ANSI colour codes from the interactive line.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _in_notebook() -> bool:
-    """True inside a Jupyter (ipykernel) or Colab kernel, whose output stream handles '\\r'."""
+    """Whether we run in a notebook kernel (Jupyter's ipykernel or Colab): those render '\\r'."""
     if "ipykernel" not in sys.modules and "google.colab" not in sys.modules:
         return False
     ipython = sys.modules.get("IPython")
@@ -39,12 +40,13 @@ def _in_notebook() -> bool:
         return False
     try:
         shell = get_ipython()
-    except Exception:  # a broken IPython install must not break training output
+    except Exception:  # never let a half-working IPython stop the training loop from printing
         return False
     return type(shell).__name__ in ("ZMQInteractiveShell", "Shell")
 
 
 def _is_dynamic(file: Optional[TextIO]) -> bool:
+    """Decides between the live, redrawn display (True) and the final-line-only one (False)."""
     forced = os.environ.get("DLC_PROGRESS", "").strip().lower()
     if forced in ("dynamic", "static"):
         return forced == "dynamic"
@@ -56,14 +58,15 @@ def _is_dynamic(file: Optional[TextIO]) -> bool:
     isatty = getattr(stream, "isatty", None)
     try:
         return bool(isatty()) if isatty is not None else False
-    except (ValueError, OSError):  # closed or detached stream
+    except (ValueError, OSError):  # isatty() fails on a closed or detached stream
         return False
 
 
 def _can_encode(stream: Any, text: str) -> bool:
+    """Whether `text` survives the stream's encoding (else the bar falls back to ASCII)."""
     encoding = getattr(stream, "encoding", None)
     if not encoding:
-        return True  # io.StringIO and friends hold str
+        return True  # in-memory text streams (io.StringIO) have no encoding to fail
     try:
         text.encode(encoding)
         return True
@@ -72,59 +75,70 @@ def _can_encode(stream: Any, text: str) -> bool:
 
 
 def _format_value(value: float) -> str:
-    """Formats a metric as Keras does: 4 decimals, or scientific notation when tiny."""
-    if abs(value) > 1e-3:
-        return f"{value:.4f}"
-    return f"{value:.4e}"
+    """Metric text: fixed point with 4 decimals, switching to exponent form at magnitude <= 1e-3."""
+    return format(value, ".4f" if abs(value) > 1e-3 else ".4e")
 
 
 def _format_eta(seconds: float) -> str:
-    if seconds > 3600:
-        return "%d:%02d:%02d" % (seconds // 3600, (seconds % 3600) // 60, seconds % 60)
-    if seconds > 60:
-        return "%d:%02d" % (seconds // 60, seconds % 60)
-    return "%ds" % seconds
+    """Remaining time: `h:mm:ss` above an hour, `m:ss` above a minute, else whole seconds."""
+    whole = int(seconds)
+    if seconds <= 60:
+        return f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if seconds <= 3600:
+        return f"{minutes}:{secs:02d}"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
 def _format_time_per_unit(seconds: float, unit_name: str) -> str:
-    if seconds >= 1 or seconds == 0:
-        return f"{seconds:.0f}s/{unit_name}"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.0f}ms/{unit_name}"
-    return f"{seconds * 1e6:.0f}us/{unit_name}"
+    """Average duration of one unit, as a rounded count of s, ms or us (e.g. `25ms/step`)."""
+    if seconds == 0 or seconds >= 1:
+        scale, suffix = 1.0, "s"
+    elif seconds >= 1e-3:
+        scale, suffix = 1e3, "ms"
+    else:
+        scale, suffix = 1e6, "us"
+    return f"{seconds * scale:.0f}{suffix}/{unit_name}"
 
 
 class Progbar:
-    """Displays a progress bar.
+    """A progress bar with timing and metric values, printed as a loop advances.
 
-    If neither `stateful_metrics` nor `stateless_metrics` is given, every metric is assumed to
-    be stateless: the bar shows its average over the steps seen so far, weighted by step
-    count. Metrics named in `stateful_metrics` are shown as given (use this for values that are
-    already running means, as `fit` passes them).
+    Call `update()` with the number of steps completed (or `add()` with how many were just
+    done), optionally passing metric values. Each metric is shown in one of two ways:
+    - averaged: the bar shows the mean of all values received so far, each weighted by the
+      number of steps it covers. This is what a metric gets by default;
+    - as given: the latest value is shown unchanged, which suits numbers the caller already
+      accumulates itself (`fit` sends running means, and so lists no metric for averaging).
+    Name the metrics to show as given in `stateful_metrics`, or instead name the ones to
+    average in `stateless_metrics`; giving both is an error. On the final update every value
+    passed is shown as given.
 
     Args:
-        target: Total number of steps expected, None if unknown.
-        width: Progress bar width on screen.
-        verbose: Verbosity mode, 0 (silent), 1 (verbose), 2 (semi-verbose: one line at the
-            end).
-        interval: Minimum visual progress update interval (in seconds).
-        stateful_metrics: Iterable of string names of metrics that should *not* be averaged
-            over time. Metrics in this list will be displayed as-is. If provided, do not
-            provide `stateless_metrics`.
-        stateless_metrics: Iterable of string names of metrics that *should* be averaged over
-            time; all others are displayed as-is. If provided, do not provide
-            `stateful_metrics`.
-        unit_name: Display name for step counts (usually "step" or "sample").
-        file: Text stream to write to. Defaults to `sys.stdout` (looked up at each write).
+        target: how many steps make a complete bar, or `None` when that is not known (the
+            bar then shows a count and `/Unknown`).
+        width: number of characters of the bar itself. Defaults to 20.
+        verbose: 0 prints nothing; 1 draws the bar (live or final-line only, see the module
+            docstring); 2 prints one summary line without a bar when the bar completes.
+        interval: shortest time in seconds between two redraws of a live bar. Defaults to
+            0.05. Completing the bar always draws.
+        stateful_metrics: names of metrics to show as given; all others are averaged.
+        stateless_metrics: names of metrics to average; all others are shown as given.
+        unit_name: word used in the speed figure (`25ms/step`). Defaults to `"step"`.
+        file: text stream for the output. Defaults to `None`, meaning whatever `sys.stdout`
+            is at the moment of each write.
 
     Example:
 
     ```python
-    bar = dlc.utils.Progbar(target=100)
-    for step in range(100):
-        loss = train_one_batch()
-        bar.update(step + 1, values=[("loss", loss)])
-    # 100/100 ━━━━━━━━━━━━━━━━━━━━ 2s 21ms/step - loss: 0.3056
+    files = sorted(pathlib.Path("shards").glob("*.npy"))
+    bar = dlc.utils.Progbar(target=len(files), unit_name="file", stateful_metrics=["rows"])
+    rows = 0
+    for path in files:
+        rows += len(np.load(path))
+        bar.add(1, values=[("rows", rows)])   # a running total, so shown as given
+    # 12/12 ━━━━━━━━━━━━━━━━━━━━ 3s 250ms/file - rows: 120000.0000
     ```
     """
 
@@ -141,7 +155,8 @@ class Progbar:
         *,
         _clock: Optional[Callable[[], float]] = None,
     ) -> None:
-        if stateful_metrics is not None and stateless_metrics is not None:
+        named = [m for m in (stateful_metrics, stateless_metrics) if m is not None]
+        if len(named) > 1:
             raise ValueError("Progbar: provide only one of `stateful_metrics` or "
                              "`stateless_metrics`, received both")
         if target is not None and (isinstance(target, bool) or int(target) != target):
@@ -155,19 +170,17 @@ class Progbar:
         self.interval = float(interval)
         self.unit_name = unit_name
         self.file = file
-        if stateful_metrics is not None:
-            self.stateful_metrics = set(stateful_metrics)
+        # Exactly one of the two sets is kept; the other is None (see _record).
+        if stateless_metrics is None:
+            self.stateful_metrics = set(() if stateful_metrics is None else stateful_metrics)
             self.stateless_metrics = None
-        elif stateless_metrics is not None:
-            self.stateful_metrics = None
-            self.stateless_metrics = set(stateless_metrics)
         else:
-            self.stateful_metrics = set()
-            self.stateless_metrics = None
+            self.stateful_metrics, self.stateless_metrics = None, set(stateless_metrics)
         self._clock = _clock if _clock is not None else time.time
         self._dynamic_display = _is_dynamic(file)
-        # In a terminal, a live line wider than the window would wrap and '\r' could no longer
-        # redraw it: live frames are cut to the window width (the final line is kept whole).
+        # '\r' only returns to the start of the current screen row, so a live line that wraps
+        # could not be redrawn: in a terminal, intermediate frames are clipped to the window
+        # width. Notebooks do not wrap that way, and the final line is never clipped.
         self._columns: Optional[int] = None
         if self._dynamic_display and not _in_notebook():
             self._columns = shutil.get_terminal_size().columns
@@ -188,15 +201,17 @@ class Progbar:
     # ------------------------------------------------------------------ public API
     def update(self, current: int, values: Optional[Sequence[Tuple[str, Any]]] = None,
                finalize: Optional[bool] = None) -> None:
-        """Updates the progress bar.
+        """Moves the bar to `current` completed steps and redraws it if due.
 
         Args:
-            current: Index of current step (the number of steps done).
-            values: List of tuples: `(name, value_for_last_step)`. If `name` is in
-                `stateful_metrics`, `value_for_last_step` will be displayed as-is. Else, an
-                average of the metric over time will be displayed.
-            finalize: Whether this is the last update for the progress bar. If `None`,
-                defaults to `current >= self.target`.
+            current: total steps completed so far (not the increment).
+            values: optional `(name, value)` pairs for the steps since the previous update;
+                a value may be a number or an array (its mean is used). Whether a name is
+                averaged or shown as given follows the constructor's metric sets.
+            finalize: whether this update completes the bar. A completing update is drawn
+                (unless `verbose` is 0) regardless of `interval` and ends the line. `None`
+                (the default) means "`current` has reached `target`", which never holds
+                while the target is unknown.
         """
         if finalize is None:
             finalize = self.target is not None and current >= self.target
@@ -205,29 +220,29 @@ class Progbar:
         self._seen_so_far = current
 
         now = self._clock()
-        time_per_unit = self._estimate_step_duration(current, now)
+        step_seconds = self._estimate_step_duration(current, now)
         if self.verbose == 1:
             if not finalize and now - self._last_update < self.interval:
                 return
             if self._dynamic_display:
                 max_width = None if finalize or not self._columns else self._columns - 1
-                line = self._bar_line(current, now, time_per_unit, finalize, max_width)
+                line = self._bar_line(current, now, step_seconds, finalize, max_width)
                 visible = len(_ANSI.sub("", line)) if self._color else len(line)
                 pad = " " * max(0, self._prev_total_width - visible)
                 self._write("\r" + line + pad + ("\n" if finalize else ""))
                 self._prev_total_width = 0 if finalize else visible
             elif finalize:
-                self._write(self._bar_line(current, now, time_per_unit, True) + "\n")
+                self._write(self._bar_line(current, now, step_seconds, True) + "\n")
         elif self.verbose == 2 and finalize:
-            self._write(self._epoch_line(current, now, time_per_unit) + "\n")
+            self._write(self._epoch_line(current, now, step_seconds) + "\n")
         self._last_update = now
 
     def add(self, n: int, values: Optional[Sequence[Tuple[str, Any]]] = None) -> None:
-        """Advances the bar by `n` steps.
+        """Same as `update()`, but counted relative to the last position.
 
         Args:
-            n: Number of steps done since the last update.
-            values: As in `update()`.
+            n: steps completed since the previous call.
+            values: metric values, in the form `update()` takes.
         """
         self.update(self._seen_so_far + n, values)
 
@@ -246,7 +261,8 @@ class Progbar:
             total, count = self._values.get(name, (0.0, 0))
             self._values[name] = (total + value * weight, count + weight)
         else:
-            # Shown as given (a final value from the caller replaces the running average).
+            # Displayed unchanged. On the final update this also overrides any running mean:
+            # the caller's closing value wins.
             self._values[name] = (value, 1)
 
     def _metrics_text(self) -> str:
@@ -283,13 +299,15 @@ class Progbar:
         line += " " + _format_time_per_unit(time_per_unit, self.unit_name)
         metrics = self._metrics_text()
         if max_width is not None:
-            # The metrics come last and carry no colour codes, so they can be cut safely.
+            # Clip only the metric text: it is uncoloured and at the end, so cutting it can
+            # never split an escape sequence.
             head = len(_ANSI.sub("", line)) if self._color else len(line)
             metrics = metrics[:max(0, max_width - head)]
         return line + metrics
 
     def _epoch_line(self, current: int, now: float, time_per_unit: float) -> str:
-        if self.target is not None and self.target > 0:
+        """The summary line of `verbose=2`: count, elapsed time, speed and metrics, no bar."""
+        if (self.target or 0) > 0:
             digits = int(math.log10(self.target)) + 1
             head = f"{current:{digits}d}/{self.target}"
         else:
@@ -299,16 +317,16 @@ class Progbar:
                 f"{self._metrics_text()}")
 
     def _estimate_step_duration(self, current: int, now: float) -> float:
-        """Seconds per step, leaving out the first step (it includes warm-up) when possible."""
+        """Mean seconds per step. Step 1 is often slow (first-call set-up), so once its end time
+        is known the mean is taken over the later steps only."""
         if not current:
             return 0.0
-        if self._time_after_first_step is not None and current > 1:
-            per_unit = (now - self._time_after_first_step) / (current - 1)
-        else:
-            per_unit = (now - self._start) / current
+        first_done = self._time_after_first_step
         if current == 1:
             self._time_after_first_step = now
-        return per_unit
+        if current > 1 and first_done is not None:
+            return (now - first_done) / (current - 1)
+        return (now - self._start) / current
 
     def _write(self, text: str) -> None:
         stream = sys.stdout if self.file is None else self.file

@@ -1,4 +1,5 @@
-"""Utilities: seeding, one-hot encoding, normalisation, the progress bar.
+"""Small helpers around training: reproducible seeding, one-hot labels, unit-norm rows, and the
+progress bar class that `fit` uses.
 
 Example:
 
@@ -23,14 +24,17 @@ __all__ = ["set_random_seed", "to_categorical", "normalize", "Progbar"]
 
 
 def set_random_seed(seed: int) -> None:
-    """Sets all random seeds: dlc's, Python's and NumPy's.
+    """Makes a run repeatable by seeding every generator a training script is likely to touch.
 
-    Seeds dlc's own generator (weight initialisers, shuffling in `fit`, dropout), and, as Keras
-    does, Python's `random` module and NumPy's legacy global generator (`np.random.seed`), so
-    code that mixes them is reproducible too.
+    Three generators are seeded with the same value: dlc's own (used for weight initialisation,
+    the shuffling done by `fit` and dropout masks), the standard-library `random` module, and
+    NumPy's global legacy generator (`np.random.seed`; it accepts only 32-bit seeds, so it gets
+    `seed` modulo 2**32). Seeding all three at once matches what Keras does and keeps scripts
+    that draw from several of them deterministic.
 
     Args:
-        seed: a non-negative integer.
+        seed: the seed, an `int` (or NumPy integer) that is zero or more. Booleans, floats and
+            other types raise `ValueError`, as do negative values.
 
     Example:
 
@@ -48,34 +52,38 @@ def set_random_seed(seed: int) -> None:
         raise ValueError(f"Expected `seed` argument to be non-negative. Received: seed={seed}")
     _random.seed(seed)
     _py_random.seed(seed)
-    # The legacy generator only takes 32-bit seeds.
+    # np.random.seed refuses values of 2**32 and above: fold the seed into that range.
     np.random.seed(seed % (1 << 32))
 
 
 def to_categorical(x: Any, num_classes: Optional[int] = None) -> np.ndarray:
-    """Converts a class vector (integers) to binary class matrix.
+    """One-hot encodes integer labels, the target format of `categorical_crossentropy`.
 
-    E.g. for use with `categorical_crossentropy`. A trailing axis of size 1 is dropped first,
-    so labels of shape `(n,)` and `(n, 1)` both give `(n, num_classes)`.
+    Each label `k` becomes a row of zeros with a single 1 in column `k`. The new class axis is
+    appended after the label's own axes; when the labels come with a trailing axis of length 1
+    (shape `(n, 1)`, as a column vector) that axis is dropped first, so `(n,)` and `(n, 1)`
+    both produce `(n, num_classes)`.
 
     Args:
-        x: Array-like with class values to be converted into a matrix
-            (integers from 0 to `num_classes - 1`).
-        num_classes: Total number of classes. If `None`, this would be inferred
-            as `max(x) + 1`. Defaults to `None`.
+        x: the labels, anything `np.asarray` accepts. They must be whole numbers in
+            `[0, num_classes)`: integer or boolean dtypes, or floats with no fractional part.
+            Other floats raise `ValueError`, other dtypes `TypeError`.
+        num_classes: width of the encoding. `None` (the default) or `0` means "one more than
+            the largest label"; that needs at least one label.
 
     Returns:
-        A binary matrix representation of the input as a float32 NumPy array. The class axis
-        is placed last.
+        A new float32 NumPy array of shape `x.shape + (num_classes,)` (after dropping the
+        length-1 trailing axis described above) holding only 0.0 and 1.0.
 
     Example:
 
-    >>> a = dlc.utils.to_categorical([0, 1, 2, 3], num_classes=4)
-    >>> print(a)
-    [[1. 0. 0. 0.]
-     [0. 1. 0. 0.]
-     [0. 0. 1. 0.]
-     [0. 0. 0. 1.]]
+    >>> labels = np.array([[2], [0], [2]])       # shape (3, 1)
+    >>> dlc.utils.to_categorical(labels)          # 3 classes inferred from the largest label
+    array([[0., 0., 1.],
+           [1., 0., 0.],
+           [0., 0., 1.]], dtype=float32)
+    >>> dlc.utils.to_categorical([1, 0], num_classes=4).shape
+    (2, 4)
     """
     arr = np.asarray(x)
     if arr.dtype.kind == "f":
@@ -86,9 +94,9 @@ def to_categorical(x: Any, num_classes: Optional[int] = None) -> np.ndarray:
         raise TypeError("to_categorical: argument 'x' must hold integer class values, "
                         f"received dtype {arr.dtype}")
     arr = arr.astype(np.int64)
-    input_shape = arr.shape
-    if len(input_shape) > 1 and input_shape[-1] == 1:
-        input_shape = input_shape[:-1]
+    label_shape = arr.shape
+    if arr.ndim >= 2 and label_shape[-1] == 1:  # column of labels: treat (n, 1) as (n,)
+        label_shape = label_shape[:-1]
     flat = arr.reshape(-1)
     if num_classes is None or num_classes == 0:
         if flat.size == 0:
@@ -110,22 +118,26 @@ def to_categorical(x: Any, num_classes: Optional[int] = None) -> np.ndarray:
                              f"for num_classes={num_classes}, received {bad}")
     out = np.zeros((flat.size, num_classes), dtype=np.float32)
     out[np.arange(flat.size), flat] = 1.0
-    return out.reshape(tuple(input_shape) + (num_classes,))
+    return out.reshape(tuple(label_shape) + (num_classes,))
 
 
 def normalize(x: Any, axis: int = -1, order: int = 2) -> np.ndarray:
-    """Normalizes an array.
+    """Scales every slice of `x` along `axis` to unit norm.
 
-    Divides `x` by its `order`-norm along `axis`; slices whose norm is zero are left as they
-    are.
+    The norm is `np.linalg.norm(..., ord=order)` taken along `axis`; each slice is divided by
+    its own norm. A slice whose norm is 0 is divided by 1 instead, so it comes back unchanged
+    (all zeros) rather than as NaN.
 
     Args:
-        x: Array to normalize.
-        axis: axis along which to normalize.
-        order: Normalization order (e.g. `order=2` for L2 norm).
+        x: the values, anything `np.asarray` accepts. Floating and complex inputs keep their
+            dtype; integer and boolean inputs are first converted to float32 (items of up to
+            2 bytes) or float64 (wider items).
+        axis: the axis the norm runs over. Defaults to the last one.
+        order: which norm, as NumPy's `ord` (2 for Euclidean length, 1 for the sum of absolute
+            values, `np.inf` for the largest magnitude). Defaults to 2.
 
     Returns:
-        A normalized copy of the array.
+        A new array with the shape of `x`; the input is not modified.
 
     Example:
 
