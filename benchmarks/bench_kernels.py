@@ -3,7 +3,9 @@
     python benchmarks/bench_kernels.py [--threads N] [--repeats R]
 
 Rows: SGEMM 512^3 and 1024^3, then the two convolutions of the Keras CNN-MNIST network at
-batch 128 (forward, backward-data, backward-weights + bias). Each figure is the median of
+batch 128 (forward, backward-data, backward-weights + bias). torch is timed in a child process
+(two OpenMP runtimes in one process spin against each other), with NCHW and channels-last
+tensors; the ratio is against torch's faster layout. Each figure is the median of
 several timed repeats after warm-up runs (time.perf_counter). The fraction of peak uses the
 machine's fp32 peak for that thread count, measured by compiling the shared tool
 peak_flops.c ($DLC_PEAK_FLOPS_SRC, else ../shared/tools/peak_flops.c next to the repository).
@@ -11,6 +13,7 @@ peak_flops.c ($DLC_PEAK_FLOPS_SRC, else ../shared/tools/peak_flops.c next to the
 Not part of the test suite: timings on a shared machine are noisy; run it when it is idle.
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -158,23 +161,104 @@ def frac(gflops, peak):
     return f"{100.0 * gflops / peak:5.1f}%" if peak else "   n/a"
 
 
+CONV_LAYERS = [("conv1 28x28x1->3x3x32", (128, 28, 28, 1), 32),
+               ("conv2 26x26x32->3x3x64", (128, 26, 26, 32), 64)]
+CONV_PASSES = ("fwd", "bwd data", "bwd weights+bias")
+
+
+def conv_data(shape, oc, seed=0):
+    rng = np.random.default_rng(seed)
+    n, h, w, cin = shape
+    oh, ow = h - 2, w - 2
+    x = rng.standard_normal((n, h, w, cin)).astype(np.float32)
+    wt = (0.1 * rng.standard_normal((3, 3, cin, oc))).astype(np.float32)
+    bias = rng.standard_normal(oc).astype(np.float32)
+    dy = rng.standard_normal((n, oh, ow, oc)).astype(np.float32)
+    return x, wt, bias, dy
+
+
+def torch_times(threads, repeats):
+    """{row name: {layout: seconds}} for torch, timed in this process (a child of main(): torch's
+    OpenMP runtime and dlc's would otherwise spin against each other on the same cores)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    out = {}
+    for s in (512, 1024):
+        rng = np.random.default_rng(0)
+        ta = torch.from_numpy(rng.standard_normal((s, s)).astype(np.float32))
+        tb = torch.from_numpy(rng.standard_normal((s, s)).astype(np.float32))
+        tc = torch.empty(s, s)
+        out[f"gemm {s}x{s}x{s}"] = {"": median_time(lambda: torch.mm(ta, tb, out=tc), repeats)}
+    conv_bw = torch.ops.aten.convolution_backward
+    for name, shape, oc in CONV_LAYERS:
+        x, wt, bias, dy = conv_data(shape, oc)
+        for layout in ("nchw", "channels_last"):
+            fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+            tx = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(memory_format=fmt)
+            tw = torch.from_numpy(wt).permute(3, 2, 0, 1).contiguous(memory_format=fmt)
+            tdy = torch.from_numpy(dy).permute(0, 3, 1, 2).contiguous(memory_format=fmt)
+            tbias = torch.from_numpy(bias)
+            fns = {
+                "fwd": lambda: torch.nn.functional.conv2d(tx, tw, tbias),
+                "bwd data": lambda: conv_bw(tdy, tx, tw, [oc], [1, 1], [0, 0], [1, 1], False, [0, 0], 1,
+                                            [True, False, False]),
+                "bwd weights+bias": lambda: conv_bw(tdy, tx, tw, [oc], [1, 1], [0, 0], [1, 1], False,
+                                                    [0, 0], 1, [False, True, True]),
+            }
+            with torch.no_grad():
+                for pas in CONV_PASSES:
+                    out.setdefault(f"{name} {pas}", {})[layout] = median_time(fns[pas], repeats)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
                     help="threads for dlc and torch (default: all cores)")
     ap.add_argument("--repeats", type=int, default=7, help="timed repeats per row (median)")
+    ap.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     nt = args.threads
-
-    import torch
+    if args.torch_only:
+        print(json.dumps(torch_times(nt, args.repeats)))
+        return
 
     _C.set_num_threads(nt)
-    torch.set_num_threads(nt)
     peak, ceiling, notes = measure_peaks(nt)
+    rows = []  # (name, flops, dlc seconds)
+    rng = np.random.default_rng(0)
+    for s in (512, 1024):
+        a = rng.standard_normal((s, s)).astype(np.float32)
+        b = rng.standard_normal((s, s)).astype(np.float32)
+        c = np.empty((s, s), np.float32)
+        rows.append((f"gemm {s}x{s}x{s}", 2.0 * s ** 3, median_time(lambda: _C.gemm(a, b, c), args.repeats)))
+    geo = dict(strides=(1, 1), dilation=(1, 1), padding=(0, 0, 0, 0), groups=1)
+    for name, shape, oc in CONV_LAYERS:
+        x, wt, bias, dy = conv_data(shape, oc)
+        n, h, w, cin = shape
+        flops = 2.0 * n * (h - 2) * (w - 2) * oc * 9 * cin
+        y = np.empty_like(dy)
+        dx, dw, db = np.zeros_like(x), np.zeros_like(wt), np.zeros_like(bias)
+        fns = {"fwd": lambda: _C.conv2d_forward(x, wt, bias, y, **geo),
+               "bwd data": lambda: _C.conv2d_backward_data(dy, wt, dx, **geo),
+               "bwd weights+bias": lambda: _C.conv2d_backward_weights(x, dy, dw, db, **geo)}
+        for pas in CONV_PASSES:
+            rows.append((f"{name} {pas}", flops, median_time(fns[pas], args.repeats)))
+
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--torch-only", "--threads", str(nt),
+                           "--repeats", str(args.repeats)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        notes.append("torch timings failed: " + (proc.stderr.strip().splitlines() or ["?"])[-1])
+        torch_t, torch_version = {}, "not available"
+    else:
+        torch_t = json.loads(proc.stdout.strip().splitlines()[-1])
+        torch_version = subprocess.run([sys.executable, "-c", "import torch; print(torch.__version__)"],
+                                       capture_output=True, text=True).stdout.strip()
 
     feats = _C.cpu_features()
-    print(f"dlc bench: threads={nt}  simd={feats['simd']}  torch {torch.__version__} "
-          f"(threads={torch.get_num_threads()})")
+    print(f"dlc bench: threads={nt}  simd={feats['simd']}  torch {torch_version} (threads={nt}, "
+          f"timed in its own process)")
     if peak:
         print(f"fp32 peak from peak_flops.c ({nt} threads): {peak:.1f} GFLOP/s")
     if ceiling:
@@ -183,81 +267,25 @@ def main():
             print("  note: peak_flops.c starts its 12 FMA chains from equal values, gcc merges "
                   "them into one\n  latency-bound chain and the figure exceeds what the FMA "
                   "units can issue; '%ceil'\n  is the fraction of the independent-chain ceiling.")
-    for n in notes:
-        print("note:", n)
+    for n_ in notes:
+        print("note:", n_)
     print()
-
-    rng = np.random.default_rng(0)
     hdr = (f"{'kernel':<38}{'dlc ms':>9}{'GFLOP/s':>9}{'%peak':>8}{'%ceil':>8}"
-           f"{'torch ms':>10}{'GFLOP/s':>9}{'dlc/torch':>11}")
+           f"{'torch NCHW':>11}{'torch NHWC':>11}{'vs best':>9}")
     print(hdr)
     print("-" * len(hdr))
-
-    def row(name, flops, t_dlc, t_torch):
-        g = flops / t_dlc / 1e9
-        gt = flops / t_torch / 1e9
-        print(f"{name:<38}{t_dlc * 1e3:9.3f}{g:9.1f}{frac(g, peak):>8}{frac(g, ceiling):>8}"
-              f"{t_torch * 1e3:10.3f}{gt:9.1f}{t_torch / t_dlc:10.2f}x")
-
-    for s in (512, 1024):
-        a = rng.standard_normal((s, s)).astype(np.float32)
-        b = rng.standard_normal((s, s)).astype(np.float32)
-        c = np.empty((s, s), np.float32)
-        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-        tc = torch.empty(s, s)
-        t_dlc = median_time(lambda: _C.gemm(a, b, c), args.repeats)
-        t_torch = median_time(lambda: torch.mm(ta, tb, out=tc), args.repeats)
-        row(f"gemm {s}x{s}x{s}", 2.0 * s ** 3, t_dlc, t_torch)
-
-    if not hasattr(_C, "conv2d_forward"):
-        print("conv2d: the conv kernels are not built in this dlc._C (no conv2d_forward); "
-              "conv rows skipped")
-        return
-
-    geo = dict(strides=(1, 1), dilation=(1, 1), padding=(0, 0, 0, 0), groups=1)
-    layers = [("conv1 28x28x1->3x3x32", (128, 28, 28, 1), 32),
-              ("conv2 26x26x32->3x3x64", (128, 26, 26, 32), 64)]
-    for name, (n, h, w, cin), oc in layers:
-        kh = kw = 3
-        oh, ow = h - kh + 1, w - kw + 1
-        flops = 2.0 * n * oh * ow * oc * kh * kw * cin
-        x = rng.standard_normal((n, h, w, cin)).astype(np.float32)
-        wt = (0.1 * rng.standard_normal((kh, kw, cin, oc))).astype(np.float32)
-        bias = rng.standard_normal(oc).astype(np.float32)
-        y = np.empty((n, oh, ow, oc), np.float32)
-        dy = rng.standard_normal((n, oh, ow, oc)).astype(np.float32)
-        dx = np.zeros_like(x)
-        dw = np.zeros_like(wt)
-        db = np.zeros_like(bias)
-        # torch: NCHW contiguous, as a torch user holds them
-        tx = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-        tw = torch.from_numpy(np.ascontiguousarray(wt.transpose(3, 2, 0, 1)))
-        tb = torch.from_numpy(bias)
-        tdy = torch.from_numpy(np.ascontiguousarray(dy.transpose(0, 3, 1, 2)))
-        conv_bw = torch.ops.aten.convolution_backward
-
-        def t_fwd():
-            return torch.nn.functional.conv2d(tx, tw, tb)
-
-        def t_bwd_data():
-            return conv_bw(tdy, tx, tw, [oc], [1, 1], [0, 0], [1, 1], False, [0, 0], 1,
-                           [True, False, False])
-
-        def t_bwd_weights():
-            return conv_bw(tdy, tx, tw, [oc], [1, 1], [0, 0], [1, 1], False, [0, 0], 1,
-                           [False, True, True])
-
-        with torch.no_grad():
-            cases = [
-                ("fwd", lambda: _C.conv2d_forward(x, wt, bias, y, **geo), t_fwd),
-                ("bwd data", lambda: _C.conv2d_backward_data(dy, wt, dx, **geo), t_bwd_data),
-                ("bwd weights+bias",
-                 lambda: _C.conv2d_backward_weights(x, dy, dw, db, **geo), t_bwd_weights),
-            ]
-            for pas, f_dlc, f_torch in cases:
-                t_dlc = median_time(f_dlc, args.repeats)
-                t_torch = median_time(f_torch, args.repeats)
-                row(f"{name} {pas}", flops, t_dlc, t_torch)
+    for name, flops, t in rows:
+        g = flops / t / 1e9
+        tt = torch_t.get(name, {})
+        nchw = tt.get("nchw", tt.get(""))
+        nhwc = tt.get("channels_last")
+        best = min(v for v in (nchw, nhwc) if v is not None) if tt else None
+        fmt = lambda v: f"{v * 1e3:11.3f}" if v is not None else f"{'-':>11}"
+        ratio = f"{best / t:8.2f}x" if best else f"{'-':>9}"
+        print(f"{name:<38}{t * 1e3:9.3f}{g:9.1f}{frac(g, peak):>8}{frac(g, ceiling):>8}"
+              f"{fmt(nchw)}{fmt(nhwc)}{ratio}")
+    print("\ntorch columns: milliseconds with NCHW (torch's default) and channels_last (NHWC, dlc's layout)"
+          " tensors;\n'vs best' = torch's faster layout time / dlc time (> 1: dlc is faster).")
 
 
 if __name__ == "__main__":
