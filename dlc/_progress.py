@@ -45,6 +45,26 @@ def _in_notebook() -> bool:
     return type(shell).__name__ in ("ZMQInteractiveShell", "Shell")
 
 
+def _notebook_handle(text: str) -> Any:
+    """A display handle showing `text`, to be replaced in place with `.update(...)`, or None
+    when IPython's display machinery is not available. In a notebook this keeps the saved
+    output to one line per bar, however many redraws a long epoch makes (a stream with '\r'
+    stores every frame)."""
+    try:
+        from IPython.display import Pretty, display
+    except Exception:
+        return None
+    handle = display(Pretty(text), display_id=True)
+    if handle is None:
+        return None
+
+    class _Handle:
+        def update(self, new_text: str) -> None:
+            handle.update(Pretty(new_text))
+
+    return _Handle()
+
+
 def _is_dynamic(file: Optional[TextIO]) -> bool:
     """Decides between the live, redrawn display (True) and the final-line-only one (False)."""
     forced = os.environ.get("DLC_PROGRESS", "").strip().lower()
@@ -184,7 +204,10 @@ class Progbar:
         self._columns: Optional[int] = None
         if self._dynamic_display and not _in_notebook():
             self._columns = shutil.get_terminal_size().columns
-        self._color = self._dynamic_display and "NO_COLOR" not in os.environ
+        # In a notebook kernel writing to stdout, the live bar is a display replaced in place.
+        self._use_handle = self._dynamic_display and file is None and _in_notebook()
+        self._handle: Any = None
+        self._color = self._dynamic_display and not self._use_handle and "NO_COLOR" not in os.environ
         stream = sys.stdout if file is None else file
         if _can_encode(stream, "━"):
             self._glyphs = ("━", "━" if self._color else "─")
@@ -224,7 +247,9 @@ class Progbar:
         if self.verbose == 1:
             if not finalize and now - self._last_update < self.interval:
                 return
-            if self._dynamic_display:
+            if self._use_handle and self._draw_in_handle(current, now, step_seconds, finalize):
+                pass
+            elif self._dynamic_display:
                 max_width = None if finalize or not self._columns else self._columns - 1
                 line = self._bar_line(current, now, step_seconds, finalize, max_width)
                 visible = len(_ANSI.sub("", line)) if self._color else len(line)
@@ -236,6 +261,20 @@ class Progbar:
         elif self.verbose == 2 and finalize:
             self._write(self._epoch_line(current, now, step_seconds) + "\n")
         self._last_update = now
+
+    def _draw_in_handle(self, current: int, now: float, step_seconds: float, finalize: bool) -> bool:
+        """Shows the bar in the notebook display handle; False if there is none to use."""
+        line = self._bar_line(current, now, step_seconds, finalize)
+        if self._handle is None:
+            self._handle = _notebook_handle(line)
+            if self._handle is None:
+                self._use_handle = False
+                return False
+        else:
+            self._handle.update(line)
+        if finalize:
+            self._handle = None
+        return True
 
     def add(self, n: int, values: Optional[Sequence[Tuple[str, Any]]] = None) -> None:
         """Same as `update()`, but counted relative to the last position.

@@ -291,3 +291,33 @@ def test_live_frames_fit_the_terminal_width(monkeypatch):
     assert all(len(f) <= 59 for f in frames[:-1]), [len(f) for f in frames]
     assert frames[0].startswith("1/5 ") and "- accur" in frames[0]
     assert frames[-1].rstrip().endswith("- accuracy: 0.5000 - loss: 0.2500")  # final: whole
+
+
+def test_notebook_bar_is_one_display_replaced_in_place(monkeypatch):
+    """In a notebook kernel the live bar is a display updated in place: the saved notebook
+    keeps one line per epoch however many steps (a stream with '\\r' keeps every frame)."""
+    import io
+    from dlc import _progress
+
+    shown = []
+
+    class FakeHandle:
+        def update(self, text):
+            shown[-1] = text
+
+    def fake_handle(text):
+        shown.append(text)
+        return FakeHandle()
+
+    monkeypatch.delenv("DLC_PROGRESS", raising=False)
+    monkeypatch.setattr(_progress, "_in_notebook", lambda: True)
+    monkeypatch.setattr(_progress, "_notebook_handle", fake_handle)
+    out = io.StringIO()
+    monkeypatch.setattr(_progress.sys, "stdout", out)
+    clock = iter(range(0, 10_000_000, 1))
+    bar = _progress.Progbar(10_000, _clock=lambda: next(clock) * 0.01)
+    for step in range(1, 10_001):
+        bar.update(step, [("loss", 0.5)])
+    assert len(shown) == 1 and shown[0].startswith("10000/10000")
+    assert "\x1b[" not in shown[0]
+    assert out.getvalue() == ""
