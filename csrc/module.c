@@ -346,6 +346,60 @@ static PyObject *py_gemm(PyObject *self, PyObject *args, PyObject *kw) {
     return status_result(fn, st);
 }
 
+/* gemm_overlap(a, b, c, *, lda, trans_b=False, alpha=1.0, beta=0.0): the internal
+ * dlc_sgemm_serial_overlap (for tests). a is 1-D; row i of the m x k matrix A is
+ * a[i*lda : i*lda + k] (rows overlap when lda < k); m = c.shape[0], k and n from b. */
+static PyObject *py_gemm_overlap(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "gemm_overlap";
+    static char *kwlist[] = {"a", "b", "c", "lda", "trans_b", "alpha", "beta", NULL};
+    PyObject *oa, *ob, *oc;
+    long long lda_in = 0;
+    int tb = 0;
+    float alpha = 1.0f, beta = 0.0f;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|$Lpff:gemm_overlap", kwlist, &oa, &ob, &oc,
+                                     &lda_in, &tb, &alpha, &beta))
+        return NULL;
+    if (lda_in < 1) {
+        PyErr_Format(PyExc_ValueError, "%s: argument 'lda' must be >= 1, received %lld", fn,
+                     lda_in);
+        return NULL;
+    }
+    PyArrayObject *a = arg_array(fn, oa, "a", NPY_FLOAT32, 0);
+    PyArrayObject *b = a ? arg_array(fn, ob, "b", NPY_FLOAT32, 0) : NULL;
+    PyArrayObject *c = b ? arg_array(fn, oc, "c", NPY_FLOAT32, 1) : NULL;
+    if (!c || expect_ndim(fn, a, "a", 1, "vector") || expect_ndim(fn, b, "b", 2, "matrix") ||
+        expect_ndim(fn, c, "c", 2, "matrix"))
+        return NULL;
+    int64_t lda = lda_in, m = PyArray_DIM(c, 0), n = PyArray_DIM(c, 1);
+    int64_t k = PyArray_DIM(b, tb ? 1 : 0);
+    if (expect_shape(fn, b, "b", 2, tb ? (int64_t[]){n, k} : (int64_t[]){k, n}) ||
+        expect_disjoint(fn, c, "c", a, "a") || expect_disjoint(fn, c, "c", b, "b"))
+        return NULL;
+    int64_t need = (m > 0 && k > 0) ? (m - 1) * lda + k : 0;
+    if (numel(a) < need) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: argument 'a' must hold at least (m-1)*lda + k = %lld values, "
+                     "received %lld",
+                     fn, (long long)need, (long long)numel(a));
+        return NULL;
+    }
+    int64_t ldb = PyArray_DIM(b, 1), ldc = n;
+    if (ldb == 0) ldb = 1;
+    if (ldc == 0) ldc = 1;
+    dlc_status st;
+    void *ws = NULL;
+    size_t wsz = dlc_sgemm_serial_workspace_size(m, n, k);
+    if (ws_alloc(wsz, &ws)) return NULL;
+    const float *pa = PyArray_DATA(a), *pb = PyArray_DATA(b);
+    float *pc = PyArray_DATA(c);
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_sgemm_serial_overlap(tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, ws, wsz);
+    Py_END_ALLOW_THREADS
+    free(ws);
+    return status_result(fn, st);
+}
+
 /* ==== BEGIN conv2d bindings ==== */
 /* Fill a conv2d shape from the input dims (n, h, w, c), the kernel dims (kh, kw, cg, oc) and
  * the keyword hyperparameters; oh / ow from the struct formula. 0, or -1 with an exception. */
@@ -1981,6 +2035,8 @@ static PyMethodDef methods[] = {
      "set_simd(level): force 'generic', 'avx2' or 'avx512' (for tests and benchmarks)."},
     KW(gemm, "gemm(a, b, c, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, "
              "reference=False, serial=False): c = alpha * op(a) @ op(b) + beta * c."),
+    KW(gemm_overlap, "gemm_overlap(a, b, c, *, lda, trans_b=False, alpha=1.0, beta=0.0): "
+                     "internal serial GEMM whose A rows a[i*lda:i*lda+k] may overlap (tests)."),
     /* ---- BEGIN conv2d methods ---- */
     KW(conv2d_forward,
        "conv2d_forward(x, w, b, y, *, strides=(1, 1), dilation=(1, 1), padding=(0, 0, 0, 0), "

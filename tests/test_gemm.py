@@ -171,3 +171,66 @@ def test_refuses_overlapping_output(rng):
     _refuses(ValueError, "'c'.*'b'", (b, buf, buf))
     big = rng.standard_normal((16, 8)).astype(np.float32)
     _refuses(ValueError, "'c'.*'a'", (big[:8], b, big[4:12]))
+
+
+# ---------------------------------------------------------------- overlapping rows of A
+# dlc_sgemm_serial_overlap (binding gemm_overlap): A not transposed, row i = a[i*lda : i*lda+k],
+# any lda >= 1, so rows overlap when lda < k (the convolutions' kernel-row windows).
+
+# (m, n, k, lda): lda < k (the conv shapes: lda = c, k = kw*c), lda == k, lda > k, lda = 1;
+# rows around MR 6/14, n on the direct (n <= 256) and packed (n > 256) AVX-512 paths, n edge
+# panels, k over one block (320) and several.
+OVERLAP_SHAPES = [
+    (1, 1, 1, 1), (5, 7, 3, 1), (14, 32, 96, 32), (232, 64, 96, 32), (29, 64, 48, 16),
+    (30, 33, 15, 5), (57, 65, 160, 32), (13, 31, 17, 17), (20, 9, 12, 40), (43, 300, 96, 32),
+    (17, 40, 400, 7), (100, 64, 640, 64), (8, 257, 33, 11), (3, 5, 0, 2), (0, 5, 3, 1),
+]
+
+
+def overlap_operands(rng, m, n, k, lda, tb):
+    size = (m - 1) * lda + k if m and k else 3
+    a = rng.standard_normal(size + 3).astype(np.float32)  # slack past the last row: unused
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
+    c = rng.standard_normal((m, n)).astype(np.float32)
+    view = np.lib.stride_tricks.as_strided(a, (m, k), (4 * lda, 4)) if m and k else np.zeros(
+        (m, k), np.float32)
+    return a, np.ascontiguousarray(view), b, c
+
+
+@pytest.mark.parametrize("m,n,k,lda", OVERLAP_SHAPES)
+@pytest.mark.parametrize("tb", [False, True])
+def test_gemm_overlap_matches_float64_and_serial(simd, rng, m, n, k, lda, tb):
+    a, dense, b, c0 = overlap_operands(rng, m, n, k, lda, tb)
+    a_before = a.copy()
+    for alpha, beta in [(1.0, 0.0), (-1.5, 0.25), (1.0, 1.0)]:
+        c = c0.copy()
+        _C.gemm_overlap(a, b, c, lda=lda, trans_b=tb, alpha=alpha, beta=beta)
+        assert np.array_equal(a, a_before)  # A is read only
+        assert_gemm_close(c, dense, b, c0, False, tb, alpha, beta)
+        # the same arithmetic as the serial GEMM on a dense copy of the overlapping rows
+        c2 = c0.copy()
+        _C.gemm(dense, b, c2, trans_b=tb, alpha=alpha, beta=beta, serial=True)
+        assert np.array_equal(c, c2)
+
+
+def test_gemm_overlap_refusals(rng):
+    a, dense, b, c = overlap_operands(rng, 6, 5, 8, 2, False)
+
+    def refuses(exc, match, args, **kw):
+        before = [x.copy() for x in args]
+        with pytest.raises(exc, match=match):
+            _C.gemm_overlap(*args, **kw)
+        for x, y in zip(args, before):
+            assert np.array_equal(x, y)
+
+    refuses(ValueError, "'lda'.*>= 1", (a, b, c), lda=0)
+    refuses(ValueError, "'a'.*at least", (a[:10], b, c), lda=2)
+    refuses(ValueError, "'a'.*1-D", (dense, b, c), lda=2)
+    refuses(TypeError, "'a'.*float32", (a.astype(np.float64), b, c), lda=2)
+    refuses(ValueError, "'b'", (a, b, c), lda=2, trans_b=True)
+    ro = c.copy()
+    ro.flags.writeable = False
+    refuses(ValueError, "'c'.*writeable", (a, b, ro), lda=2)
+    buf = rng.standard_normal(64).astype(np.float32)
+    with pytest.raises(ValueError, match="'c'.*'a'"):
+        _C.gemm_overlap(buf, b, buf[:30].reshape(6, 5), lda=2)
