@@ -124,6 +124,27 @@ dlc_status dlc_conv2d_check(const dlc_conv2d_shape *s) {
     return DLC_OK;
 }
 
+/* Output rows per unit of the row-table forward: units of up to ROWK_MAX_PIX pixels (and
+ * C within ROWK_C_BYTES), chosen to minimise the rows the GEMM computes when it rounds each
+ * unit up to whole ROWK_MR-row panels, plus ROWK_UNIT_COST rows per unit (B is packed once per
+ * unit and kernel row). Depends on the shape only. */
+#define ROWK_MAX_PIX 512
+#define ROWK_C_BYTES (256 * 1024)
+#define ROWK_MR 14
+#define ROWK_UNIT_COST 2
+static int64_t rowk_rows(const dlc_conv2d_shape *s) {
+    int64_t maxpix = DLC_MIN(ROWK_MAX_PIX, ROWK_C_BYTES / (s->oc * (int64_t)sizeof(float)));
+    int64_t rmax = DLC_MIN(s->oh, DLC_MAX(1, maxpix / s->ow));
+    int64_t best = 1, best_cost = -1;
+    for (int64_t rt = rmax; rt >= 1; rt--) {
+        int64_t units = (s->oh + rt - 1) / rt, last = s->oh - (units - 1) * rt;
+        int64_t full = (rt * s->ow + ROWK_MR - 1) / ROWK_MR, tail = (last * s->ow + ROWK_MR - 1) / ROWK_MR;
+        int64_t cost = ((units - 1) * full + tail) * ROWK_MR + ROWK_UNIT_COST * units;
+        if (best_cost < 0 || cost < best_cost) best = rt, best_cost = cost;
+    }
+    return best;
+}
+
 /* rowk_ok: the implicit forward may run one GEMM per kernel row (not for the flipped backward
  * data, where it measured slower). */
 static void make_plan_ex(const dlc_conv2d_shape *s, plan *p, int rowk_ok) {
@@ -160,13 +181,17 @@ static void make_plan_ex(const dlc_conv2d_shape *s, plan *p, int rowk_ok) {
     p->slab_bytes = p->tmp_bytes = 0;
     if (p->implicit) {
         p->rows_tile = DLC_MIN(s->oh, DLC_MAX(1, TILE_MAX / p->wp));
+        if (p->rowk) p->rows_tile = rowk_rows(s);
         p->tiles_img = (s->oh + p->rows_tile - 1) / p->rows_tile;
         p->slab_rows = p->rows_tile - 1 + (s->kh - 1) * s->dh + 1;
         int padded = s->pad_top || s->pad_bottom || s->pad_left || s->pad_right;
         int64_t mv = (p->rows_tile - 1) * p->wp + s->ow;
         if (padded)
             p->slab_bytes = dlc_align_up((size_t)(p->slab_rows * p->wp * s->c) * sizeof(float));
-        p->tmp_bytes = dlc_align_up((size_t)(mv * s->oc) * sizeof(float));
+        if (p->rowk) /* the row table of the unit's output pixels; y is written in place */
+            p->tmp_bytes = dlc_align_up((size_t)(p->rows_tile * s->ow) * sizeof(int64_t));
+        else
+            p->tmp_bytes = dlc_align_up((size_t)(mv * s->oc) * sizeof(float));
         g4 = dlc_sgemm_serial_workspace_size(mv, p->ocg, p->kstep);
     }
     p->gemm_bytes = dlc_align_up(DLC_MAX(DLC_MAX(g1, g4), DLC_MAX(g2, g3)));
@@ -715,10 +740,11 @@ static void smallk_bwdw(int64_t np, int64_t k, int64_t oc, const float *col, con
  * strided view of the input is the GEMM's A, with no im2col (the GEMM packs it). Virtual pixels
  * with ox >= ow are computed into tmp and dropped. A unit is rows_tile output rows of one image;
  * with padding its input rows are first copied, zero-padded, into the slab. The taps are summed
- * by successive GEMM calls (beta = 1), one per tap and group (k = cg), or, when groups == 1 and
- * dw == 1 (rowk), one per kernel row: the kw taps of row i are kw*c consecutive floats of the
- * (padded) input, so A is the view with lda = c and k = kw*c, whose rows overlap
- * (dlc_sgemm_serial_overlap), and B is w[i] as a (kw*c, oc) matrix. acc: y += the result
+ * by successive GEMM calls (beta = 1), one per tap and group (k = cg). When groups == 1 and
+ * dw == 1 (rowk) there are no virtual pixels: one GEMM per kernel row i, where the kw taps of
+ * row i are kw*c consecutive floats of the (padded) input, so A's rows (k = kw*c) are
+ * overlapping windows listed in a row table (dlc_sgemm_serial_rows, one entry per real output
+ * pixel), B is w[i] as a (kw*c, oc) matrix, and C is y itself. acc: y += the result
  * (b unused).
  * The pads may be negative (backward data's flipped shape): the slab then crops the input. */
 static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p,
@@ -758,22 +784,32 @@ static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p
             }
             src = slab;
         }
+        if (p->rowk) {
+            /* groups == 1, dw == 1: kernel row i is one (kw*c x oc) matrix and the patch rows
+             * of the unit's output pixels are overlapping windows of the (padded) input,
+             * listed in a row table (no virtual pixels), written straight into y. */
+            int64_t *arow = (int64_t *)tmp, np = rows * s->ow;
+            for (int64_t r = 0, q = 0; r < rows; r++)
+                for (int64_t ox = 0; ox < s->ow; ox++, q++) arow[q] = (r * wp + ox) * c;
+            float *yu = y + ((img * s->oh + oy0) * s->ow) * oc;
+            for (int64_t i = 0; i < s->kh; i++) {
+                dlc_status gs = dlc_sgemm_serial_rows(
+                    0, np, oc, p->kstep, 1.0f, src + i * s->dh * wp * c, arow,
+                    w + i * p->kstep * oc, oc, (i == 0 && !acc) ? 0.0f : 1.0f, yu, oc, gws,
+                    p->gemm_bytes);
+                if (gs != DLC_OK) {
+#pragma omp atomic write
+                    err = 1;
+                }
+            }
+            if (b && !acc)
+                for (int64_t q = 0; q < np; q++)
+                    for (int64_t o = 0; o < oc; o++) yu[q * oc + o] += b[o];
+            continue;
+        }
         int first = 1;
         for (int64_t g = 0; g < s->groups; g++) {
             first = 1;
-            if (p->rowk) { /* groups == 1, dw == 1: kernel row i is one (kw*c x oc) matrix */
-                for (int64_t i = 0; i < s->kh; i++) {
-                    dlc_status gs = dlc_sgemm_serial_overlap(
-                        0, mv, oc, p->kstep, 1.0f, src + i * s->dh * wp * c, c,
-                        w + i * p->kstep * oc, oc, i == 0 ? 0.0f : 1.0f, tmp, oc, gws,
-                        p->gemm_bytes);
-                    if (gs != DLC_OK) {
-#pragma omp atomic write
-                        err = 1;
-                    }
-                }
-                continue;
-            }
             for (int64_t i = 0; i < s->kh; i++)
                 for (int64_t j = 0; j < s->kw; j++) {
                     const float *a = src + (i * s->dh * wp + j * s->dw) * c + g * p->cg;
