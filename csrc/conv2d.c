@@ -130,7 +130,7 @@ dlc_status dlc_conv2d_check(const dlc_conv2d_shape *s) {
  * unit and kernel row). Depends on the shape only. */
 #define ROWK_MAX_PIX 512
 #define ROWK_C_BYTES (256 * 1024)
-#define ROWK_MR 14
+#define ROWK_MR 12
 #define ROWK_UNIT_COST 2
 static int64_t rowk_rows(const dlc_conv2d_shape *s) {
     int64_t maxpix = DLC_MIN(ROWK_MAX_PIX, ROWK_C_BYTES / (s->oc * (int64_t)sizeof(float)));

@@ -105,6 +105,7 @@ typedef struct {
     ukernel_fn fn;
     ukernel_direct_fn direct, direct_t; /* NULL: always pack A */
     ukernel_rows_fn direct_rows;        /* NULL: pack A given by a row table */
+    int rows_mr;                        /* rows per direct_rows call (<= mr) */
     void (*prefetch)(const float *a, int64_t lda, int rows, int64_t kc); /* for direct */
     pack_a_fn pack_a;
     pack_b_fn pack_b;
@@ -245,20 +246,23 @@ DLC_TARGET_AVX512 static void ukr_avx512_direct_t(int64_t kc, const float *restr
     ukr_avx512_body(kc, a, 1, lda, b, c, ldc, alpha, beta);
 }
 
-/* Row i of A at a + ro[i]: the operations of ukr_avx512_body in the same order. */
+/* R5_MR x 32, row i of A at a + ro[i]: the operations of ukr_avx512_body in the same order
+ * (per element of C). Twelve rows, not fourteen: twelve row pointers plus b and the loop
+ * counter fit in the general registers, so the inner loop does not reload spilled pointers. */
+#define R5_MR 12
 DLC_TARGET_AVX512 static void ukr_avx512_direct_rows(int64_t kc, const float *restrict a,
                                                      const int64_t *ro, const float *restrict b,
                                                      float *restrict c, int64_t ldc,
                                                      float alpha, float beta) {
-    const float *ap[A5_MR];
-    for (int i = 0; i < A5_MR; i++) ap[i] = a + ro[i];
-    __m512 acc[A5_MR][2];
+    const float *ap[R5_MR];
+    for (int i = 0; i < R5_MR; i++) ap[i] = a + ro[i];
+    __m512 acc[R5_MR][2];
 #pragma GCC unroll 16
-    for (int i = 0; i < A5_MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int i = 0; i < R5_MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     for (int64_t p = 0; p < kc; p++) {
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 16
-        for (int i = 0; i < A5_MR; i++) {
+        for (int i = 0; i < R5_MR; i++) {
             __m512 ai = _mm512_set1_ps(ap[i][p]);
             acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
             acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
@@ -268,13 +272,13 @@ DLC_TARGET_AVX512 static void ukr_avx512_direct_rows(int64_t kc, const float *re
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     if (beta == 0.0f) {
 #pragma GCC unroll 16
-        for (int i = 0; i < A5_MR; i++) {
+        for (int i = 0; i < R5_MR; i++) {
             _mm512_storeu_ps(c + i * ldc, _mm512_mul_ps(va, acc[i][0]));
             _mm512_storeu_ps(c + i * ldc + 16, _mm512_mul_ps(va, acc[i][1]));
         }
     } else {
 #pragma GCC unroll 16
-        for (int i = 0; i < A5_MR; i++) {
+        for (int i = 0; i < R5_MR; i++) {
             float *ci = c + i * ldc;
             _mm512_storeu_ps(ci, _mm512_fmadd_ps(va, acc[i][0],
                                                  _mm512_mul_ps(vb, _mm512_loadu_ps(ci))));
@@ -467,14 +471,15 @@ static void prefetch_rows(const float *a, int64_t lda, int rows, int64_t kc) {
 }
 #endif /* DLC_X86 */
 
-static const ukernel k_generic = {G_MR, G_NR, 120, 2048, ukr_generic, NULL, NULL, NULL, NULL,
+static const ukernel k_generic = {G_MR, G_NR, 120, 2048, ukr_generic, NULL, NULL, NULL, 0, NULL,
                                   pack_a_generic,
                                   pack_b_generic};
 #if DLC_X86
-static const ukernel k_avx2 = {A2_MR, A2_NR, 192, 2048, ukr_avx2, NULL, NULL, NULL, NULL,
+static const ukernel k_avx2 = {A2_MR, A2_NR, 192, 2048, ukr_avx2, NULL, NULL, NULL, 0, NULL,
                               pack_a_generic, pack_b_generic};
 static const ukernel k_avx512 = {A5_MR, A5_NR, 224, 2048, ukr_avx512, ukr_avx512_direct,
-                                 ukr_avx512_direct_t, ukr_avx512_direct_rows, prefetch_rows,
+                                 ukr_avx512_direct_t, ukr_avx512_direct_rows, R5_MR,
+                                 prefetch_rows,
                                  pack_a_avx512,
                                  pack_b_avx512};
 #endif
@@ -576,7 +581,7 @@ static int use_direct(const gemm_job *g, int64_t n) {
 static void gemm_direct(const gemm_job *g, int64_t i0, int64_t i1, int64_t jc, int64_t nc,
                         int64_t pc, int64_t kc, const float *bpack, float *apack, float beta) {
     const ukernel *kr = g->kr;
-    const int mr = kr->mr, nr = kr->nr;
+    const int mr = g->arow ? kr->rows_mr : kr->mr, nr = kr->nr; /* rows per panel here */
     int64_t panels = ceil_div(nc, nr);
     ukernel_direct_fn direct = g->trans_a ? kr->direct_t : kr->direct;
     for (int64_t r = i0; r < i1; r += mr) {
