@@ -10,8 +10,10 @@
  *   forward          y_tile[:, g]  = col @ W_g (+ b)
  *   backward data    dcol          = dy_tile[:, g] @ W_g^T, scattered back (col2im) into dx
  *   backward weights dW_g         += col^T @ dy_tile[:, g]
- * with dlc_sgemm_serial on per-thread workspace slots. 1x1 stride-1 unpadded convolutions skip
- * im2col: x itself is the matrix. Kernels with a tiny K (c = 1 first layers) use a direct
+ * with dlc_sgemm_serial on per-thread workspace slots. Stride-1 forwards instead run an
+ * implicit GEMM on the input itself (conv_forward_implicit: one GEMM per kernel row over
+ * overlapping rows of x when groups == 1 and dw == 1, else one per tap). 1x1 stride-1
+ * unpadded convolutions skip im2col: x itself is the matrix. Kernels with a tiny K (c = 1 first layers) use a direct
  * register-blocked kernel instead of GEMM (SIMD variants below).
  *
  * Threads split disjoint outputs only: tiles of y (forward), (image, group) pairs of dx
@@ -61,8 +63,9 @@ static int thread_num(void) {
 /* Direct (no GEMM) kernel when groups == 1, K <= SMALLK_MAX and oc <= SMALLK_OC. */
 #define SMALLK_MAX 16
 #define SMALLK_OC 64
-/* Implicit-GEMM forward when stride is 1 and each GEMM call (one per tap) gets at least this
- * K = c / groups; below it im2col's single long-K GEMM wins. Tune with the packed GEMM. */
+/* Implicit-GEMM forward when stride is 1 and either groups == 1 and dw == 1 (one GEMM per
+ * kernel row, K = kw*c, rowk) or each GEMM call (one per tap) gets at least this K = c / groups;
+ * below it im2col's single long-K GEMM wins. Tune with the packed GEMM. */
 #define IMPLICIT_MIN_K 64
 /* Backward data by the flipped forward correlation (flip_shape) when c is at least this. */
 #define FLIP_MIN_C 16
@@ -86,7 +89,9 @@ typedef struct {
     int64_t rows_tile;         /* output rows per unit */
     int64_t tiles_img;         /* units per image */
     int64_t slab_rows;         /* padded input rows a unit reads */
-    int64_t kstep;             /* K of one GEMM call: cg (one call per tap and group) */
+    int64_t kstep;             /* K of one GEMM call: cg (one call per tap and group), or
+                                  kw*c (one call per kernel row, rowk) */
+    int rowk;                  /* one GEMM per kernel row over overlapping rows of A */
     size_t slab_bytes;         /* padded input rows (0 when unpadded: x is read in place) */
     size_t tmp_bytes;          /* virtual output rows */
     size_t gemm_off;           /* offset of the GEMM workspace in a slot */
@@ -119,7 +124,30 @@ dlc_status dlc_conv2d_check(const dlc_conv2d_shape *s) {
     return DLC_OK;
 }
 
-static void make_plan(const dlc_conv2d_shape *s, plan *p) {
+/* Output rows per unit of the row-table forward: units of up to ROWK_MAX_PIX pixels (and
+ * C within ROWK_C_BYTES), chosen to minimise the rows the GEMM computes when it rounds each
+ * unit up to whole ROWK_MR-row panels, plus ROWK_UNIT_COST rows per unit (B is packed once per
+ * unit and kernel row). Depends on the shape only. */
+#define ROWK_MAX_PIX 512
+#define ROWK_C_BYTES (256 * 1024)
+#define ROWK_MR 12
+#define ROWK_UNIT_COST 2
+static int64_t rowk_rows(const dlc_conv2d_shape *s) {
+    int64_t maxpix = DLC_MIN(ROWK_MAX_PIX, ROWK_C_BYTES / (s->oc * (int64_t)sizeof(float)));
+    int64_t rmax = DLC_MIN(s->oh, DLC_MAX(1, maxpix / s->ow));
+    int64_t best = 1, best_cost = -1;
+    for (int64_t rt = rmax; rt >= 1; rt--) {
+        int64_t units = (s->oh + rt - 1) / rt, last = s->oh - (units - 1) * rt;
+        int64_t full = (rt * s->ow + ROWK_MR - 1) / ROWK_MR, tail = (last * s->ow + ROWK_MR - 1) / ROWK_MR;
+        int64_t cost = ((units - 1) * full + tail) * ROWK_MR + ROWK_UNIT_COST * units;
+        if (best_cost < 0 || cost < best_cost) best = rt, best_cost = cost;
+    }
+    return best;
+}
+
+/* rowk_ok: the implicit forward may run one GEMM per kernel row (not for the flipped backward
+ * data, where it measured slower). */
+static void make_plan_ex(const dlc_conv2d_shape *s, plan *p, int rowk_ok) {
     p->cg = s->c / s->groups;
     p->ocg = s->oc / s->groups;
     p->k = s->kh * s->kw * p->cg;
@@ -145,25 +173,33 @@ static void make_plan(const dlc_conv2d_shape *s, plan *p) {
     if (p->is1x1) g2 = dlc_sgemm_serial_workspace_size(tile, p->cg, p->ocg);
     p->wp = s->w + s->pad_left + s->pad_right;
     p->kstep = p->cg;
-    p->implicit = s->sh == 1 && s->sw == 1 && !p->is1x1 && !p->smallk &&
-                  p->kstep >= IMPLICIT_MIN_K;
+    int stride1 = s->sh == 1 && s->sw == 1 && !p->is1x1 && !p->smallk;
+    p->rowk = rowk_ok && stride1 && s->groups == 1 && s->dw == 1;
+    if (p->rowk) p->kstep = s->kw * s->c;
+    p->implicit = stride1 && (p->rowk || p->kstep >= IMPLICIT_MIN_K);
     size_t g4 = 0;
     p->slab_bytes = p->tmp_bytes = 0;
     if (p->implicit) {
         p->rows_tile = DLC_MIN(s->oh, DLC_MAX(1, TILE_MAX / p->wp));
+        if (p->rowk) p->rows_tile = rowk_rows(s);
         p->tiles_img = (s->oh + p->rows_tile - 1) / p->rows_tile;
         p->slab_rows = p->rows_tile - 1 + (s->kh - 1) * s->dh + 1;
         int padded = s->pad_top || s->pad_bottom || s->pad_left || s->pad_right;
         int64_t mv = (p->rows_tile - 1) * p->wp + s->ow;
         if (padded)
             p->slab_bytes = dlc_align_up((size_t)(p->slab_rows * p->wp * s->c) * sizeof(float));
-        p->tmp_bytes = dlc_align_up((size_t)(mv * s->oc) * sizeof(float));
+        if (p->rowk) /* the row table of the unit's output pixels; y is written in place */
+            p->tmp_bytes = dlc_align_up((size_t)(p->rows_tile * s->ow) * sizeof(int64_t));
+        else
+            p->tmp_bytes = dlc_align_up((size_t)(mv * s->oc) * sizeof(float));
         g4 = dlc_sgemm_serial_workspace_size(mv, p->ocg, p->kstep);
     }
     p->gemm_bytes = dlc_align_up(DLC_MAX(DLC_MAX(g1, g4), DLC_MAX(g2, g3)));
     p->gemm_off = DLC_MAX(p->col_bytes, p->slab_bytes + p->tmp_bytes);
     p->slot_bytes = p->gemm_off + p->gemm_bytes;
 }
+
+static void make_plan(const dlc_conv2d_shape *s, plan *p) { make_plan_ex(s, p, 1); }
 
 /* Backward data as a forward correlation (stride 1, groups 1): dx = conv(dy padded by
  *   top' = dh*(kh-1) - pad_top, bottom' = dh*(kh-1) - pad_bottom (likewise left', right'),
@@ -191,7 +227,7 @@ static int flip_shape(const dlc_conv2d_shape *s, const plan *p, dlc_conv2d_shape
                              .pad_bottom = sph - s->pad_bottom, .pad_left = spw - s->pad_left,
                              .pad_right = spw - s->pad_right, .groups = 1, .oh = s->h,
                              .ow = s->w};
-    make_plan(fs, fp);
+    make_plan_ex(fs, fp, 0);
     return !fp->smallk && !fp->is1x1;
 }
 
@@ -704,8 +740,12 @@ static void smallk_bwdw(int64_t np, int64_t k, int64_t oc, const float *col, con
  * strided view of the input is the GEMM's A, with no im2col (the GEMM packs it). Virtual pixels
  * with ox >= ow are computed into tmp and dropped. A unit is rows_tile output rows of one image;
  * with padding its input rows are first copied, zero-padded, into the slab. The taps are summed
- * by successive GEMM calls (beta = 1), one per tap and group (k = cg; the GEMM's lda >= k rule
- * rules out one call per kernel row over overlapping rows). acc: y += the result (b unused).
+ * by successive GEMM calls (beta = 1), one per tap and group (k = cg). When groups == 1 and
+ * dw == 1 (rowk) there are no virtual pixels: one GEMM per kernel row i, where the kw taps of
+ * row i are kw*c consecutive floats of the (padded) input, so A's rows (k = kw*c) are
+ * overlapping windows listed in a row table (dlc_sgemm_serial_rows, one entry per real output
+ * pixel), B is w[i] as a (kw*c, oc) matrix, and C is y itself. acc: y += the result
+ * (b unused).
  * The pads may be negative (backward data's flipped shape): the slab then crops the input. */
 static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p,
                                         const float *x, const float *w, const float *b,
@@ -743,6 +783,29 @@ static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p
                 memset(d + j1 * c, 0, (size_t)((wp - j1) * c) * sizeof(float));
             }
             src = slab;
+        }
+        if (p->rowk) {
+            /* groups == 1, dw == 1: kernel row i is one (kw*c x oc) matrix and the patch rows
+             * of the unit's output pixels are overlapping windows of the (padded) input,
+             * listed in a row table (no virtual pixels), written straight into y. */
+            int64_t *arow = (int64_t *)tmp, np = rows * s->ow;
+            for (int64_t r = 0, q = 0; r < rows; r++)
+                for (int64_t ox = 0; ox < s->ow; ox++, q++) arow[q] = (r * wp + ox) * c;
+            float *yu = y + ((img * s->oh + oy0) * s->ow) * oc;
+            for (int64_t i = 0; i < s->kh; i++) {
+                dlc_status gs = dlc_sgemm_serial_rows(
+                    0, np, oc, p->kstep, 1.0f, src + i * s->dh * wp * c, arow,
+                    w + i * p->kstep * oc, oc, (i == 0 && !acc) ? 0.0f : 1.0f, yu, oc, gws,
+                    p->gemm_bytes);
+                if (gs != DLC_OK) {
+#pragma omp atomic write
+                    err = 1;
+                }
+            }
+            if (b && !acc)
+                for (int64_t q = 0; q < np; q++)
+                    for (int64_t o = 0; o < oc; o++) yu[q * oc + o] += b[o];
+            continue;
         }
         int first = 1;
         for (int64_t g = 0; g < s->groups; g++) {

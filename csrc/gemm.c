@@ -13,7 +13,9 @@
  * Transposes are absorbed by the packing routines, so a micro-kernel sees one layout: a panel
  * of A as kc groups of MR floats, a panel of B as kc groups of NR floats. When n is small (the
  * convolution shapes) each A panel serves few B panels and packing it costs about what it
- * saves, so the AVX-512 path reads A in place instead (gemm_direct), same arithmetic.
+ * saves, so the AVX-512 path reads A in place instead (gemm_direct), same arithmetic. The
+ * internal dlc_sgemm_serial_rows takes A as a table of row offsets (a convolution's
+ * overlapping input windows): the AVX-512 path reads those rows in place too, others pack them.
  *
  * The micro-kernel holds an MR x NR tile of sums in registers, runs p = 0..kc-1 in order
  * (acc += a[p] * b[p]), then writes C = alpha * acc + beta' * C where beta' is beta for the
@@ -87,6 +89,9 @@ typedef void (*ukernel_fn)(int64_t kc, const float *a, const float *b, float *c,
  * a[p * lda + i] (transposed). */
 typedef void (*ukernel_direct_fn)(int64_t kc, const float *a, int64_t lda, const float *b,
                                   float *c, int64_t ldc, float alpha, float beta);
+/* The same, row i of A at a + ro[i] (an indirection table of MR row offsets). */
+typedef void (*ukernel_rows_fn)(int64_t kc, const float *a, const int64_t *ro, const float *b,
+                                float *c, int64_t ldc, float alpha, float beta);
 
 /* Packing routines (see pack_a_generic / pack_b_generic for the layouts). */
 typedef void (*pack_a_fn)(int trans_a, const float *a, int64_t lda, int64_t i0, int64_t mc,
@@ -99,6 +104,8 @@ typedef struct {
     int64_t mc, nc;  /* cache blocks: rows of A per packed block, columns of B per block */
     ukernel_fn fn;
     ukernel_direct_fn direct, direct_t; /* NULL: always pack A */
+    ukernel_rows_fn direct_rows;        /* NULL: pack A given by a row table */
+    int rows_mr;                        /* rows per direct_rows call (<= mr) */
     void (*prefetch)(const float *a, int64_t lda, int rows, int64_t kc); /* for direct */
     pack_a_fn pack_a;
     pack_b_fn pack_b;
@@ -237,6 +244,48 @@ DLC_TARGET_AVX512 static void ukr_avx512_direct_t(int64_t kc, const float *restr
                                                   float *restrict c, int64_t ldc, float alpha,
                                                   float beta) {
     ukr_avx512_body(kc, a, 1, lda, b, c, ldc, alpha, beta);
+}
+
+/* R5_MR x 32, row i of A at a + ro[i]: the operations of ukr_avx512_body in the same order
+ * (per element of C). Twelve rows, not fourteen: twelve row pointers plus b and the loop
+ * counter fit in the general registers, so the inner loop does not reload spilled pointers. */
+#define R5_MR 12
+DLC_TARGET_AVX512 static void ukr_avx512_direct_rows(int64_t kc, const float *restrict a,
+                                                     const int64_t *ro, const float *restrict b,
+                                                     float *restrict c, int64_t ldc,
+                                                     float alpha, float beta) {
+    const float *ap[R5_MR];
+    for (int i = 0; i < R5_MR; i++) ap[i] = a + ro[i];
+    __m512 acc[R5_MR][2];
+#pragma GCC unroll 16
+    for (int i = 0; i < R5_MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 16
+        for (int i = 0; i < R5_MR; i++) {
+            __m512 ai = _mm512_set1_ps(ap[i][p]);
+            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        b += A5_NR;
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    if (beta == 0.0f) {
+#pragma GCC unroll 16
+        for (int i = 0; i < R5_MR; i++) {
+            _mm512_storeu_ps(c + i * ldc, _mm512_mul_ps(va, acc[i][0]));
+            _mm512_storeu_ps(c + i * ldc + 16, _mm512_mul_ps(va, acc[i][1]));
+        }
+    } else {
+#pragma GCC unroll 16
+        for (int i = 0; i < R5_MR; i++) {
+            float *ci = c + i * ldc;
+            _mm512_storeu_ps(ci, _mm512_fmadd_ps(va, acc[i][0],
+                                                 _mm512_mul_ps(vb, _mm512_loadu_ps(ci))));
+            _mm512_storeu_ps(ci + 16, _mm512_fmadd_ps(va, acc[i][1],
+                                                      _mm512_mul_ps(vb, _mm512_loadu_ps(ci + 16))));
+        }
+    }
 }
 #endif /* DLC_X86 */
 
@@ -422,14 +471,15 @@ static void prefetch_rows(const float *a, int64_t lda, int rows, int64_t kc) {
 }
 #endif /* DLC_X86 */
 
-static const ukernel k_generic = {G_MR, G_NR, 120, 2048, ukr_generic, NULL, NULL, NULL,
+static const ukernel k_generic = {G_MR, G_NR, 120, 2048, ukr_generic, NULL, NULL, NULL, 0, NULL,
                                   pack_a_generic,
                                   pack_b_generic};
 #if DLC_X86
-static const ukernel k_avx2 = {A2_MR, A2_NR, 192, 2048, ukr_avx2, NULL, NULL, NULL,
+static const ukernel k_avx2 = {A2_MR, A2_NR, 192, 2048, ukr_avx2, NULL, NULL, NULL, 0, NULL,
                               pack_a_generic, pack_b_generic};
 static const ukernel k_avx512 = {A5_MR, A5_NR, 224, 2048, ukr_avx512, ukr_avx512_direct,
-                                 ukr_avx512_direct_t, prefetch_rows,
+                                 ukr_avx512_direct_t, ukr_avx512_direct_rows, R5_MR,
+                                 prefetch_rows,
                                  pack_a_avx512,
                                  pack_b_avx512};
 #endif
@@ -477,7 +527,28 @@ typedef struct {
     float *c;
     int64_t ldc;
     const ukernel *kr;
+    const int64_t *arow; /* NULL, or row i of A (not transposed) at a + arow[i] */
 } gemm_job;
+
+/* Rows [i0, i0+mc), k range [p0, p0+kc) of A into MR-tall panels (pack_a_generic's layout). */
+static void pack_a_job(const gemm_job *g, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                       float *restrict dst) {
+    const int mr = g->kr->mr;
+    if (!g->arow) {
+        g->kr->pack_a(g->trans_a, g->a, g->lda, i0, mc, p0, kc, mr, dst);
+        return;
+    }
+    for (int64_t r = 0; r < mc; r += mr) {
+        int64_t rows = DLC_MIN((int64_t)mr, mc - r);
+        float *d = dst + r * kc;
+        for (int64_t i = 0; i < rows; i++) {
+            const float *s = g->a + g->arow[i0 + r + i] + p0;
+            for (int64_t p = 0; p < kc; p++) d[p * mr + i] = s[p];
+        }
+        for (int64_t i = rows; i < mr; i++)
+            for (int64_t p = 0; p < kc; p++) d[p * mr + i] = 0.0f;
+    }
+}
 
 /* One tile: the micro-kernel straight on C, or on a local copy at the edges. */
 static void tile(const ukernel *kr, int64_t kc, const float *ap, const float *bp, float *c,
@@ -501,6 +572,7 @@ static void tile(const ukernel *kr, int64_t kc, const float *ap, const float *bp
 /* Skip packing A when each A panel serves few B panels (skinny n, as in convolutions): the
  * packing pass would cost about as much as the kernel reads it saves. */
 static int use_direct(const gemm_job *g, int64_t n) {
+    if (g->arow) return g->kr->direct_rows != NULL && n <= DIRECT_MAX_N;
     return (g->trans_a ? g->kr->direct_t : g->kr->direct) != NULL && n <= DIRECT_MAX_N;
 }
 
@@ -509,24 +581,28 @@ static int use_direct(const gemm_job *g, int64_t n) {
 static void gemm_direct(const gemm_job *g, int64_t i0, int64_t i1, int64_t jc, int64_t nc,
                         int64_t pc, int64_t kc, const float *bpack, float *apack, float beta) {
     const ukernel *kr = g->kr;
-    const int mr = kr->mr, nr = kr->nr;
+    const int mr = g->arow ? kr->rows_mr : kr->mr, nr = kr->nr; /* rows per panel here */
     int64_t panels = ceil_div(nc, nr);
     ukernel_direct_fn direct = g->trans_a ? kr->direct_t : kr->direct;
     for (int64_t r = i0; r < i1; r += mr) {
         int64_t rows = DLC_MIN((int64_t)mr, i1 - r);
-        const float *ar = g->trans_a ? g->a + pc * g->lda + r : g->a + r * g->lda + pc;
-        if (rows < mr) kr->pack_a(g->trans_a, g->a, g->lda, r, rows, pc, kc, mr, apack);
-        if (!g->trans_a && kr->prefetch && r + 2 * mr <= i1)
+        const float *ar = g->arow      ? g->a
+                          : g->trans_a ? g->a + pc * g->lda + r
+                                       : g->a + r * g->lda + pc;
+        if (rows < mr) pack_a_job(g, r, rows, pc, kc, apack);
+        if (!g->trans_a && !g->arow && kr->prefetch && r + 2 * mr <= i1)
             kr->prefetch(ar + mr * g->lda, g->lda, mr, kc);
         for (int64_t q = 0; q < panels; q++) {
             const float *bp = bpack + q * kc * nr;
             int64_t cols = DLC_MIN((int64_t)nr, nc - q * nr);
             float *cq = g->c + r * g->ldc + jc + q * nr;
-            if (rows == mr && cols == nr)
+            if (rows == mr && cols == nr && g->arow)
+                kr->direct_rows(kc, g->a + pc, g->arow + r, bp, cq, g->ldc, g->alpha, beta);
+            else if (rows == mr && cols == nr)
                 direct(kc, ar, g->lda, bp, cq, g->ldc, g->alpha, beta);
             else if (rows == mr) { /* full rows, edge columns: pack this panel once */
                 if (q == 0 || DLC_MIN((int64_t)nr, nc - (q - 1) * nr) == nr)
-                    kr->pack_a(g->trans_a, g->a, g->lda, r, rows, pc, kc, mr, apack);
+                    pack_a_job(g, r, rows, pc, kc, apack);
                 tile(kr, kc, apack, bp, cq, g->ldc, rows, cols, g->alpha, beta);
             } else
                 tile(kr, kc, apack, bp, cq, g->ldc, rows, cols, g->alpha, beta);
@@ -555,7 +631,7 @@ static void gemm_block(const gemm_job *g, int64_t i0, int64_t i1, int64_t j0, in
             }
             for (int64_t ic = i0; ic < i1; ic += kr->mc) {
                 int64_t mc = DLC_MIN(kr->mc, i1 - ic);
-                kr->pack_a(g->trans_a, g->a, g->lda, ic, mc, pc, kc, mr, apack);
+                pack_a_job(g, ic, mc, pc, kc, apack);
                 /* B micro-panel (kc x NR) stays in L1 while the A block streams from L2 */
                 for (int64_t q = 0; q < panels; q++) {
                     const float *bp = bpack + q * kc * nr;
@@ -660,7 +736,7 @@ dlc_status dlc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, 
         return DLC_OK;
     }
     const gemm_job g = {trans_a, trans_b, k, alpha, beta, a, b, lda, ldb, c, ldc,
-                        kernel_for(dlc_simd_get())};
+                        kernel_for(dlc_simd_get()), NULL};
     int want = dlc_threads();
     if ((double)m * (double)n * (double)k < (double)PARALLEL_MIN_FMAS) want = 1;
     float *ws;
@@ -692,23 +768,48 @@ dlc_status dlc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, 
     return DLC_OK;
 }
 
-dlc_status dlc_sgemm_serial(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
-                            float alpha, const float *a, int64_t lda, const float *b,
-                            int64_t ldb, float beta, float *c, int64_t ldc, void *workspace,
-                            size_t workspace_size) {
-    dlc_status st = gemm_check(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
-    if (st != DLC_OK) return st;
+/* The serial driver; the caller has checked the arguments. */
+static dlc_status sgemm_serial_run(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                                   float alpha, const float *a, int64_t lda, const float *b,
+                                   int64_t ldb, float beta, float *c, int64_t ldc,
+                                   const int64_t *arow, void *workspace,
+                                   size_t workspace_size) {
     if (m == 0 || n == 0) return DLC_OK;
     if (k == 0) {
         scale_c(m, n, alpha, beta, c, ldc);
         return DLC_OK;
     }
     const gemm_job g = {trans_a, trans_b, k, alpha, beta, a, b, lda, ldb, c, ldc,
-                        kernel_for(dlc_simd_get())};
+                        kernel_for(dlc_simd_get()), arow};
     float *ws;
     size_t stride;
     if (ws_carve(g.kr, m, n, k, workspace, workspace_size, 1, &ws, &stride) < 1)
         return DLC_ENOMEM;
     gemm_block(&g, 0, m, 0, n, ws, ws + a_offset(g.kr, n, k));
     return DLC_OK;
+}
+
+dlc_status dlc_sgemm_serial(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                            float alpha, const float *a, int64_t lda, const float *b,
+                            int64_t ldb, float beta, float *c, int64_t ldc, void *workspace,
+                            size_t workspace_size) {
+    dlc_status st = gemm_check(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
+    if (st != DLC_OK) return st;
+    return sgemm_serial_run(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+                            NULL, workspace, workspace_size);
+}
+
+/* A not transposed, row i at a + arow[i] (k values; rows may overlap or come in any order):
+ * an indirection table, so a convolution can skip the pixels it does not need. The
+ * arithmetic is that of dlc_sgemm_serial on the gathered rows. */
+dlc_status dlc_sgemm_serial_rows(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                                 const float *a, const int64_t *arow, const float *b,
+                                 int64_t ldb, float beta, float *c, int64_t ldc,
+                                 void *workspace, size_t workspace_size) {
+    DLC_CHECK(m == 0 || arow != NULL);
+    dlc_status st = gemm_check(0, trans_b, m, n, k, a, DLC_MAX(1, k), b, ldb, c, ldc);
+    if (st != DLC_OK) return st;
+    for (int64_t i = 0; i < m && k > 0 && n > 0; i++) DLC_CHECK(arow[i] >= 0);
+    return sgemm_serial_run(0, trans_b, m, n, k, alpha, a, DLC_MAX(1, k), b, ldb, beta, c, ldc,
+                            arow, workspace, workspace_size);
 }

@@ -346,6 +346,63 @@ static PyObject *py_gemm(PyObject *self, PyObject *args, PyObject *kw) {
     return status_result(fn, st);
 }
 
+/* gemm_rows(a, arow, b, c, *, trans_b=False, alpha=1.0, beta=0.0): the internal
+ * dlc_sgemm_serial_rows (for tests). a is 1-D; row i of the m x k matrix A is
+ * a[arow[i] : arow[i] + k] (int64 arow of length m = c.shape[0]); k and n from b. */
+static PyObject *py_gemm_rows(PyObject *self, PyObject *args, PyObject *kw) {
+    (void)self;
+    static const char *fn = "gemm_rows";
+    static char *kwlist[] = {"a", "arow", "b", "c", "trans_b", "alpha", "beta", NULL};
+    PyObject *oa, *or, *ob, *oc;
+    int tb = 0;
+    float alpha = 1.0f, beta = 0.0f;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO|$pff:gemm_rows", kwlist, &oa, &or, &ob,
+                                     &oc, &tb, &alpha, &beta))
+        return NULL;
+    if (PyArray_Check(or) && PyArray_TYPE((PyArrayObject *)or) != NPY_INT64) {
+        PyErr_Format(PyExc_TypeError, "%s: argument 'arow' must have dtype int64, received %S",
+                     fn, (PyObject *)PyArray_DESCR((PyArrayObject *)or));
+        return NULL;
+    }
+    PyArrayObject *a = arg_array(fn, oa, "a", NPY_FLOAT32, 0);
+    PyArrayObject *r = a ? arg_array(fn, or, "arow", NPY_INT64, 0) : NULL;
+    PyArrayObject *b = r ? arg_array(fn, ob, "b", NPY_FLOAT32, 0) : NULL;
+    PyArrayObject *c = b ? arg_array(fn, oc, "c", NPY_FLOAT32, 1) : NULL;
+    if (!c || expect_ndim(fn, a, "a", 1, "vector") || expect_ndim(fn, b, "b", 2, "matrix") ||
+        expect_ndim(fn, c, "c", 2, "matrix"))
+        return NULL;
+    int64_t m = PyArray_DIM(c, 0), n = PyArray_DIM(c, 1);
+    int64_t k = PyArray_DIM(b, tb ? 1 : 0);
+    if (expect_shape(fn, r, "arow", SHAPE(m)) ||
+        expect_shape(fn, b, "b", 2, tb ? (int64_t[]){n, k} : (int64_t[]){k, n}) ||
+        expect_disjoint(fn, c, "c", a, "a") || expect_disjoint(fn, c, "c", b, "b") ||
+        expect_disjoint(fn, c, "c", r, "arow"))
+        return NULL;
+    const int64_t *pr = PyArray_DATA(r);
+    for (int64_t i = 0; i < m; i++)
+        if (pr[i] < 0 || pr[i] > numel(a) - k) {
+            PyErr_Format(PyExc_ValueError,
+                         "%s: argument 'arow' must hold offsets in [0, a.size - k] = [0, %lld], "
+                         "received %lld at index %lld",
+                         fn, (long long)(numel(a) - k), (long long)pr[i], (long long)i);
+            return NULL;
+        }
+    int64_t ldb = PyArray_DIM(b, 1), ldc = n;
+    if (ldb == 0) ldb = 1;
+    if (ldc == 0) ldc = 1;
+    dlc_status st;
+    void *ws = NULL;
+    size_t wsz = dlc_sgemm_serial_workspace_size(m, n, k);
+    if (ws_alloc(wsz, &ws)) return NULL;
+    const float *pa = PyArray_DATA(a), *pb = PyArray_DATA(b);
+    float *pc = PyArray_DATA(c);
+    Py_BEGIN_ALLOW_THREADS
+    st = dlc_sgemm_serial_rows(tb, m, n, k, alpha, pa, pr, pb, ldb, beta, pc, ldc, ws, wsz);
+    Py_END_ALLOW_THREADS
+    free(ws);
+    return status_result(fn, st);
+}
+
 /* ==== BEGIN conv2d bindings ==== */
 /* Fill a conv2d shape from the input dims (n, h, w, c), the kernel dims (kh, kw, cg, oc) and
  * the keyword hyperparameters; oh / ow from the struct formula. 0, or -1 with an exception. */
@@ -1981,6 +2038,8 @@ static PyMethodDef methods[] = {
      "set_simd(level): force 'generic', 'avx2' or 'avx512' (for tests and benchmarks)."},
     KW(gemm, "gemm(a, b, c, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, "
              "reference=False, serial=False): c = alpha * op(a) @ op(b) + beta * c."),
+    KW(gemm_rows, "gemm_rows(a, arow, b, c, *, trans_b=False, alpha=1.0, beta=0.0): "
+                  "internal serial GEMM with A rows a[arow[i]:arow[i]+k] (tests)."),
     /* ---- BEGIN conv2d methods ---- */
     KW(conv2d_forward,
        "conv2d_forward(x, w, b, y, *, strides=(1, 1), dilation=(1, 1), padding=(0, 0, 0, 0), "

@@ -42,6 +42,19 @@ CASES = [
     ("implicit_same_even", (1, 12, 11, 65), (4, 4), 24, (1, 1), (1, 1), "same", 1),
     ("implicit_valid", (2, 7, 6, 64), (3, 3), 17, (1, 1), (1, 1), (0, 0, 0, 0), 1),
     ("many_tiles", (3, 17, 19, 4), (3, 3), 8, (1, 1), (1, 1), (1, 1, 1, 1), 1),
+    # Forward by one GEMM per kernel row over overlapping rows of x (stride 1, groups 1,
+    # dw 1, K > 16): valid / same / asymmetric pads, odd widths, batch 1, c not a multiple of
+    # 16, kernels 3x3 / 5x5 / 3x1 / 1x3, dilation-height 2, rows wider than a tile.
+    ("rowk_valid_odd", (2, 9, 13, 7), (3, 3), 33, (1, 1), (1, 1), (0, 0, 0, 0), 1),
+    ("rowk_same_b1", (1, 11, 10, 19), (3, 3), 40, (1, 1), (1, 1), "same", 1),
+    ("rowk_5x5_same", (2, 12, 9, 6), (5, 5), 17, (1, 1), (1, 1), "same", 1),
+    ("rowk_5x5_valid", (1, 13, 15, 20), (5, 5), 64, (1, 1), (1, 1), (0, 0, 0, 0), 1),
+    ("rowk_3x1", (2, 10, 7, 9), (3, 1), 12, (1, 1), (1, 1), (1, 1, 0, 0), 1),
+    ("rowk_1x3_pad", (2, 6, 11, 9), (1, 3), 10, (1, 1), (1, 1), (0, 0, 2, 1), 1),
+    ("rowk_dh2_same", (2, 12, 11, 13), (3, 3), 21, (1, 1), (2, 1), "same", 1),
+    ("rowk_dh2_asym", (1, 14, 9, 48), (3, 2), 30, (1, 1), (2, 1), (3, 1, 0, 2), 1),
+    ("rowk_wide_rows", (1, 4, 270, 3), (3, 3), 8, (1, 1), (1, 1), "same", 1),
+    ("rowk_c64", (1, 8, 7, 64), (3, 3), 35, (1, 1), (1, 1), (1, 1, 1, 1), 1),
     # Backward data by the flipped forward correlation (stride 1, groups 1, c >= 2*oc, c >= 16,
     # h*w within 10% of oh*ow): flipped im2col (oc < 64) and flipped implicit GEMM (oc >= 64),
     # with dilation, asymmetric 'same' pads (flipped pads differ per side) and pads larger than
@@ -214,7 +227,8 @@ def test_gradients_accumulate(name, rng):
 SIMD_CASES = ["basic3x3", "c_not16", "implicit_dil_pad", "implicit_groups", "pointwise",
               "c1_small_k", "c1_odd_oc", "c1_s2_dil_pad", "c2_oc40_same", "pad_gt_kernel",
               "groups2", "depthwise", "dilation2", "groups3_s2_dil", "flip_same_dil",
-              "flip_pad_gt_kernel", "flip_implicit_crop", "noflip_valid"]
+              "flip_pad_gt_kernel", "flip_implicit_crop", "noflip_valid", "rowk_valid_odd",
+              "rowk_same_b1", "rowk_5x5_same", "rowk_3x1", "rowk_dh2_asym", "rowk_wide_rows"]
 
 
 @pytest.mark.parametrize("name", SIMD_CASES)
@@ -241,6 +255,8 @@ THREAD_CASES = [
     ("flip_same", (3, 12, 13, 64), (3, 3), 16, (1, 1), (1, 1), "same", 1),
     ("flip_implicit_same", (2, 10, 9, 128), (3, 3), 64, (1, 1), (1, 1), "same", 1),
     ("dcol_tiles_valid", (3, 30, 29, 64), (3, 3), 24, (1, 1), (1, 1), (0, 0, 0, 0), 1),
+    ("rowk_same_5x5", (3, 17, 15, 20), (5, 5), 33, (1, 1), (1, 1), "same", 1),
+    ("rowk_dh2_wide", (2, 9, 61, 12), (3, 3), 16, (1, 1), (2, 1), "same", 1),
 ]
 
 
@@ -261,6 +277,19 @@ def test_threads_bit_identical(case, threads, rng):
     dw_ref, db_ref = ref.conv2d_backward_weights(x, dy, w.shape, **kw)
     _close(out[0][2], dw_ref, rtol=5e-5)
     _close(out[0][3], db_ref, rtol=5e-5)
+
+
+def test_rowk_forward_leaves_input_and_matches_float64(simd, rng):
+    """The kernel-row GEMMs read overlapping windows of x in place (unpadded) or of a padded
+    copy: x and w stay untouched, and every output pixel (the border ones too) is right."""
+    for name in ("rowk_valid_odd", "rowk_dh2_asym", "rowk_1x3_pad", "rowk_5x5_valid"):
+        case = next(c for c in CASES if c[0] == name)
+        x, w, b, _, kw = _setup(case, rng)
+        x0, w0 = x.copy(), w.copy()
+        y = _forward(x, w, b, kw)
+        assert np.array_equal(x, x0) and np.array_equal(w, w0)
+        assert not np.isnan(y).any()
+        _close(y, ref.conv2d_forward(x, w, b, **kw))
 
 
 # ------------------------------------------------------------------ binding refusals

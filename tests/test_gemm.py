@@ -171,3 +171,76 @@ def test_refuses_overlapping_output(rng):
     _refuses(ValueError, "'c'.*'b'", (b, buf, buf))
     big = rng.standard_normal((16, 8)).astype(np.float32)
     _refuses(ValueError, "'c'.*'a'", (big[:8], b, big[4:12]))
+
+
+# ---------------------------------------------------------------- A given by a row table
+# dlc_sgemm_serial_rows (binding gemm_rows): row i of A = a[arow[i] : arow[i] + k].
+
+
+def _conv_table(rows, ow, wp, c):
+    """The convolution's table: output pixel (r, ox) reads from (r * wp + ox) * c."""
+    return np.array([(r * wp + ox) * c for r in range(rows) for ox in range(ow)], np.int64)
+
+
+def _rows_case(rng, kind, m, k):
+    if kind == "conv":  # runs of evenly spaced rows with jumps at row ends (overlapping)
+        ow, wp, c = 24, 26, max(1, k // 3)
+        rows = -(-m // ow)
+        table = _conv_table(rows, ow, wp, c)[:m]
+    elif kind == "even":  # one stride throughout
+        table = np.arange(m, dtype=np.int64) * 5
+    elif kind == "random":  # any order, repeats allowed
+        table = rng.integers(0, 3 * m + 1, m).astype(np.int64)
+    else:
+        raise ValueError(kind)
+    size = int(table.max()) + k + 2 if m else k + 2
+    return rng.standard_normal(size).astype(np.float32), table
+
+
+ROWS_SHAPES = [(1, 1, 1), (14, 32, 96), (216, 64, 96), (29, 65, 48), (57, 300, 33),
+               (30, 17, 400), (8, 40, 7), (0, 5, 3), (5, 4, 0)]
+
+
+@pytest.mark.parametrize("m,n,k", ROWS_SHAPES)
+@pytest.mark.parametrize("kind", ["conv", "even", "random"])
+@pytest.mark.parametrize("tb", [False, True])
+def test_gemm_rows_matches_float64_and_serial(simd, rng, m, n, k, kind, tb):
+    a, table = _rows_case(rng, kind, m, k)
+    a_before, t_before = a.copy(), table.copy()
+    dense = np.stack([a[t:t + k] for t in table]) if m else np.zeros((0, k), np.float32)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
+    c0 = rng.standard_normal((m, n)).astype(np.float32)
+    for alpha, beta in [(1.0, 0.0), (-1.5, 0.25), (1.0, 1.0)]:
+        c = c0.copy()
+        _C.gemm_rows(a, table, b, c, trans_b=tb, alpha=alpha, beta=beta)
+        assert np.array_equal(a, a_before) and np.array_equal(table, t_before)
+        assert_gemm_close(c, dense, b, c0, False, tb, alpha, beta)
+        c2 = c0.copy()
+        _C.gemm(np.ascontiguousarray(dense), b, c2, trans_b=tb, alpha=alpha, beta=beta,
+                serial=True)
+        assert np.array_equal(c, c2)
+
+
+def test_gemm_rows_refusals(rng):
+    a, table = _rows_case(rng, "even", 6, 8)
+    b = rng.standard_normal((8, 5)).astype(np.float32)
+    c = np.zeros((6, 5), np.float32)
+
+    def refuses(exc, match, args, **kw):
+        before = [x.copy() for x in args]
+        with pytest.raises(exc, match=match):
+            _C.gemm_rows(*args, **kw)
+        for x, y in zip(args, before):
+            assert np.array_equal(x, y)
+
+    refuses(TypeError, "'arow'.*int64", (a, table.astype(np.int32), b, c))
+    refuses(ValueError, "'arow'.*\\(6,\\)", (a, table[:5], b, c))
+    bad = table.copy()
+    bad[3] = a.size - 7  # row 3 would run past the end of a
+    refuses(ValueError, "'arow'.*index 3", (a, bad, b, c))
+    bad[3] = -1
+    refuses(ValueError, "'arow'.*index 3", (a, bad, b, c))
+    refuses(TypeError, "'a'.*float32", (a.astype(np.float64), table, b, c))
+    ro = c.copy()
+    ro.flags.writeable = False
+    refuses(ValueError, "'c'.*writeable", (a, table, b, ro))
