@@ -13,8 +13,10 @@
  * with dlc_sgemm_serial on per-thread workspace slots. Stride-1 forwards instead run an
  * implicit GEMM on the input itself (conv_forward_implicit: one GEMM per kernel row over
  * overlapping rows of x when groups == 1 and dw == 1, else one per tap). 1x1 stride-1
- * unpadded convolutions skip im2col: x itself is the matrix. Kernels with a tiny K (c = 1 first layers) use a direct
- * register-blocked kernel instead of GEMM (SIMD variants below).
+ * unpadded convolutions skip im2col: x itself is the matrix. Kernels with a tiny K (c = 1
+ * first layers) use direct register-blocked kernels instead of GEMM (SIMD variants below): they
+ * read the interior pixels' patches from x in place (only border pixels are copied into im2col
+ * rows), and backward weights sums db in the same pass, so dy is read once.
  *
  * Threads split disjoint outputs only: tiles of y (forward), (image, group) pairs of dx
  * (backward data, so col2im never races), chunks of tiles for backward weights, whose
@@ -489,15 +491,17 @@ static void smallk_fwd_generic(int64_t np, int64_t k, int64_t oc, const float *s
     }
 }
 
-static void smallk_bwdw_generic(int64_t np, int64_t k, int64_t oc, const float *col,
-                                const float *dy, float *acc) {
+static void smallk_bwdw_generic(int64_t np, int64_t k, int64_t oc, const float *src, int64_t rs,
+                                const int64_t *offs, const float *dy, float *acc, float *bacc) {
     for (int64_t r = 0; r < np; r++) {
-        const float *cr = col + r * k, *dr = dy + r * oc;
+        const float *sr = src + r * rs, *dr = dy + r * oc;
         for (int64_t kk = 0; kk < k; kk++) {
-            float a = cr[kk];
+            float a = sr[offs[kk]];
             float *ak = acc + kk * oc;
             for (int64_t o = 0; o < oc; o++) ak[o] += a * dr[o];
         }
+        if (bacc)
+            for (int64_t o = 0; o < oc; o++) bacc[o] += dr[o];
     }
 }
 
@@ -557,20 +561,25 @@ DLC_TARGET_AVX2 static void smallk_fwd_avx2(int64_t np, int64_t k, int64_t oc,
 }
 
 DLC_TARGET_AVX2 static void smallk_bwdw_avx2(int64_t np, int64_t k, int64_t oc,
-                                             const float *col, const float *dy, float *acc) {
+                                             const float *src, int64_t rs, const int64_t *offs,
+                                             const float *dy, float *acc, float *bacc) {
     for (int64_t o0 = 0; o0 < oc; o0 += 8) {
         int64_t rem = oc - o0;
         __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)DLC_MIN(rem, 8)),
                                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        __m256 av[SMALLK_MAX];
+        __m256 av[SMALLK_MAX], bv = _mm256_setzero_ps();
         for (int64_t kk = 0; kk < k; kk++) av[kk] = _mm256_maskload_ps(acc + kk * oc + o0, mask);
         for (int64_t r = 0; r < np; r++) {
-            const float *cr = col + r * k;
+            const float *sr = src + r * rs;
             __m256 d = _mm256_maskload_ps(dy + r * oc + o0, mask);
             for (int64_t kk = 0; kk < k; kk++)
-                av[kk] = _mm256_fmadd_ps(_mm256_broadcast_ss(cr + kk), d, av[kk]);
+                av[kk] = _mm256_fmadd_ps(_mm256_broadcast_ss(sr + offs[kk]), d, av[kk]);
+            bv = _mm256_add_ps(bv, d);
         }
         for (int64_t kk = 0; kk < k; kk++) _mm256_maskstore_ps(acc + kk * oc + o0, mask, av[kk]);
+        if (bacc)
+            _mm256_maskstore_ps(bacc + o0, mask,
+                                _mm256_add_ps(_mm256_maskload_ps(bacc + o0, mask), bv));
     }
 }
 
@@ -628,21 +637,57 @@ DLC_TARGET_AVX512 static void smallk_fwd_avx512(int64_t np, int64_t k, int64_t o
     }
 }
 
-DLC_TARGET_AVX512 static void smallk_bwdw_avx512(int64_t np, int64_t k, int64_t oc,
-                                                 const float *col, const float *dy,
-                                                 float *acc) {
-    for (int64_t o0 = 0; o0 < oc; o0 += 16) {
-        int64_t rem = oc - o0;
-        __mmask16 mask = (__mmask16)(rem >= 16 ? 0xFFFF : ((1u << rem) - 1));
-        __m512 av[SMALLK_MAX];
-        for (int64_t kk = 0; kk < k; kk++) av[kk] = _mm512_maskz_loadu_ps(mask, acc + kk * oc + o0);
-        for (int64_t r = 0; r < np; r++) {
-            const float *cr = col + r * k;
-            __m512 d = _mm512_maskz_loadu_ps(mask, dy + r * oc + o0);
-            for (int64_t kk = 0; kk < k; kk++)
-                av[kk] = _mm512_fmadd_ps(_mm512_set1_ps(cr[kk]), d, av[kk]);
+/* NB vectors of 16 columns (a constant after inlining) from column o0 on: k + 1 accumulators
+ * per vector (the last one sums dy for the bias), dy read once per row. */
+DLC_TARGET_AVX512 static inline __attribute__((always_inline)) void
+smallk_bwdw_avx512_block(int NB, int64_t np, int64_t k, int64_t oc, int64_t o0, const float *src,
+                         int64_t rs, const int64_t *offs, const float *dy, float *acc,
+                         float *bacc) {
+    __mmask16 mask[2];
+    __m512 av[SMALLK_MAX][2], bv[2];
+    for (int v = 0; v < NB; v++) {
+        int64_t rem = DLC_MAX(0, DLC_MIN(oc - o0 - 16 * v, 16));
+        mask[v] = (__mmask16)((1u << rem) - 1);
+        bv[v] = _mm512_setzero_ps();
+        for (int64_t kk = 0; kk < k; kk++)
+            av[kk][v] = _mm512_maskz_loadu_ps(mask[v], acc + kk * oc + o0 + 16 * v);
+    }
+    for (int64_t r = 0; r < np; r++) {
+        const float *sr = src + r * rs;
+        __m512 d[2];
+        for (int v = 0; v < NB; v++) {
+            d[v] = _mm512_maskz_loadu_ps(mask[v], dy + r * oc + o0 + 16 * v);
+            bv[v] = _mm512_add_ps(bv[v], d[v]);
         }
-        for (int64_t kk = 0; kk < k; kk++) _mm512_mask_storeu_ps(acc + kk * oc + o0, mask, av[kk]);
+        for (int64_t kk = 0; kk < k; kk++) {
+            __m512 a = _mm512_set1_ps(sr[offs[kk]]);
+            for (int v = 0; v < NB; v++) av[kk][v] = _mm512_fmadd_ps(a, d[v], av[kk][v]);
+        }
+    }
+    for (int v = 0; v < NB; v++) {
+        for (int64_t kk = 0; kk < k; kk++)
+            _mm512_mask_storeu_ps(acc + kk * oc + o0 + 16 * v, mask[v], av[kk][v]);
+        if (bacc)
+            _mm512_mask_storeu_ps(bacc + o0 + 16 * v, mask[v],
+                                  _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], bacc + o0 + 16 * v),
+                                                bv[v]));
+    }
+}
+
+DLC_TARGET_AVX512 static void smallk_bwdw_avx512(int64_t np, int64_t k, int64_t oc,
+                                                 const float *src, int64_t rs,
+                                                 const int64_t *offs, const float *dy,
+                                                 float *acc, float *bacc) {
+    /* Two vectors per pass while their 2 * (k + 1) accumulators fit the 32 registers. */
+    const int wide = 2 * (k + 1) <= 28;
+    for (int64_t o0 = 0; o0 < oc;) {
+        if (wide && oc - o0 > 16) {
+            smallk_bwdw_avx512_block(2, np, k, oc, o0, src, rs, offs, dy, acc, bacc);
+            o0 += 32;
+        } else {
+            smallk_bwdw_avx512_block(1, np, k, oc, o0, src, rs, offs, dy, acc, bacc);
+            o0 += 16;
+        }
     }
 }
 #endif
@@ -664,13 +709,35 @@ static void smallk_fwd(int64_t np, int64_t k, int64_t oc, const float *src, int6
     smallk_fwd_generic(np, k, oc, src, rs, offs, w, b, y);
 }
 
-/* Forward of the flat pixels [q0, q0+np) by the small-K kernel: runs of interior pixels of
- * one output row read x in place (row stride sw*c, tap offsets offs); the others go through
- * im2col rows in col (identity offsets). groups == 1. */
-static void smallk_fwd_tile(const dlc_conv2d_shape *s, const plan *p, const float *x,
-                            int64_t q0, int64_t np, const float *w, const float *b, float *y,
-                            float *col) {
-    const int64_t c = s->c, k = p->k, oc = s->oc;
+/* acc[kk, :] += sum_r src[r * rs + offs[kk]] * dy[r, :] and, if bacc, bacc += sum_r dy[r, :],
+ * for r < np. */
+static void smallk_bwdw(int64_t np, int64_t k, int64_t oc, const float *src, int64_t rs,
+                        const int64_t *offs, const float *dy, float *acc, float *bacc) {
+#if DLC_X86
+    dlc_simd_level lv = dlc_simd_get();
+    if (lv >= DLC_SIMD_AVX512) {
+        smallk_bwdw_avx512(np, k, oc, src, rs, offs, dy, acc, bacc);
+        return;
+    }
+    if (lv >= DLC_SIMD_AVX2) {
+        smallk_bwdw_avx2(np, k, oc, src, rs, offs, dy, acc, bacc);
+        return;
+    }
+#endif
+    smallk_bwdw_generic(np, k, oc, src, rs, offs, dy, acc, bacc);
+}
+
+/* The small-K kernels over the flat pixels [q0, q0+np) (groups == 1): seg(ctx, r, n, src, rs,
+ * offs) is called for consecutive segments of n pixels starting at pixel q0 + r, whose patch
+ * value kk is src[i * rs + offs[kk]] for the segment's pixel i. Runs of interior pixels of one
+ * output row read x in place (rs = sw*c, offs the tap offsets); border pixels are first copied
+ * to im2col rows in col (rs = K, identity offsets). */
+typedef void (*smallk_seg_fn)(void *ctx, int64_t r, int64_t n, const float *src, int64_t rs,
+                              const int64_t *offs);
+
+static void smallk_tile(const dlc_conv2d_shape *s, const plan *p, const float *x, int64_t q0,
+                        int64_t np, float *col, smallk_seg_fn seg, void *ctx) {
+    const int64_t c = s->c, k = p->k;
     int64_t offs[SMALLK_MAX], ident[SMALLK_MAX];
     for (int64_t i = 0, kk = 0; i < s->kh; i++)
         for (int64_t j = 0; j < s->kw; j++)
@@ -699,14 +766,14 @@ static void smallk_fwd_tile(const dlc_conv2d_shape *s, const plan *p, const floa
         int64_t nb = a - ox;
         for (int64_t t = 0; t < nb; t++)
             im2col_pixel(s, p, xi, iy0, (ox + t) * s->sw - s->pad_left, col + t * k);
-        if (nb) smallk_fwd(nb, k, oc, col, k, ident, w, b, y + r * oc);
+        if (nb) seg(ctx, r, nb, col, k, ident);
         if (e > a)
-            smallk_fwd(e - a, k, oc, xi + (iy0 * s->w + a * s->sw - s->pad_left) * c,
-                       s->sw * c, offs, w, b, y + (r + nb) * oc);
+            seg(ctx, r + nb, e - a, xi + (iy0 * s->w + a * s->sw - s->pad_left) * c,
+                s->sw * c, offs);
         int64_t na = ox + run - e;
         for (int64_t t = 0; t < na; t++)
             im2col_pixel(s, p, xi, iy0, (e + t) * s->sw - s->pad_left, col + t * k);
-        if (na) smallk_fwd(na, k, oc, col, k, ident, w, b, y + (r + run - na) * oc);
+        if (na) seg(ctx, r + run - na, na, col, k, ident);
         r += run;
         ox += run;
         if (ox == s->ow) {
@@ -716,21 +783,32 @@ static void smallk_fwd_tile(const dlc_conv2d_shape *s, const plan *p, const floa
     }
 }
 
-static void smallk_bwdw(int64_t np, int64_t k, int64_t oc, const float *col, const float *dy,
-                        float *acc) {
-#if DLC_X86
-    dlc_simd_level lv = dlc_simd_get();
-    if (lv >= DLC_SIMD_AVX512) {
-        smallk_bwdw_avx512(np, k, oc, col, dy, acc);
-        return;
-    }
-    if (lv >= DLC_SIMD_AVX2) {
-        smallk_bwdw_avx2(np, k, oc, col, dy, acc);
-        return;
-    }
-#endif
-    smallk_bwdw_generic(np, k, oc, col, dy, acc);
+/* Forward segment: y rows of the segment = b + patches x w. */
+typedef struct {
+    int64_t k, oc;
+    const float *w, *b;
+    float *y;
+} smallk_fwd_ctx;
+
+static void smallk_fwd_seg(void *ctx, int64_t r, int64_t n, const float *src, int64_t rs,
+                           const int64_t *offs) {
+    const smallk_fwd_ctx *f = (const smallk_fwd_ctx *)ctx;
+    smallk_fwd(n, f->k, f->oc, src, rs, offs, f->w, f->b, f->y + r * f->oc);
 }
+
+/* Backward-weights segment: dW partial += patches^T x dy rows, db partial += dy rows. */
+typedef struct {
+    int64_t k, oc;
+    const float *dy;
+    float *acc, *bacc;
+} smallk_bwdw_ctx;
+
+static void smallk_bwdw_seg(void *ctx, int64_t r, int64_t n, const float *src, int64_t rs,
+                            const int64_t *offs) {
+    const smallk_bwdw_ctx *f = (const smallk_bwdw_ctx *)ctx;
+    smallk_bwdw(n, f->k, f->oc, src, rs, offs, f->dy + r * f->oc, f->acc, f->bacc);
+}
+
 
 /* ------------------------------------------------------------ forward */
 
@@ -856,7 +934,8 @@ static dlc_status conv_forward_run(const dlc_conv2d_shape *s, const plan *p, con
         int64_t q0 = t * p->tile, np = DLC_MIN(p->tile, p->m - q0);
         float *yt = y + q0 * oc;
         if (p->smallk) {
-            smallk_fwd_tile(s, p, x, q0, np, w, b, yt, col);
+            smallk_fwd_ctx f = {p->k, oc, w, b, yt};
+            smallk_tile(s, p, x, q0, np, col, smallk_fwd_seg, &f);
             continue;
         }
         for (int64_t g = 0; g < s->groups; g++) {
@@ -1006,14 +1085,14 @@ dlc_status dlc_conv2d_backward_weights(const dlc_conv2d_shape *s, const float *x
         for (int64_t t = t0; t < t1; t++) {
             int64_t q0 = t * p.tile, np = DLC_MIN(p.tile, p.m - q0);
             const float *dyt = dy + q0 * oc;
+            if (p.smallk) {
+                smallk_bwdw_ctx f = {p.k, oc, dyt, pw, db ? pb : NULL};
+                smallk_tile(s, &p, x, q0, np, col, smallk_bwdw_seg, &f);
+                continue;
+            }
             if (db)
                 for (int64_t r = 0; r < np; r++)
                     for (int64_t o = 0; o < oc; o++) pb[o] += dyt[r * oc + o];
-            if (p.smallk) {
-                im2col_tile(s, &p, x, q0, np, 0, col);
-                smallk_bwdw(np, p.k, oc, col, dyt, pw);
-                continue;
-            }
             for (int64_t g = 0; g < s->groups; g++) {
                 const float *a = x + q0 * s->c + g * p.cg;
                 int64_t lda = s->c;

@@ -31,6 +31,9 @@ CASES = [
     ("c1_odd_oc", (2, 8, 9, 1), (3, 3), 13, (1, 1), (1, 1), (1, 1, 1, 1), 1),
     ("c1_s2_dil_pad", (2, 11, 12, 1), (3, 3), 20, (2, 2), (2, 1), (1, 2, 2, 1), 1),
     ("c2_oc40_same", (2, 7, 8, 2), (2, 2), 40, (1, 1), (1, 1), "same", 1),
+    # K = 16, the small-K limit: backward weights takes one 16-column vector per pass.
+    ("c1_4x4_oc40_same", (2, 9, 10, 1), (4, 4), 40, (1, 1), (1, 1), "same", 1),
+    ("c1_k14_oc64", (2, 12, 9, 1), (7, 2), 64, (1, 1), (1, 1), (0, 0, 0, 0), 1),
     ("groups2", (2, 7, 8, 6), (3, 3), 10, (1, 1), (1, 1), (1, 1, 1, 1), 2),
     ("groups3_s2_dil", (1, 11, 10, 9), (3, 2), 6, (2, 1), (1, 2), (0, 1, 1, 0), 3),
     ("depthwise", (2, 8, 7, 5), (3, 3), 5, (1, 1), (1, 1), (1, 1, 1, 1), 5),
@@ -225,7 +228,8 @@ def test_gradients_accumulate(name, rng):
 
 
 SIMD_CASES = ["basic3x3", "c_not16", "implicit_dil_pad", "implicit_groups", "pointwise",
-              "c1_small_k", "c1_odd_oc", "c1_s2_dil_pad", "c2_oc40_same", "pad_gt_kernel",
+              "c1_small_k", "c1_odd_oc", "c1_s2_dil_pad", "c2_oc40_same", "c1_4x4_oc40_same",
+              "c1_k14_oc64", "pad_gt_kernel",
               "groups2", "depthwise", "dilation2", "groups3_s2_dil", "flip_same_dil",
               "flip_pad_gt_kernel", "flip_implicit_crop", "noflip_valid", "rowk_valid_odd",
               "rowk_same_b1", "rowk_5x5_same", "rowk_3x1", "rowk_dh2_asym", "rowk_wide_rows"]
