@@ -190,6 +190,30 @@ DLC_TARGET_AVX2 static void ukr_avx2(int64_t kc, const float *restrict a,
  * row-major A (rs lda, cs 1); both instances do the same operations in the same order. */
 #define A5_MR 14
 #define A5_NR 32
+/* C = alpha * acc + beta * C for an R x 32 tile (R a constant after inlining); beta == 0
+ * stores without reading C. */
+DLC_TARGET_AVX512 static inline __attribute__((always_inline)) void
+ukr_avx512_store(int R, __m512 acc[][2], float *restrict c, int64_t ldc, float alpha,
+                 float beta) {
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    if (beta == 0.0f) {
+#pragma GCC unroll 16
+        for (int i = 0; i < R; i++) {
+            _mm512_storeu_ps(c + i * ldc, _mm512_mul_ps(va, acc[i][0]));
+            _mm512_storeu_ps(c + i * ldc + 16, _mm512_mul_ps(va, acc[i][1]));
+        }
+    } else {
+#pragma GCC unroll 16
+        for (int i = 0; i < R; i++) {
+            float *ci = c + i * ldc;
+            _mm512_storeu_ps(ci, _mm512_fmadd_ps(va, acc[i][0],
+                                                 _mm512_mul_ps(vb, _mm512_loadu_ps(ci))));
+            _mm512_storeu_ps(ci + 16, _mm512_fmadd_ps(va, acc[i][1],
+                                                      _mm512_mul_ps(vb, _mm512_loadu_ps(ci + 16))));
+        }
+    }
+}
+
 DLC_TARGET_AVX512 static inline __attribute__((always_inline)) void
 ukr_avx512_body(int64_t kc, const float *restrict a, int64_t rs, int64_t cs,
                 const float *restrict b, float *restrict c, int64_t ldc, float alpha,
@@ -208,23 +232,7 @@ ukr_avx512_body(int64_t kc, const float *restrict a, int64_t rs, int64_t cs,
         a += cs;
         b += A5_NR;
     }
-    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    if (beta == 0.0f) {
-#pragma GCC unroll 16
-        for (int i = 0; i < A5_MR; i++) {
-            _mm512_storeu_ps(c + i * ldc, _mm512_mul_ps(va, acc[i][0]));
-            _mm512_storeu_ps(c + i * ldc + 16, _mm512_mul_ps(va, acc[i][1]));
-        }
-    } else {
-#pragma GCC unroll 16
-        for (int i = 0; i < A5_MR; i++) {
-            float *ci = c + i * ldc;
-            _mm512_storeu_ps(ci, _mm512_fmadd_ps(va, acc[i][0],
-                                                 _mm512_mul_ps(vb, _mm512_loadu_ps(ci))));
-            _mm512_storeu_ps(ci + 16, _mm512_fmadd_ps(va, acc[i][1],
-                                                      _mm512_mul_ps(vb, _mm512_loadu_ps(ci + 16))));
-        }
-    }
+    ukr_avx512_store(A5_MR, acc, c, ldc, alpha, beta);
 }
 
 DLC_TARGET_AVX512 static void ukr_avx512(int64_t kc, const float *restrict a,
@@ -269,23 +277,7 @@ DLC_TARGET_AVX512 static void ukr_avx512_direct_rows(int64_t kc, const float *re
         }
         b += A5_NR;
     }
-    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    if (beta == 0.0f) {
-#pragma GCC unroll 16
-        for (int i = 0; i < R5_MR; i++) {
-            _mm512_storeu_ps(c + i * ldc, _mm512_mul_ps(va, acc[i][0]));
-            _mm512_storeu_ps(c + i * ldc + 16, _mm512_mul_ps(va, acc[i][1]));
-        }
-    } else {
-#pragma GCC unroll 16
-        for (int i = 0; i < R5_MR; i++) {
-            float *ci = c + i * ldc;
-            _mm512_storeu_ps(ci, _mm512_fmadd_ps(va, acc[i][0],
-                                                 _mm512_mul_ps(vb, _mm512_loadu_ps(ci))));
-            _mm512_storeu_ps(ci + 16, _mm512_fmadd_ps(va, acc[i][1],
-                                                      _mm512_mul_ps(vb, _mm512_loadu_ps(ci + 16))));
-        }
-    }
+    ukr_avx512_store(R5_MR, acc, c, ldc, alpha, beta);
 }
 #endif /* DLC_X86 */
 
