@@ -34,9 +34,17 @@ def threads():
 
 
 def data_dir():
-    """The data sets folder for tests: $DLC_DATA_DIR, else ../shared/datasets if present."""
+    """The data sets folder for tests: $DLC_DATA_DIR, else the nearest shared/datasets beside
+    the repository or one of its parents (where the course machines keep the IDX files)."""
     env = os.environ.get("DLC_DATA_DIR")
     if env:
         return env
-    here = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "datasets")
-    return os.path.abspath(here) if os.path.isdir(here) else None
+    d = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    while True:
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
+        here = os.path.join(d, "shared", "datasets")
+        if os.path.isdir(here):
+            return here
