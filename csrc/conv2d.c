@@ -11,8 +11,9 @@
  *   backward data    dcol          = dy_tile[:, g] @ W_g^T, scattered back (col2im) into dx
  *   backward weights dW_g         += col^T @ dy_tile[:, g]
  * with dlc_sgemm_serial on per-thread workspace slots. Stride-1 forwards instead run an
- * implicit GEMM on the input itself (conv_forward_implicit: one GEMM per kernel row over
- * overlapping rows of x when groups == 1 and dw == 1, else one per tap). 1x1 stride-1
+ * implicit GEMM on the input itself (conv_forward_implicit: one GEMM whose A rows are the
+ * patches read in place, a run of kw*c floats per kernel row, when groups == 1 and dw == 1,
+ * else one GEMM per tap). 1x1 stride-1
  * unpadded convolutions skip im2col: x itself is the matrix. Kernels with a tiny K (c = 1
  * first layers) use direct register-blocked kernels instead of GEMM (SIMD variants below): they
  * read the interior pixels' patches from x in place (only border pixels are copied into im2col
@@ -65,8 +66,9 @@ static int thread_num(void) {
 /* Direct (no GEMM) kernel when groups == 1, K <= SMALLK_MAX and oc <= SMALLK_OC. */
 #define SMALLK_MAX 16
 #define SMALLK_OC 64
-/* Implicit-GEMM forward when stride is 1 and either groups == 1 and dw == 1 (one GEMM per
- * kernel row, K = kw*c, rowk) or each GEMM call (one per tap) gets at least this K = c / groups;
+/* Implicit-GEMM forward when stride is 1 and either groups == 1 and dw == 1 (one GEMM over
+ * all kernel rows, runs of kw*c, rowk) or each GEMM call (one per tap) gets at least this
+ * K = c / groups;
  * below it im2col's single long-K GEMM wins. Tune with the packed GEMM. */
 #define IMPLICIT_MIN_K 64
 /* Backward data by the flipped forward correlation (flip_shape) when c is at least this. */
@@ -92,8 +94,8 @@ typedef struct {
     int64_t tiles_img;         /* units per image */
     int64_t slab_rows;         /* padded input rows a unit reads */
     int64_t kstep;             /* K of one GEMM call: cg (one call per tap and group), or
-                                  kw*c (one call per kernel row, rowk) */
-    int rowk;                  /* one GEMM per kernel row over overlapping rows of A */
+                                  kw*c (rowk: the run per kernel row of its one call) */
+    int rowk;                  /* one GEMM with A as a row table of runs (see below) */
     size_t slab_bytes;         /* padded input rows (0 when unpadded: x is read in place) */
     size_t tmp_bytes;          /* virtual output rows */
     size_t gemm_off;           /* offset of the GEMM workspace in a slot */
@@ -129,7 +131,7 @@ dlc_status dlc_conv2d_check(const dlc_conv2d_shape *s) {
 /* Output rows per unit of the row-table forward: units of up to ROWK_MAX_PIX pixels (and
  * C within ROWK_C_BYTES), chosen to minimise the rows the GEMM computes when it rounds each
  * unit up to whole ROWK_MR-row panels, plus ROWK_UNIT_COST rows per unit (B is packed once per
- * unit and kernel row). Depends on the shape only. */
+ * unit). Depends on the shape only. */
 #define ROWK_MAX_PIX 512
 #define ROWK_C_BYTES (256 * 1024)
 #define ROWK_MR 12
@@ -147,7 +149,7 @@ static int64_t rowk_rows(const dlc_conv2d_shape *s) {
     return best;
 }
 
-/* rowk_ok: the implicit forward may run one GEMM per kernel row (not for the flipped backward
+/* rowk_ok: the implicit forward may use the row-table GEMM (not for the flipped backward
  * data, where it measured slower). */
 static void make_plan_ex(const dlc_conv2d_shape *s, plan *p, int rowk_ok) {
     p->cg = s->c / s->groups;
@@ -194,7 +196,9 @@ static void make_plan_ex(const dlc_conv2d_shape *s, plan *p, int rowk_ok) {
             p->tmp_bytes = dlc_align_up((size_t)(p->rows_tile * s->ow) * sizeof(int64_t));
         else
             p->tmp_bytes = dlc_align_up((size_t)(mv * s->oc) * sizeof(float));
-        g4 = dlc_sgemm_serial_workspace_size(mv, p->ocg, p->kstep);
+        g4 = p->rowk ? dlc_sgemm_serial_workspace_size(p->rows_tile * s->ow, s->oc,
+                                                       s->kh * p->kstep)
+                     : dlc_sgemm_serial_workspace_size(mv, p->ocg, p->kstep);
     }
     p->gemm_bytes = dlc_align_up(DLC_MAX(DLC_MAX(g1, g4), DLC_MAX(g2, g3)));
     p->gemm_off = DLC_MAX(p->col_bytes, p->slab_bytes + p->tmp_bytes);
@@ -819,11 +823,12 @@ static void smallk_bwdw_seg(void *ctx, int64_t r, int64_t n, const float *src, i
  * with ox >= ow are computed into tmp and dropped. A unit is rows_tile output rows of one image;
  * with padding its input rows are first copied, zero-padded, into the slab. The taps are summed
  * by successive GEMM calls (beta = 1), one per tap and group (k = cg). When groups == 1 and
- * dw == 1 (rowk) there are no virtual pixels: one GEMM per kernel row i, where the kw taps of
- * row i are kw*c consecutive floats of the (padded) input, so A's rows (k = kw*c) are
- * overlapping windows listed in a row table (dlc_sgemm_serial_rows, one entry per real output
- * pixel), B is w[i] as a (kw*c, oc) matrix, and C is y itself. acc: y += the result
- * (b unused).
+ * dw == 1 (rowk) there are no virtual pixels and one GEMM does the unit: the kw taps of
+ * kernel row i are kw*c consecutive floats of the (padded) input, so a pixel's patch row
+ * (K = kh*kw*c) is kh runs of kw*c floats, dh input rows apart, read in place through a row
+ * table (dlc_sgemm_serial_rows, one entry per real output pixel); B is the whole (K, oc)
+ * kernel and C is y itself, preset to the bias (the micro-kernel keeps its sums in registers
+ * over all kh runs). acc: y += the result (b unused).
  * The pads may be negative (backward data's flipped shape): the slab then crops the input. */
 static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p,
                                         const float *x, const float *w, const float *b,
@@ -863,26 +868,29 @@ static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p
             src = slab;
         }
         if (p->rowk) {
-            /* groups == 1, dw == 1: kernel row i is one (kw*c x oc) matrix and the patch rows
-             * of the unit's output pixels are overlapping windows of the (padded) input,
-             * listed in a row table (no virtual pixels), written straight into y. */
+            /* groups == 1, dw == 1: the patch rows of the unit's output pixels are runs of
+             * the (padded) input, listed in a row table (no virtual pixels), and the GEMM
+             * writes straight into y. */
             int64_t *arow = (int64_t *)tmp, np = rows * s->ow;
             for (int64_t r = 0, q = 0; r < rows; r++)
                 for (int64_t ox = 0; ox < s->ow; ox++, q++) arow[q] = (r * wp + ox) * c;
             float *yu = y + ((img * s->oh + oy0) * s->ow) * oc;
-            for (int64_t i = 0; i < s->kh; i++) {
-                dlc_status gs = dlc_sgemm_serial_rows(
-                    0, np, oc, p->kstep, 1.0f, src + i * s->dh * wp * c, arow,
-                    w + i * p->kstep * oc, oc, (i == 0 && !acc) ? 0.0f : 1.0f, yu, oc, gws,
-                    p->gemm_bytes);
-                if (gs != DLC_OK) {
-#pragma omp atomic write
-                    err = 1;
-                }
-            }
-            if (b && !acc)
+            /* With a bias, y starts as b and the GEMM adds to it. */
+            float beta = acc ? 1.0f : 0.0f;
+            if (b && !acc) {
                 for (int64_t q = 0; q < np; q++)
-                    for (int64_t o = 0; o < oc; o++) yu[q * oc + o] += b[o];
+                    memcpy(yu + q * oc, b, (size_t)oc * sizeof(float));
+                beta = 1.0f;
+            }
+            /* One GEMM over all kernel rows: A's row is kh runs of kstep = kw*c floats, one
+             * per kernel row, dh input rows apart; B is the whole (K, oc) kernel. */
+            dlc_status gs = dlc_sgemm_serial_rows(0, np, oc, s->kh * p->kstep, 1.0f, src, arow,
+                                                  p->kstep, s->dh * wp * c, w, oc, beta, yu, oc,
+                                                  gws, p->gemm_bytes);
+            if (gs != DLC_OK) {
+#pragma omp atomic write
+                err = 1;
+            }
             continue;
         }
         int first = 1;

@@ -14,8 +14,9 @@
  * of A as kc groups of MR floats, a panel of B as kc groups of NR floats. When n is small (the
  * convolution shapes) each A panel serves few B panels and packing it costs about what it
  * saves, so the AVX-512 path reads A in place instead (gemm_direct), same arithmetic. The
- * internal dlc_sgemm_serial_rows takes A as a table of row offsets (a convolution's
- * overlapping input windows): the AVX-512 path reads those rows in place too, others pack them.
+ * internal dlc_sgemm_serial_rows takes A as a table of row offsets, each row made of runs a
+ * fixed stride apart (a convolution's patches: one run per kernel row): the AVX-512 path reads
+ * those rows in place too, B panel by B panel, and the other paths pack them.
  *
  * The micro-kernel holds an MR x NR tile of sums in registers, runs p = 0..kc-1 in order
  * (acc += a[p] * b[p]), then writes C = alpha * acc + beta' * C where beta' is beta for the
@@ -89,9 +90,11 @@ typedef void (*ukernel_fn)(int64_t kc, const float *a, const float *b, float *c,
  * a[p * lda + i] (transposed). */
 typedef void (*ukernel_direct_fn)(int64_t kc, const float *a, int64_t lda, const float *b,
                                   float *c, int64_t ldc, float alpha, float beta);
-/* The same, row i of A at a + ro[i] (an indirection table of MR row offsets). */
-typedef void (*ukernel_rows_fn)(int64_t kc, const float *a, const int64_t *ro, const float *b,
-                                float *c, int64_t ldc, float alpha, float beta);
+/* The same, A given by a row table in segments (see dlc_sgemm_serial_rows): element (i, p) of
+ * the k block [p0, p0 + kc) is a[ro[i] + (p / kseg) * sstride + p % kseg]. */
+typedef void (*ukernel_rows_fn)(int64_t kc, const float *a, const int64_t *ro, int64_t p0,
+                                int64_t kseg, int64_t sstride, const float *b, float *c,
+                                int64_t ldc, float alpha, float beta);
 
 /* Packing routines (see pack_a_generic / pack_b_generic for the layouts). */
 typedef void (*pack_a_fn)(int trans_a, const float *a, int64_t lda, int64_t i0, int64_t mc,
@@ -254,28 +257,38 @@ DLC_TARGET_AVX512 static void ukr_avx512_direct_t(int64_t kc, const float *restr
     ukr_avx512_body(kc, a, 1, lda, b, c, ldc, alpha, beta);
 }
 
-/* R5_MR x 32, row i of A at a + ro[i]: the operations of ukr_avx512_body in the same order
- * (per element of C). Twelve rows, not fourteen: twelve row pointers plus b and the loop
- * counter fit in the general registers, so the inner loop does not reload spilled pointers. */
+/* R5_MR x 32, A given by a row table in segments: the operations of ukr_avx512_body in the
+ * same order (per element of C), p running through the segments in turn. Twelve rows, not
+ * fourteen: twelve row pointers plus b and the loop counter fit in the general registers, so
+ * the inner loop does not reload spilled pointers. */
 #define R5_MR 12
 DLC_TARGET_AVX512 static void ukr_avx512_direct_rows(int64_t kc, const float *restrict a,
-                                                     const int64_t *ro, const float *restrict b,
+                                                     const int64_t *ro, int64_t p0,
+                                                     int64_t kseg, int64_t sstride,
+                                                     const float *restrict b,
                                                      float *restrict c, int64_t ldc,
                                                      float alpha, float beta) {
-    const float *ap[R5_MR];
-    for (int i = 0; i < R5_MR; i++) ap[i] = a + ro[i];
     __m512 acc[R5_MR][2];
 #pragma GCC unroll 16
     for (int i = 0; i < R5_MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-    for (int64_t p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+    int64_t sg = p0 / kseg, off = p0 - sg * kseg;
+    const float *ap[R5_MR];
+    for (int i = 0; i < R5_MR; i++) ap[i] = a + ro[i] + sg * sstride + off;
+    for (int64_t left = kc; left > 0;) {
+        int64_t len = DLC_MIN(kseg - off, left);
+        for (int64_t q = 0; q < len; q++) {
+            __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 16
-        for (int i = 0; i < R5_MR; i++) {
-            __m512 ai = _mm512_set1_ps(ap[i][p]);
-            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+            for (int i = 0; i < R5_MR; i++) {
+                __m512 ai = _mm512_set1_ps(ap[i][q]);
+                acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+                acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+            }
+            b += A5_NR;
         }
-        b += A5_NR;
+        left -= len;
+        for (int i = 0; i < R5_MR; i++) ap[i] += sstride - off; /* the next run's start */
+        off = 0;
     }
     ukr_avx512_store(R5_MR, acc, c, ldc, alpha, beta);
 }
@@ -519,7 +532,8 @@ typedef struct {
     float *c;
     int64_t ldc;
     const ukernel *kr;
-    const int64_t *arow; /* NULL, or row i of A (not transposed) at a + arow[i] */
+    const int64_t *arow; /* NULL, or A (not transposed) by a row table in segments: */
+    int64_t kseg, sstride; /* (i, p) at a[arow[i] + (p / kseg) * sstride + p % kseg] */
 } gemm_job;
 
 /* Rows [i0, i0+mc), k range [p0, p0+kc) of A into MR-tall panels (pack_a_generic's layout). */
@@ -534,8 +548,11 @@ static void pack_a_job(const gemm_job *g, int64_t i0, int64_t mc, int64_t p0, in
         int64_t rows = DLC_MIN((int64_t)mr, mc - r);
         float *d = dst + r * kc;
         for (int64_t i = 0; i < rows; i++) {
-            const float *s = g->a + g->arow[i0 + r + i] + p0;
-            for (int64_t p = 0; p < kc; p++) d[p * mr + i] = s[p];
+            const float *s = g->a + g->arow[i0 + r + i];
+            for (int64_t p = 0; p < kc; p++) {
+                int64_t sg = (p0 + p) / g->kseg;
+                d[p * mr + i] = s[sg * g->sstride + (p0 + p - sg * g->kseg)];
+            }
         }
         for (int64_t i = rows; i < mr; i++)
             for (int64_t p = 0; p < kc; p++) d[p * mr + i] = 0.0f;
@@ -575,22 +592,39 @@ static void gemm_direct(const gemm_job *g, int64_t i0, int64_t i1, int64_t jc, i
     const ukernel *kr = g->kr;
     const int mr = g->arow ? kr->rows_mr : kr->mr, nr = kr->nr; /* rows per panel here */
     int64_t panels = ceil_div(nc, nr);
+    if (g->arow) {
+        /* B panel by B panel: a row table's K spans several kernel rows, so the B panels
+         * together may outgrow L1; one stays there while the rows (short, overlapping
+         * windows of a slab in L2) stream past it. */
+        for (int64_t q = 0; q < panels; q++) {
+            const float *bp = bpack + q * kc * nr;
+            int64_t cols = DLC_MIN((int64_t)nr, nc - q * nr);
+            for (int64_t r = i0; r < i1; r += mr) {
+                int64_t rows = DLC_MIN((int64_t)mr, i1 - r);
+                float *cq = g->c + r * g->ldc + jc + q * nr;
+                if (rows == mr && cols == nr) {
+                    kr->direct_rows(kc, g->a, g->arow + r, pc, g->kseg, g->sstride, bp, cq,
+                                    g->ldc, g->alpha, beta);
+                } else {
+                    pack_a_job(g, r, rows, pc, kc, apack);
+                    tile(kr, kc, apack, bp, cq, g->ldc, rows, cols, g->alpha, beta);
+                }
+            }
+        }
+        return;
+    }
     ukernel_direct_fn direct = g->trans_a ? kr->direct_t : kr->direct;
     for (int64_t r = i0; r < i1; r += mr) {
         int64_t rows = DLC_MIN((int64_t)mr, i1 - r);
-        const float *ar = g->arow      ? g->a
-                          : g->trans_a ? g->a + pc * g->lda + r
-                                       : g->a + r * g->lda + pc;
+        const float *ar = g->trans_a ? g->a + pc * g->lda + r : g->a + r * g->lda + pc;
         if (rows < mr) pack_a_job(g, r, rows, pc, kc, apack);
-        if (!g->trans_a && !g->arow && kr->prefetch && r + 2 * mr <= i1)
+        if (!g->trans_a && kr->prefetch && r + 2 * mr <= i1)
             kr->prefetch(ar + mr * g->lda, g->lda, mr, kc);
         for (int64_t q = 0; q < panels; q++) {
             const float *bp = bpack + q * kc * nr;
             int64_t cols = DLC_MIN((int64_t)nr, nc - q * nr);
             float *cq = g->c + r * g->ldc + jc + q * nr;
-            if (rows == mr && cols == nr && g->arow)
-                kr->direct_rows(kc, g->a + pc, g->arow + r, bp, cq, g->ldc, g->alpha, beta);
-            else if (rows == mr && cols == nr)
+            if (rows == mr && cols == nr)
                 direct(kc, ar, g->lda, bp, cq, g->ldc, g->alpha, beta);
             else if (rows == mr) { /* full rows, edge columns: pack this panel once */
                 if (q == 0 || DLC_MIN((int64_t)nr, nc - (q - 1) * nr) == nr)
@@ -728,7 +762,7 @@ dlc_status dlc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, 
         return DLC_OK;
     }
     const gemm_job g = {trans_a, trans_b, k, alpha, beta, a, b, lda, ldb, c, ldc,
-                        kernel_for(dlc_simd_get()), NULL};
+                        kernel_for(dlc_simd_get()), NULL, 0, 0};
     int want = dlc_threads();
     if ((double)m * (double)n * (double)k < (double)PARALLEL_MIN_FMAS) want = 1;
     float *ws;
@@ -764,15 +798,15 @@ dlc_status dlc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, 
 static dlc_status sgemm_serial_run(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                                    float alpha, const float *a, int64_t lda, const float *b,
                                    int64_t ldb, float beta, float *c, int64_t ldc,
-                                   const int64_t *arow, void *workspace,
-                                   size_t workspace_size) {
+                                   const int64_t *arow, int64_t kseg, int64_t sstride,
+                                   void *workspace, size_t workspace_size) {
     if (m == 0 || n == 0) return DLC_OK;
     if (k == 0) {
         scale_c(m, n, alpha, beta, c, ldc);
         return DLC_OK;
     }
     const gemm_job g = {trans_a, trans_b, k, alpha, beta, a, b, lda, ldb, c, ldc,
-                        kernel_for(dlc_simd_get()), arow};
+                        kernel_for(dlc_simd_get()), arow, kseg, sstride};
     float *ws;
     size_t stride;
     if (ws_carve(g.kr, m, n, k, workspace, workspace_size, 1, &ws, &stride) < 1)
@@ -788,20 +822,23 @@ dlc_status dlc_sgemm_serial(int trans_a, int trans_b, int64_t m, int64_t n, int6
     dlc_status st = gemm_check(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
     if (st != DLC_OK) return st;
     return sgemm_serial_run(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
-                            NULL, workspace, workspace_size);
+                            NULL, 0, 0, workspace, workspace_size);
 }
 
-/* A not transposed, row i at a + arow[i] (k values; rows may overlap or come in any order):
- * an indirection table, so a convolution can skip the pixels it does not need. The
- * arithmetic is that of dlc_sgemm_serial on the gathered rows. */
+/* A not transposed, given by a row table in segments: row i is the k / kseg runs
+ * a[arow[i] + s * sstride .. + kseg), s = 0, 1, ... (rows may overlap or come in any order):
+ * a convolution's patch rows, one run per kernel row, read where they lie. The arithmetic is
+ * that of dlc_sgemm_serial on the gathered rows. */
 dlc_status dlc_sgemm_serial_rows(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-                                 const float *a, const int64_t *arow, const float *b,
-                                 int64_t ldb, float beta, float *c, int64_t ldc,
-                                 void *workspace, size_t workspace_size) {
+                                 const float *a, const int64_t *arow, int64_t kseg,
+                                 int64_t sstride, const float *b, int64_t ldb, float beta,
+                                 float *c, int64_t ldc, void *workspace,
+                                 size_t workspace_size) {
     DLC_CHECK(m == 0 || arow != NULL);
+    DLC_CHECK(kseg >= 1 && sstride >= 0 && (k == 0 || k % kseg == 0));
     dlc_status st = gemm_check(0, trans_b, m, n, k, a, DLC_MAX(1, k), b, ldb, c, ldc);
     if (st != DLC_OK) return st;
     for (int64_t i = 0; i < m && k > 0 && n > 0; i++) DLC_CHECK(arow[i] >= 0);
     return sgemm_serial_run(0, trans_b, m, n, k, alpha, a, DLC_MAX(1, k), b, ldb, beta, c, ldc,
-                            arow, workspace, workspace_size);
+                            arow, kseg, sstride, workspace, workspace_size);
 }

@@ -34,13 +34,15 @@ dlc_status dlc_sgemm_serial(int trans_a, int trans_b, int64_t m, int64_t n, int6
                             int64_t ldb, float beta, float *c, int64_t ldc, void *workspace,
                             size_t workspace_size);
 
-/* dlc_sgemm_serial with A not transposed and given by a row table: row i is
- * a[arow[i] .. arow[i] + k) (arow[i] >= 0; rows may overlap). Same workspace size function;
- * bit-identical to dlc_sgemm_serial on the gathered rows. */
+/* dlc_sgemm_serial with A not transposed and given by a row table in segments: row i is the
+ * k / kseg runs a[arow[i] + s * sstride .. + kseg), s = 0 .. k / kseg - 1, one after another
+ * (arow[i] >= 0, kseg >= 1 dividing k, sstride >= 0; rows may overlap; kseg = k is one plain
+ * run). Same workspace size function; bit-identical to dlc_sgemm_serial on the gathered rows. */
 dlc_status dlc_sgemm_serial_rows(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-                                 const float *a, const int64_t *arow, const float *b,
-                                 int64_t ldb, float beta, float *c, int64_t ldc,
-                                 void *workspace, size_t workspace_size);
+                                 const float *a, const int64_t *arow, int64_t kseg,
+                                 int64_t sstride, const float *b, int64_t ldb, float beta,
+                                 float *c, int64_t ldc, void *workspace,
+                                 size_t workspace_size);
 
 /* Target attributes for SIMD variants compiled in a portable build (runtime dispatch). */
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))

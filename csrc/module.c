@@ -346,18 +346,21 @@ static PyObject *py_gemm(PyObject *self, PyObject *args, PyObject *kw) {
     return status_result(fn, st);
 }
 
-/* gemm_rows(a, arow, b, c, *, trans_b=False, alpha=1.0, beta=0.0): the internal
- * dlc_sgemm_serial_rows (for tests). a is 1-D; row i of the m x k matrix A is
- * a[arow[i] : arow[i] + k] (int64 arow of length m = c.shape[0]); k and n from b. */
+/* gemm_rows(a, arow, b, c, *, kseg=0, sstride=0, trans_b=False, alpha=1.0, beta=0.0): the
+ * internal dlc_sgemm_serial_rows (for tests). a is 1-D; row i of the m x k matrix A is the
+ * k / kseg runs a[arow[i] + s * sstride : ... + kseg] one after another (int64 arow of length
+ * m = c.shape[0]; kseg 0 means k: one run); k and n from b. */
 static PyObject *py_gemm_rows(PyObject *self, PyObject *args, PyObject *kw) {
     (void)self;
     static const char *fn = "gemm_rows";
-    static char *kwlist[] = {"a", "arow", "b", "c", "trans_b", "alpha", "beta", NULL};
+    static char *kwlist[] = {"a", "arow", "b", "c", "kseg", "sstride", "trans_b", "alpha", "beta",
+                             NULL};
     PyObject *oa, *or, *ob, *oc;
     int tb = 0;
+    long long kseg = 0, sstride = 0;
     float alpha = 1.0f, beta = 0.0f;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO|$pff:gemm_rows", kwlist, &oa, &or, &ob,
-                                     &oc, &tb, &alpha, &beta))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO|$LLpff:gemm_rows", kwlist, &oa, &or, &ob,
+                                     &oc, &kseg, &sstride, &tb, &alpha, &beta))
         return NULL;
     if (PyArray_Check(or) && PyArray_TYPE((PyArrayObject *)or) != NPY_INT64) {
         PyErr_Format(PyExc_TypeError, "%s: argument 'arow' must have dtype int64, received %S",
@@ -378,13 +381,35 @@ static PyObject *py_gemm_rows(PyObject *self, PyObject *args, PyObject *kw) {
         expect_disjoint(fn, c, "c", a, "a") || expect_disjoint(fn, c, "c", b, "b") ||
         expect_disjoint(fn, c, "c", r, "arow"))
         return NULL;
+    if (kseg == 0) kseg = k > 0 ? k : 1;
+    if (kseg < 1 || (k > 0 && k % kseg != 0)) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: argument 'kseg' must be a positive divisor of k = %lld, received %lld",
+                     fn, (long long)k, kseg);
+        return NULL;
+    }
+    if (sstride < 0 || sstride > numel(a)) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: argument 'sstride' must be in [0, a.size] = [0, %lld], received %lld",
+                     fn, (long long)numel(a), sstride);
+        return NULL;
+    }
+    /* The last element of row i is at arow[i] + span - 1. */
+    int64_t span = 0;
+    if (k > 0 && (__builtin_mul_overflow(k / kseg - 1, (int64_t)sstride, &span) ||
+                  __builtin_add_overflow(span, (int64_t)kseg, &span))) {
+        PyErr_Format(PyExc_ValueError, "%s: argument 'sstride' = %lld makes a row span overflow",
+                     fn, sstride);
+        return NULL;
+    }
     const int64_t *pr = PyArray_DATA(r);
     for (int64_t i = 0; i < m; i++)
-        if (pr[i] < 0 || pr[i] > numel(a) - k) {
+        if (pr[i] < 0 || pr[i] > numel(a) - span) {
             PyErr_Format(PyExc_ValueError,
-                         "%s: argument 'arow' must hold offsets in [0, a.size - k] = [0, %lld], "
-                         "received %lld at index %lld",
-                         fn, (long long)(numel(a) - k), (long long)pr[i], (long long)i);
+                         "%s: argument 'arow' must hold offsets in [0, a.size - %lld] = [0, %lld] "
+                         "(a row spans %lld floats), received %lld at index %lld",
+                         fn, (long long)span, (long long)(numel(a) - span), (long long)span,
+                         (long long)pr[i], (long long)i);
             return NULL;
         }
     int64_t ldb = PyArray_DIM(b, 1), ldc = n;
@@ -397,7 +422,8 @@ static PyObject *py_gemm_rows(PyObject *self, PyObject *args, PyObject *kw) {
     const float *pa = PyArray_DATA(a), *pb = PyArray_DATA(b);
     float *pc = PyArray_DATA(c);
     Py_BEGIN_ALLOW_THREADS
-    st = dlc_sgemm_serial_rows(tb, m, n, k, alpha, pa, pr, pb, ldb, beta, pc, ldc, ws, wsz);
+    st = dlc_sgemm_serial_rows(tb, m, n, k, alpha, pa, pr, kseg, sstride, pb, ldb, beta, pc, ldc,
+                               ws, wsz);
     Py_END_ALLOW_THREADS
     free(ws);
     return status_result(fn, st);
@@ -2038,8 +2064,9 @@ static PyMethodDef methods[] = {
      "set_simd(level): force 'generic', 'avx2' or 'avx512' (for tests and benchmarks)."},
     KW(gemm, "gemm(a, b, c, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, "
              "reference=False, serial=False): c = alpha * op(a) @ op(b) + beta * c."),
-    KW(gemm_rows, "gemm_rows(a, arow, b, c, *, trans_b=False, alpha=1.0, beta=0.0): "
-                  "internal serial GEMM with A rows a[arow[i]:arow[i]+k] (tests)."),
+    KW(gemm_rows, "gemm_rows(a, arow, b, c, *, kseg=0, sstride=0, trans_b=False, alpha=1.0, "
+                  "beta=0.0): internal serial GEMM with A row i made of the k/kseg runs "
+                  "a[arow[i]+s*sstride : +kseg] (kseg 0: one run of k) (tests)."),
     /* ---- BEGIN conv2d methods ---- */
     KW(conv2d_forward,
        "conv2d_forward(x, w, b, y, *, strides=(1, 1), dilation=(1, 1), padding=(0, 0, 0, 0), "

@@ -221,6 +221,43 @@ def test_gemm_rows_matches_float64_and_serial(simd, rng, m, n, k, kind, tb):
         assert np.array_equal(c, c2)
 
 
+def _segmented_rows(a, table, k, kseg, sstride):
+    """The dense A of a segmented row table: row i is the k // kseg runs
+    a[t + s * sstride : t + s * sstride + kseg], one after another."""
+    runs = k // kseg
+    return np.stack([np.concatenate([a[t + s * sstride:t + s * sstride + kseg]
+                                     for s in range(runs)]) for t in table])
+
+
+# (m, n, k, kseg, sstride): a convolution's 3 kernel rows (K <= KC_MAX: one k block); 5 rows
+# of 192 (K = 960 > KC_MAX, so k blocks start inside a run); runs farther apart than their
+# length; overlapping runs (sstride < kseg); sstride 0 (the same run repeated); edges in m and n.
+SEG_SHAPES = [(40, 64, 288, 96, 832), (27, 33, 960, 192, 1700), (13, 32, 30, 10, 57),
+              (25, 70, 48, 16, 5), (12, 32, 24, 8, 0), (1, 1, 6, 2, 3)]
+
+
+@pytest.mark.parametrize("m,n,k,kseg,sstride", SEG_SHAPES)
+@pytest.mark.parametrize("tb", [False, True])
+def test_gemm_rows_segments_match_float64_and_serial(simd, rng, m, n, k, kseg, sstride, tb):
+    runs = k // kseg
+    table = (np.arange(m, dtype=np.int64) * 7) % 50
+    a = rng.standard_normal(int(table.max()) + (runs - 1) * sstride + kseg + 3).astype(np.float32)
+    a_before = a.copy()
+    dense = _segmented_rows(a, table, k, kseg, sstride)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
+    c0 = rng.standard_normal((m, n)).astype(np.float32)
+    for alpha, beta in [(1.0, 0.0), (0.5, 1.0)]:
+        c = c0.copy()
+        _C.gemm_rows(a, table, b, c, kseg=kseg, sstride=sstride, trans_b=tb, alpha=alpha,
+                     beta=beta)
+        assert np.array_equal(a, a_before)
+        assert_gemm_close(c, dense, b, c0, False, tb, alpha, beta)
+        c2 = c0.copy()
+        _C.gemm(np.ascontiguousarray(dense), b, c2, trans_b=tb, alpha=alpha, beta=beta,
+                serial=True)
+        assert np.array_equal(c, c2)
+
+
 def test_gemm_rows_refusals(rng):
     a, table = _rows_case(rng, "even", 6, 8)
     b = rng.standard_normal((8, 5)).astype(np.float32)
@@ -238,6 +275,11 @@ def test_gemm_rows_refusals(rng):
     bad = table.copy()
     bad[3] = a.size - 7  # row 3 would run past the end of a
     refuses(ValueError, "'arow'.*index 3", (a, bad, b, c))
+    refuses(ValueError, "'kseg'.*divisor of k = 8.*received 3", (a, table, b, c), kseg=3)
+    refuses(ValueError, "'kseg'.*received -2", (a, table, b, c), kseg=-2)
+    refuses(ValueError, "'sstride'.*received -1", (a, table, b, c), kseg=4, sstride=-1)
+    # two runs of 4, 20 apart: the rows span 24 floats, past the end of a for the last rows
+    refuses(ValueError, "'arow'.*spans 24 floats", (a, table, b, c), kseg=4, sstride=20)
     bad[3] = -1
     refuses(ValueError, "'arow'.*index 3", (a, bad, b, c))
     refuses(TypeError, "'a'.*float32", (a.astype(np.float64), table, b, c))
