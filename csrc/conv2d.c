@@ -374,6 +374,23 @@ DLC_TARGET_AVX512 static inline void add_avx512(float *restrict d, const float *
 }
 #endif
 
+/* acc[0:n] += v[r, 0:n] for r = 0 .. rows-1 in order (the bias gradient of a tile); the same
+ * bits on every path. */
+static void add_rows(float *restrict acc, const float *restrict v, int64_t rows, int64_t n) {
+#if DLC_X86
+    dlc_simd_level lv = dlc_simd_get();
+    if (lv >= DLC_SIMD_AVX512) {
+        for (int64_t r = 0; r < rows; r++) add_avx512(acc, v + r * n, n);
+        return;
+    }
+    if (lv >= DLC_SIMD_AVX2) {
+        for (int64_t r = 0; r < rows; r++) add_avx2(acc, v + r * n, n);
+        return;
+    }
+#endif
+    for (int64_t r = 0; r < rows; r++) add_generic(acc, v + r * n, n);
+}
+
 /* dx[img] (group g channels) += the patches in dcol (np x K) of the pixels [r0, r0+np) of
  * image img (r is the pixel index within the image). Every dx element gets its terms in pixel
  * order, then tap order. When the taps of a kernel row are adjacent in dx (dw == 1, one group)
@@ -1098,9 +1115,7 @@ dlc_status dlc_conv2d_backward_weights(const dlc_conv2d_shape *s, const float *x
                 smallk_tile(s, &p, x, q0, np, col, smallk_bwdw_seg, &f);
                 continue;
             }
-            if (db)
-                for (int64_t r = 0; r < np; r++)
-                    for (int64_t o = 0; o < oc; o++) pb[o] += dyt[r * oc + o];
+            if (db) add_rows(pb, dyt, np, oc);
             for (int64_t g = 0; g < s->groups; g++) {
                 const float *a = x + q0 * s->c + g * p.cg;
                 int64_t lda = s->c;
