@@ -13,11 +13,11 @@
  * with dlc_sgemm_serial on per-thread workspace slots. Stride-1 forwards instead run an
  * implicit GEMM on the input itself (conv_forward_implicit: one GEMM whose A rows are the
  * patches read in place, a run of kw*c floats per kernel row, when groups == 1 and dw == 1,
- * else one GEMM per tap). 1x1 stride-1
- * unpadded convolutions skip im2col: x itself is the matrix. Kernels with a tiny K (c = 1
- * first layers) use direct register-blocked kernels instead of GEMM (SIMD variants below): they
- * read the interior pixels' patches from x in place (only border pixels are copied into im2col
- * rows), and backward weights sums db in the same pass, so dy is read once.
+ * else one GEMM per tap). 1x1 stride-1 unpadded convolutions skip im2col: x itself is the
+ * matrix. Kernels with a tiny K (c = 1 first layers) use direct register-blocked kernels
+ * instead of GEMM (SIMD variants below): they read the interior pixels' patches from x in
+ * place (only border pixels are copied into im2col rows), and backward weights sums db in the
+ * same pass, so dy is read once.
  *
  * Threads split disjoint outputs only: tiles of y (forward), (image, group) pairs of dx
  * (backward data, so col2im never races), chunks of tiles for backward weights, whose
@@ -68,8 +68,7 @@ static int thread_num(void) {
 #define SMALLK_OC 64
 /* Implicit-GEMM forward when stride is 1 and either groups == 1 and dw == 1 (one GEMM over
  * all kernel rows, runs of kw*c, rowk) or each GEMM call (one per tap) gets at least this
- * K = c / groups;
- * below it im2col's single long-K GEMM wins. Tune with the packed GEMM. */
+ * K = c / groups; below it im2col's single long-K GEMM wins. Tune with the packed GEMM. */
 #define IMPLICIT_MIN_K 64
 /* Backward data by the flipped forward correlation (flip_shape) when c is at least this. */
 #define FLIP_MIN_C 16
