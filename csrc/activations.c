@@ -114,12 +114,8 @@ dlc_status dlc_relu_forward(int64_t n, float negative_slope, float threshold, fl
                             const float *x, float *y) {
     DLC_CHECK(act_forward_ok(n, x, y) && relu_params_ok(negative_slope, threshold, max_value));
     void (*f)(int64_t, float, float, float, const float *, float *) = ACT_PICK(relu_fwd);
-    if (n < ACT_PAR_MIN) {
-        f(n, negative_slope, threshold, max_value, x, y);
-        return DLC_OK;
-    }
     int64_t nb = act_blocks(n);
-#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (n >= ACT_PAR_MIN)
     for (int64_t b = 0; b < nb; b++) {
         int64_t i0 = b * ACT_BLOCK;
         f(DLC_MIN(ACT_BLOCK, n - i0), negative_slope, threshold, max_value, x + i0, y + i0);
@@ -134,12 +130,8 @@ dlc_status dlc_relu_backward(int64_t n, float negative_slope, float threshold, f
               relu_params_ok(negative_slope, threshold, max_value));
     void (*f)(int64_t, float, float, float, const float *, const float *, float *) =
         ACT_PICK(relu_bwd);
-    if (n < ACT_PAR_MIN) {
-        f(n, negative_slope, threshold, max_value, x, dy, dx);
-        return DLC_OK;
-    }
     int64_t nb = act_blocks(n);
-#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (n >= ACT_PAR_MIN)
     for (int64_t b = 0; b < nb; b++) {
         int64_t i0 = b * ACT_BLOCK;
         f(DLC_MIN(ACT_BLOCK, n - i0), negative_slope, threshold, max_value, x + i0, dy + i0,
@@ -181,12 +173,8 @@ ACT_VARIANTS(elu_bwd,
 
 dlc_status dlc_elu_forward(int64_t n, float alpha, const float *x, float *y) {
     DLC_CHECK(act_forward_ok(n, x, y) && isfinite(alpha));
-    if (n < ACT_PAR_MIN) {
-        elu_fwd_span(n, alpha, x, y);
-        return DLC_OK;
-    }
     int64_t nb = act_blocks(n);
-#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (n >= ACT_PAR_MIN)
     for (int64_t b = 0; b < nb; b++) {
         int64_t i0 = b * ACT_BLOCK;
         elu_fwd_span(DLC_MIN(ACT_BLOCK, n - i0), alpha, x + i0, y + i0);
@@ -200,12 +188,8 @@ dlc_status dlc_elu_backward(int64_t n, float alpha, const float *x, const float 
     DLC_CHECK(act_backward_ok(n, x, y, dy, dx) && isfinite(alpha));
     void (*f)(int64_t, float, const float *, const float *, const float *, float *) =
         ACT_PICK(elu_bwd);
-    if (n < ACT_PAR_MIN) {
-        f(n, alpha, x, y, dy, dx);
-        return DLC_OK;
-    }
     int64_t nb = act_blocks(n);
-#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (n >= ACT_PAR_MIN)
     for (int64_t b = 0; b < nb; b++) {
         int64_t i0 = b * ACT_BLOCK;
         f(DLC_MIN(ACT_BLOCK, n - i0), alpha, x + i0, y + i0, dy + i0, dx + i0);
@@ -268,12 +252,8 @@ typedef void (*act_grad_fn)(int64_t, const float *, const float *, float *);
 
 static dlc_status act_unary(act_unary_fn f, int64_t n, const float *x, float *y) {
     DLC_CHECK(act_forward_ok(n, x, y));
-    if (n < ACT_PAR_MIN) {
-        f(n, x, y);
-        return DLC_OK;
-    }
     int64_t nb = act_blocks(n);
-#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (n >= ACT_PAR_MIN)
     for (int64_t b = 0; b < nb; b++) {
         int64_t i0 = b * ACT_BLOCK;
         f(DLC_MIN(ACT_BLOCK, n - i0), x + i0, y + i0);
@@ -285,12 +265,8 @@ static dlc_status act_grad(act_grad_fn f, int64_t n, const float *y, const float
                            float *dx) {
     DLC_CHECK(n == 0 || y != NULL);
     DLC_CHECK(act_backward_ok(n, y, NULL, dy, dx));
-    if (n < ACT_PAR_MIN) {
-        f(n, y, dy, dx);
-        return DLC_OK;
-    }
     int64_t nb = act_blocks(n);
-#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (n >= ACT_PAR_MIN)
     for (int64_t b = 0; b < nb; b++) {
         int64_t i0 = b * ACT_BLOCK;
         f(DLC_MIN(ACT_BLOCK, n - i0), y + i0, dy + i0, dx + i0);
@@ -348,11 +324,7 @@ dlc_status dlc_softmax_forward(int64_t m, int64_t k, const float *x, float *y) {
     DLC_CHECK(m >= 0 && k >= 0 && (m == 0 || k <= INT64_MAX / m));
     DLC_CHECK(act_forward_ok(m * k, x, y));
     if (m == 0 || k == 0) return DLC_OK;
-    if (m * k < ACT_PAR_MIN) {
-        for (int64_t i = 0; i < m; i++) softmax_fwd_row(k, x + i * k, y + i * k);
-        return DLC_OK;
-    }
-#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (m * k >= ACT_PAR_MIN)
     for (int64_t i = 0; i < m; i++) softmax_fwd_row(k, x + i * k, y + i * k);
     return DLC_OK;
 }
@@ -364,11 +336,7 @@ dlc_status dlc_softmax_backward(int64_t m, int64_t k, const float *y, const floa
     DLC_CHECK(act_backward_ok(m * k, y, NULL, dy, dx));
     if (m == 0 || k == 0) return DLC_OK;
     act_grad_fn f = ACT_PICK(softmax_bwd_row);
-    if (m * k < ACT_PAR_MIN) {
-        for (int64_t i = 0; i < m; i++) f(k, y + i * k, dy + i * k, dx + i * k);
-        return DLC_OK;
-    }
-#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (m * k >= ACT_PAR_MIN)
     for (int64_t i = 0; i < m; i++) f(k, y + i * k, dy + i * k, dx + i * k);
     return DLC_OK;
 }

@@ -127,6 +127,8 @@ POOL_INLINE void pool_gather_avg(int64_t c, const float *restrict dy, float cnt,
 }
 /* ---------------------------------------------------------------- windowed pooling */
 
+/* Whether a pass touching this many values opens a parallel region (the OpenMP if clause);
+ * below POOL_PAR_MIN it runs on the calling thread. */
 static int pool_parallel(int64_t values) { return values >= POOL_PAR_MIN; }
 
 /* One output row (image b, output row oh) of max pooling. */
@@ -165,11 +167,8 @@ dlc_status dlc_maxpool2d_forward(const dlc_pool2d_shape *s, const float *x, floa
     void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, float *, int32_t *) =
         POOL_PICK(maxpool_row);
     int64_t rows = s->n * s->oh;
-    if (!pool_parallel(rows * s->ow * s->c * s->ph * s->pw)) {
-        for (int64_t r = 0; r < rows; r++) row(s, r / s->oh, r % s->oh, x, y, argmax);
-        return DLC_OK;
-    }
-#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    const int par = pool_parallel(rows * s->ow * s->c * s->ph * s->pw);
+#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t r = 0; r < rows; r++) row(s, r / s->oh, r % s->oh, x, y, argmax);
     return DLC_OK;
 }
@@ -208,11 +207,8 @@ dlc_status dlc_maxpool2d_backward(const dlc_pool2d_shape *s, const float *dy,
     void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, const int32_t *,
                 float *) = POOL_PICK(maxpool_bwd_row);
     int64_t rows = s->n * s->h;
-    if (!pool_parallel(s->n * s->oh * s->ow * s->c * s->ph * s->pw + rows * s->w * s->c)) {
-        for (int64_t r = 0; r < rows; r++) row(s, r / s->h, r % s->h, dy, argmax, dx);
-        return DLC_OK;
-    }
-#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    const int par = pool_parallel(s->n * s->oh * s->ow * s->c * s->ph * s->pw + rows * s->w * s->c);
+#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t r = 0; r < rows; r++) row(s, r / s->h, r % s->h, dy, argmax, dx);
     return DLC_OK;
 }
@@ -250,11 +246,8 @@ dlc_status dlc_avgpool2d_forward(const dlc_pool2d_shape *s, const float *x, floa
     void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, float *) =
         POOL_PICK(avgpool_row);
     int64_t rows = s->n * s->oh;
-    if (!pool_parallel(rows * s->ow * s->c * s->ph * s->pw)) {
-        for (int64_t r = 0; r < rows; r++) row(s, r / s->oh, r % s->oh, x, y);
-        return DLC_OK;
-    }
-#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    const int par = pool_parallel(rows * s->ow * s->c * s->ph * s->pw);
+#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t r = 0; r < rows; r++) row(s, r / s->oh, r % s->oh, x, y);
     return DLC_OK;
 }
@@ -295,11 +288,8 @@ dlc_status dlc_avgpool2d_backward(const dlc_pool2d_shape *s, const float *dy, fl
     void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, float *) =
         POOL_PICK(avgpool_bwd_row);
     int64_t rows = s->n * s->h;
-    if (!pool_parallel(s->n * s->oh * s->ow * s->c * s->ph * s->pw + rows * s->w * s->c)) {
-        for (int64_t r = 0; r < rows; r++) row(s, r / s->h, r % s->h, dy, dx);
-        return DLC_OK;
-    }
-#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    const int par = pool_parallel(s->n * s->oh * s->ow * s->c * s->ph * s->pw + rows * s->w * s->c);
+#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t r = 0; r < rows; r++) row(s, r / s->h, r % s->h, dy, dx);
     return DLC_OK;
 }
@@ -327,11 +317,8 @@ dlc_status dlc_global_maxpool2d_forward(int64_t n, int64_t hw, int64_t c, const 
     DLC_CHECK(pool_disjoint(x, xb, y, yb) && pool_disjoint(x, xb, argmax, yb) &&
               pool_disjoint(y, yb, argmax, yb));
     void (*f)(int64_t, int64_t, const float *, float *, int32_t *) = POOL_PICK(gmax_image);
-    if (!pool_parallel(n * hw * c)) {
-        for (int64_t b = 0; b < n; b++) f(hw, c, x + b * hw * c, y + b * c, argmax + b * c);
-        return DLC_OK;
-    }
-#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    const int par = pool_parallel(n * hw * c);
+#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t b = 0; b < n; b++) f(hw, c, x + b * hw * c, y + b * c, argmax + b * c);
     return DLC_OK;
 }
@@ -347,13 +334,8 @@ dlc_status dlc_global_maxpool2d_backward(int64_t n, int64_t hw, int64_t c, const
     for (int64_t i = 0; i < n * c; i++) bad |= argmax[i] < 0 || argmax[i] >= hw;
     DLC_CHECK(!bad);
     /* Each image scatters into its own slice of dx; one contribution per dx element. */
-    if (!pool_parallel(n * c * 16)) {
-        for (int64_t b = 0; b < n; b++)
-            for (int64_t k = 0; k < c; k++)
-                dx[(b * hw + argmax[b * c + k]) * c + k] += dy[b * c + k];
-        return DLC_OK;
-    }
-#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    const int par = pool_parallel(n * c * 16);
+#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t b = 0; b < n; b++)
         for (int64_t k = 0; k < c; k++) dx[(b * hw + argmax[b * c + k]) * c + k] += dy[b * c + k];
     return DLC_OK;
@@ -384,11 +366,8 @@ dlc_status dlc_global_avgpool2d_forward(int64_t n, int64_t hw, int64_t c, const 
     size_t xb = (size_t)(n * hw * c) * sizeof(float), yb = (size_t)(n * c) * sizeof(float);
     DLC_CHECK(pool_disjoint(x, xb, y, yb));
     void (*f)(int64_t, int64_t, const float *, float *) = POOL_PICK(gavg_image);
-    if (!pool_parallel(n * hw * c)) {
-        for (int64_t b = 0; b < n; b++) f(hw, c, x + b * hw * c, y + b * c);
-        return DLC_OK;
-    }
-#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    const int par = pool_parallel(n * hw * c);
+#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t b = 0; b < n; b++) f(hw, c, x + b * hw * c, y + b * c);
     return DLC_OK;
 }
@@ -408,11 +387,8 @@ dlc_status dlc_global_avgpool2d_backward(int64_t n, int64_t hw, int64_t c, const
     size_t xb = (size_t)(n * hw * c) * sizeof(float), yb = (size_t)(n * c) * sizeof(float);
     DLC_CHECK(pool_disjoint(dx, xb, dy, yb));
     void (*f)(int64_t, int64_t, const float *, float *) = POOL_PICK(gavg_bwd_image);
-    if (!pool_parallel(n * hw * c)) {
-        for (int64_t b = 0; b < n; b++) f(hw, c, dy + b * c, dx + b * hw * c);
-        return DLC_OK;
-    }
-#pragma omp parallel for schedule(static) num_threads(dlc_threads())
+    const int par = pool_parallel(n * hw * c);
+#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t b = 0; b < n; b++) f(hw, c, dy + b * c, dx + b * hw * c);
     return DLC_OK;
 }
