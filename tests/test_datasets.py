@@ -114,7 +114,7 @@ MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 def _real_dir():
     d = REAL_DATA
     if d is None:
-        pytest.skip("no data sets folder: set DLC_DATA_DIR or provide ../shared/datasets")
+        pytest.skip("no data sets folder: set DLC_DATA_DIR or put shared/datasets above the repository")
     return d
 
 

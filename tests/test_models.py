@@ -245,7 +245,7 @@ def test_progress_output_is_bounded_for_10000_steps(rng, monkeypatch):
     assert out2.getvalue().count("\n") <= 4 and "Epoch 2/2" in out2.getvalue()
 
 
-@pytest.mark.skipif(data_dir() is None, reason="MNIST not available: set DLC_DATA_DIR")
+@pytest.mark.skipif(data_dir() is None, reason="MNIST not available: set DLC_DATA_DIR or put shared/datasets above the repository")
 def test_cnn_mnist_learns_on_a_subset(monkeypatch):
     """The CNN-MNIST example's network and optimizer (Adadelta, learning rate 1.0), trained on
     6,000 MNIST images, reaches >= 95% on 1,000 test images.
