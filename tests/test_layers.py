@@ -28,13 +28,13 @@ def _run(layer, x, dy, training=True):
     """Forward and backward of one layer through a one-layer model's executor."""
     inp = L.Input(shape=x.shape[1:])
     model = Model(inp, layer(inp))
-    (y,) = model._forward([x], training=training)
-    y = y.copy()
-    model._arena.zero_grads()
-    dx = np.zeros_like(x)
-    # run backward by hand so dx of the input is produced
-    node = model._nodes[0]
-    layer.backward(node.ctx, dy, dx)
+    arena = model._ensure_arena()
+    with model._workspace() as ws:
+        tape = model.run_forward(ws, [x], training=training)
+        y = tape.outputs[0].copy()
+        arena.zero_grads()
+        dx = np.zeros_like(x)
+        model.run_backward(tape, [dy], input_grads=[dx])
     return y, dx
 
 
@@ -199,23 +199,26 @@ def test_activation_layers(rng, cls, kw, ref):
 
 # ---------------------------------------------------------------- whole-model gradient checks
 def _loss_and_grad(model, x, y):
-    model._ensure_arena()
-    fused = model._fused_node()
-    (y_pred,) = model._forward([x], training=True)
-    per = np.empty(len(x), np.float32)
-    dy = np.zeros_like(y_pred)
-    model.loss.per_sample(y_pred, y, per)
-    model.loss.backward(y_pred, y, 1.0 / len(x), dy)
-    model._arena.zero_grads()
-    model._backward([dy])
-    assert fused is None or not fused.ctx.fused_softmax
-    return float(per.astype(np.float64).mean()), model._arena.grads.copy()
+    """The loss and the arena's gradient through the executor, unfused (the loss's own
+    backward), so the check covers every layer's full backward."""
+    arena = model._ensure_arena()
+    with model._workspace() as ws:
+        tape = model.run_forward(ws, [x], training=True)
+        (y_pred,) = tape.outputs
+        per = np.empty(len(x), np.float32)
+        dy = np.zeros_like(y_pred)
+        model.loss.per_sample(y_pred, y, per)
+        model.loss.backward(y_pred, y, 1.0 / len(x), dy)
+        arena.zero_grads()
+        model.run_backward(tape, [dy])
+    return float(per.astype(np.float64).mean()), arena.grads.copy()
 
 
 def _loss_only(model, x, y):
-    (y_pred,) = model._forward([x], training=True)
-    per = np.empty(len(x), np.float32)
-    model.loss.per_sample(y_pred, y, per)
+    with model._workspace() as ws:
+        (y_pred,) = model.run_forward(ws, [x], training=True).outputs
+        per = np.empty(len(x), np.float32)
+        model.loss.per_sample(y_pred, y, per)
     return float(per.astype(np.float64).mean())
 
 

@@ -1,15 +1,20 @@
 """The layer contract, symbolic tensors and graph nodes.
 
-A layer, shaped like Keras's (DESIGN.md section 4):
+A layer, shaped like Keras's (ARCHITECTURE.md, "The layer contract"):
 - `__init__` validates hyperparameters at once and quotes the bad value;
-- `compute_output_shape(input_shape)` is pure (shapes carry `None` for the batch);
+- `compute_output_shape(input_shape)` is pure (shapes carry `None` for the batch) and never
+  changes the layer;
 - `build(input_shape)` declares parameters with `add_weight`; the model's arena allocates them;
-- `forward(ctx, x, training)` calls C kernels, writes into buffers cached in `ctx`, stashes what
-  backward needs in `ctx`, and returns the output;
-- `backward(ctx, dy, dx)` accumulates into `dx` (None when the input needs no gradient) and into
-  the parameter gradients. Single-input layers get arrays; merge layers get lists.
+- `forward(ctx, x, training)` calls C kernels, writes its output into a buffer from `ctx.buf`,
+  puts everything backward needs into `ctx.saved`, and returns the output;
+- `backward(ctx, dy, dx)` reads only `ctx.saved` (never re-fetches a buffer), accumulates into
+  `dx` (None when the input needs no gradient) and into the parameter gradients. Single-input
+  layers get arrays; merge layers get lists.
+- Layers whose output is `activation(z)` also implement `backward_linear(ctx, dz, dx)`: the
+  backward from the gradient of `z` (the trainer uses it when the loss is fused with a softmax).
 
-`ctx` is per call site (graph node), so a layer used twice in a graph keeps both calls' state.
+`ctx` is per call site (graph node) and per workspace, so a layer used twice in a graph keeps
+both calls' state, and two threads running the same model use different buffers.
 """
 from __future__ import annotations
 
@@ -54,11 +59,16 @@ def shape_str(shape: Any) -> str:
 
 
 class Ctx:
-    """Per-node runtime state: cached buffers and what backward needs."""
+    """One node's runtime state in one workspace.
+
+    `buf` and `zeros` hand out the node's output and scratch arrays (allocated once per shape,
+    reused afterwards); `saved` is what `forward` leaves for `backward`, and the only thing
+    `backward` reads; `cache` keeps any other per-node object (a nested model's workspace).
+    """
 
     def __init__(self) -> None:
         self._bufs: Dict[Tuple[str, Tuple[int, ...], str], np.ndarray] = {}
-        self.fused_softmax = False  # the loss differentiates through this node's softmax
+        self._objects: Dict[str, Any] = {}
         self.saved: Dict[str, Any] = {}
 
     def buf(self, key: str, shape: Sequence[int], dtype=np.float32) -> np.ndarray:
@@ -73,13 +83,17 @@ class Ctx:
         return a
 
     def zeros(self, key: str, shape: Sequence[int], dtype=np.float32) -> np.ndarray:
+        """`buf(key, shape, dtype)` filled with zeros."""
         a = self.buf(key, shape, dtype)
         a.fill(0)
         return a
 
-    def release(self) -> None:
-        self._bufs.clear()
-        self.saved.clear()
+    def cache(self, key: str, factory: Any) -> Any:
+        """The object stored under `key`, made by `factory()` on first use."""
+        obj = self._objects.get(key)
+        if obj is None:
+            obj = self._objects[key] = factory()
+        return obj
 
 
 class KerasTensor:
@@ -138,19 +152,35 @@ class Layer:
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"Argument `name` must be a non-empty string, received {name!r}")
         self.name = name or unique_name(_snake(type(self).__name__))
-        self.trainable = bool(trainable)
+        self._trainable = bool(trainable)
         self.built = False
         self.supports_masking = False
         self._variables: List[Variable] = []
         self._inbound_nodes: List[Node] = []
         self._build_shape: Any = None
         self._own_arena: Optional[Arena] = None
-        self._eager_ctx: Optional[Ctx] = None
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         if input_shape is not None:
             batch_input_shape = (batch_size,) + tuple(input_shape)
         self._batch_input_shape = tuple(batch_input_shape) if batch_input_shape is not None else None
+
+    # ---------------------------------------------------------------- trainable
+    @property
+    def trainable(self) -> bool:
+        """Whether the optimizer updates this layer's weights. Setting it also sets it on every
+        layer this one owns (a composite layer's parts, a model's layers), as Keras does."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for layer in self._sublayers():
+            layer.trainable = value
+
+    def _sublayers(self) -> List["Layer"]:
+        """The layers this layer owns and runs (none for a plain layer)."""
+        return []
 
     # ---------------------------------------------------------------- to override
     def build(self, input_shape: Any) -> None:
@@ -165,6 +195,11 @@ class Layer:
 
     def backward(self, ctx: Ctx, dy: np.ndarray, dx: Any) -> None:
         raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    def backward_linear(self, ctx: Ctx, dz: np.ndarray, dx: Any) -> None:
+        """The backward from `dz`, the gradient of the pre-activation `z` that forward saved in
+        `ctx.saved["z"]`. Only layers with an `activation` implement it."""
+        raise NotImplementedError(f"{type(self).__name__}.backward_linear")
 
     def macs(self, input_shape: Any, output_shape: Any) -> int:
         """Multiply-accumulates per sample (for summary())."""
@@ -306,9 +341,7 @@ class Layer:
         self._check_input_shape(in_shape)
         self._maybe_build(in_shape)
         self._require_values()
-        if self._eager_ctx is None:
-            self._eager_ctx = Ctx()
-        out = self.forward(self._eager_ctx, arrays if multi else arrays[0], bool(training))
+        out = self.forward(Ctx(), arrays if multi else arrays[0], bool(training))
         return np.array(out, copy=True)
 
     def _check_input_shape(self, input_shape: Any) -> None:
@@ -341,13 +374,16 @@ class Layer:
         return y
 
     def _act_backward(self, ctx: Ctx, dy: np.ndarray, act: _activations.Activation) -> np.ndarray:
-        """dL/dz from dL/dy; when the loss is fused with this node's softmax, dy already is
-        dL/dz."""
-        if act.is_linear or (ctx.fused_softmax and act.is_softmax):
+        """dL/dz from dL/dy through the activation that `_act_forward` applied."""
+        if act.is_linear:
             return dy
         dz = ctx.zeros("act_dz", dy.shape)
         act.backward(ctx.saved["z"], ctx.saved["y"], dy, dz)
         return dz
+
+    def _activated_backward(self, ctx: Ctx, dy: np.ndarray, dx: Any) -> None:
+        """`backward` of a layer whose output is `self.activation(z)`."""
+        self.backward_linear(ctx, self._act_backward(ctx, dy, self.activation), dx)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"

@@ -69,6 +69,20 @@ class Conv2D(Layer):
                 bias_constraint=bias_constraint)
         self.kernel = self.bias = None
 
+    # Hooks a variant overrides (DepthwiseConv2D): the groups, output channels and kernel
+    # layout for c input channels, and the view of the kernel the grouped C kernel reads.
+    def _groups_for(self, c: int) -> int:
+        return self.groups
+
+    def _channels_out(self, c: int) -> int:
+        return self.filters
+
+    def _kernel_shape(self, c: int) -> Tuple[int, ...]:
+        return self.kernel_size + (c // self.groups, self.filters)
+
+    def _kernel_view(self, arr):
+        return arr
+
     def _in_channels(self, input_shape) -> int:
         if len(input_shape) != 4:
             raise ValueError(
@@ -78,19 +92,20 @@ class Conv2D(Layer):
         c = input_shape[-1]
         if c is None:
             raise ValueError(f"{type(self).__name__} '{self.name}': the channel axis must be known, received {shape_str(input_shape)}")
-        if c % self.groups:
+        if c % self._groups_for(c):
             raise ValueError(f"{type(self).__name__} '{self.name}': input channels ({c}) must be divisible by groups ({self.groups})")
         return c
 
     def build(self, input_shape):
         c = self._in_channels(input_shape)
-        self.kernel = self.add_weight("kernel", self.kernel_size + (c // self.groups, self.filters),
-                                      self.kernel_initializer, self.kernel_regularizer)
+        self.kernel = self.add_weight("kernel", self._kernel_shape(c), self.kernel_initializer,
+                                      self.kernel_regularizer)
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
+            self.bias = self.add_weight("bias", (self._channels_out(c),), self.bias_initializer,
+                                        self.bias_regularizer)
 
     def compute_output_shape(self, input_shape):
-        self._in_channels(input_shape)
+        c = self._in_channels(input_shape)
         oh, ow = output_hw(self.padding, input_shape[1], input_shape[2], self.kernel_size,
                            self.strides, self.dilation_rate)
         if (oh is not None and oh < 1) or (ow is not None and ow < 1):
@@ -98,32 +113,36 @@ class Conv2D(Layer):
                 f"{type(self).__name__} '{self.name}': input {shape_str(input_shape)} is too small for a "
                 f"{self.kernel_size} kernel with dilation {self.dilation_rate} and padding '{self.padding}'"
             )
-        return (input_shape[0], oh, ow, self.filters)
+        return (input_shape[0], oh, ow, self._channels_out(c))
 
-    def _geometry(self, h: int, w: int) -> Tuple[dict, Tuple[int, int]]:
+    def _geometry(self, h: int, w: int, c: int) -> Tuple[dict, Tuple[int, int]]:
         pads = pads_2d(self.padding, h, w, self.kernel_size, self.strides, self.dilation_rate)
         oh, ow = output_hw(self.padding, h, w, self.kernel_size, self.strides, self.dilation_rate)
-        return dict(strides=self.strides, dilation=self.dilation_rate, padding=pads, groups=self.groups), (oh, ow)
+        return dict(strides=self.strides, dilation=self.dilation_rate, padding=pads,
+                    groups=self._groups_for(c)), (oh, ow)
 
     def forward(self, ctx, x, training):
-        geo, (oh, ow) = self._geometry(x.shape[1], x.shape[2])
-        z = ctx.buf("z", (x.shape[0], oh, ow, self.filters))
-        _C.conv2d_forward(x, self.kernel.value, self.bias.value if self.use_bias else None, z, **geo)
+        geo, (oh, ow) = self._geometry(x.shape[1], x.shape[2], x.shape[3])
+        z = ctx.buf("z", (x.shape[0], oh, ow, self._channels_out(x.shape[3])))
+        _C.conv2d_forward(x, self._kernel_view(self.kernel.value),
+                          self.bias.value if self.use_bias else None, z, **geo)
         ctx.saved["x"], ctx.saved["geo"] = x, geo
         return self._act_forward(ctx, z, self.activation, owned=True)
 
     def backward(self, ctx, dy, dx):
-        dz = self._act_backward(ctx, dy, self.activation)
+        self._activated_backward(ctx, dy, dx)
+
+    def backward_linear(self, ctx, dz, dx):
         geo = ctx.saved["geo"]
         if self.trainable:
-            _C.conv2d_backward_weights(ctx.saved["x"], dz, self.kernel.grad,
+            _C.conv2d_backward_weights(ctx.saved["x"], dz, self._kernel_view(self.kernel.grad),
                                        self.bias.grad if self.use_bias else None, **geo)
         if dx is not None:
-            _C.conv2d_backward_data(dz, self.kernel.value, dx, **geo)
+            _C.conv2d_backward_data(dz, self._kernel_view(self.kernel.value), dx, **geo)
 
     def macs(self, input_shape, output_shape):
         _, oh, ow, oc = output_shape
-        c = input_shape[-1] // self.groups
+        c = input_shape[-1] // self._groups_for(input_shape[-1])
         return (oh or 0) * (ow or 0) * oc * self.kernel_size[0] * self.kernel_size[1] * c
 
     def get_config(self):
@@ -170,41 +189,23 @@ class DepthwiseConv2D(Conv2D):
                          bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
                          kernel_constraint=depthwise_constraint, bias_constraint=bias_constraint, **kwargs)
 
-    def build(self, input_shape):
-        c = input_shape[-1]
-        if len(input_shape) != 4 or c is None:
-            raise ValueError(f"DepthwiseConv2D '{self.name}' expects 4-D input with known channels, received {shape_str(input_shape)}")
-        self.groups = c
-        self.filters = c * self.depth_multiplier
-        self.kernel = self.add_weight("kernel", self.kernel_size + (c, self.depth_multiplier),
-                                      self.kernel_initializer, self.kernel_regularizer)
-        if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
+    def _groups_for(self, c):
+        return c
 
-    def compute_output_shape(self, input_shape):
-        if len(input_shape) == 4 and input_shape[-1] is not None:
-            self.groups, self.filters = input_shape[-1], input_shape[-1] * self.depth_multiplier
-        return super().compute_output_shape(input_shape)
+    def _channels_out(self, c):
+        return c * self.depth_multiplier
+
+    def _kernel_shape(self, c):
+        return self.kernel_size + (c, self.depth_multiplier)
 
     def _kernel_view(self, arr):
         # (kh, kw, c, m) is, in memory, the grouped kernel (kh, kw, 1, c * m): no copy.
-        return arr.reshape(self.kernel_size + (1, self.filters))
+        return arr.reshape(self.kernel_size + (1, arr.shape[2] * arr.shape[3]))
 
-    def forward(self, ctx, x, training):
-        geo, (oh, ow) = self._geometry(x.shape[1], x.shape[2])
-        z = ctx.buf("z", (x.shape[0], oh, ow, self.filters))
-        _C.conv2d_forward(x, self._kernel_view(self.kernel.value), self.bias.value if self.use_bias else None, z, **geo)
-        ctx.saved["x"], ctx.saved["geo"] = x, geo
-        return self._act_forward(ctx, z, self.activation, owned=True)
-
-    def backward(self, ctx, dy, dx):
-        dz = self._act_backward(ctx, dy, self.activation)
-        geo = ctx.saved["geo"]
-        if self.trainable:
-            _C.conv2d_backward_weights(ctx.saved["x"], dz, self._kernel_view(self.kernel.grad),
-                                       self.bias.grad if self.use_bias else None, **geo)
-        if dx is not None:
-            _C.conv2d_backward_data(dz, self._kernel_view(self.kernel.value), dx, **geo)
+    def build(self, input_shape):
+        super().build(input_shape)
+        c = input_shape[-1]
+        self.groups, self.filters = c, self._channels_out(c)
 
     def get_config(self):
         c = super().get_config()
@@ -259,6 +260,10 @@ class SeparableConv2D(Layer):
         self.activation = self._pw.activation
         self.kernel_size, self.strides, self.padding = self._dw.kernel_size, self._dw.strides, self._dw.padding
         self.dilation_rate, self.depth_multiplier, self.use_bias = self._dw.dilation_rate, depth_multiplier, bool(use_bias)
+        self.trainable = self._trainable  # the parts follow the whole
+
+    def _sublayers(self):
+        return [self._dw, self._pw]
 
     def build(self, input_shape):
         self._dw._maybe_build(input_shape)
@@ -276,21 +281,22 @@ class SeparableConv2D(Layer):
         return self._pw.compute_output_shape(self._dw.compute_output_shape(input_shape))
 
     def forward(self, ctx, x, training):
-        dctx, pctx = ctx.saved.setdefault("dw", Ctx()), ctx.saved.setdefault("pw", Ctx())
-        self._dw.trainable = self._pw.trainable = self.trainable
+        dctx, pctx = ctx.cache("depthwise", Ctx), ctx.cache("pointwise", Ctx)
         mid = self._dw.forward(dctx, x, training)
         out = self._pw.forward(pctx, mid, training)
-        pctx.fused_softmax = ctx.fused_softmax
-        ctx.saved["z"] = pctx.saved.get("z")
-        ctx.saved["mid"] = mid
+        ctx.saved.update(dw=dctx, pw=pctx, mid=mid, z=pctx.saved["z"])
         return out
 
     def backward(self, ctx, dy, dx):
-        dctx, pctx = ctx.saved["dw"], ctx.saved["pw"]
-        pctx.fused_softmax = ctx.fused_softmax
+        self._backward_through(ctx, self._pw.backward, dy, dx)
+
+    def backward_linear(self, ctx, dz, dx):
+        self._backward_through(ctx, self._pw.backward_linear, dz, dx)
+
+    def _backward_through(self, ctx, pointwise_backward, d, dx):
         dmid = ctx.zeros("dmid", ctx.saved["mid"].shape)
-        self._pw.backward(pctx, dy, dmid)
-        self._dw.backward(dctx, dmid, dx)
+        pointwise_backward(ctx.saved["pw"], d, dmid)
+        self._dw.backward(ctx.saved["dw"], dmid, dx)
 
     def macs(self, input_shape, output_shape):
         mid = self._dw.compute_output_shape(input_shape)
@@ -354,7 +360,7 @@ class Conv2DTranspose(Conv2D):
         oh = self._out_len(x.shape[1], self.kernel_size[0], self.strides[0])
         ow = self._out_len(x.shape[2], self.kernel_size[1], self.strides[1])
         # The convolution this layer transposes maps (oh, ow, filters) to x's (h, w, c).
-        geo, _ = self._geometry(oh, ow)
+        geo, _ = self._geometry(oh, ow, self.filters)
         z = ctx.zeros("z", (x.shape[0], oh, ow, self.filters))
         _C.conv2d_backward_data(x, self.kernel.value, z, **geo)
         if self.use_bias:
@@ -362,8 +368,7 @@ class Conv2DTranspose(Conv2D):
         ctx.saved["x"], ctx.saved["geo"] = x, geo
         return self._act_forward(ctx, z, self.activation, owned=True)
 
-    def backward(self, ctx, dy, dx):
-        dz = self._act_backward(ctx, dy, self.activation)
+    def backward_linear(self, ctx, dz, dx):
         geo, x = ctx.saved["geo"], ctx.saved["x"]
         if self.trainable:
             _C.conv2d_backward_weights(dz, x, self.kernel.grad, None, **geo)

@@ -140,7 +140,10 @@ class Dense(Layer):
         return self._act_forward(ctx, z.reshape(x.shape[:-1] + (self.units,)), self.activation, owned=True)
 
     def backward(self, ctx, dy, dx):
-        dz = self._act_backward(ctx, dy, self.activation).reshape(-1, self.units)
+        self._activated_backward(ctx, dy, dx)
+
+    def backward_linear(self, ctx, dz, dx):
+        dz = dz.reshape(-1, self.units)
         if self.trainable:
             _C.gemm(ctx.saved["x2"], dz, self.kernel.grad, trans_a=True, beta=1.0)
             if self.use_bias:
@@ -183,10 +186,13 @@ class Activation(Layer):
     def backward(self, ctx, dy, dx):
         if dx is None:
             return
-        if self.activation.is_linear or (ctx.fused_softmax and self.activation.is_softmax):
+        if self.activation.is_linear:
             accumulate(dx, dy)
         else:
             self.activation.backward(ctx.saved["z"], ctx.saved["y"], dy, dx)
+
+    def backward_linear(self, ctx, dz, dx):
+        accumulate(dx, dz)
 
     def get_config(self):
         c = super().get_config()
@@ -339,20 +345,21 @@ class Dropout(Layer):
 
     def forward(self, ctx, x, training):
         if not training or self.rate == 0.0:
-            ctx.saved["dropped"] = False
+            ctx.saved["mask"] = None
             return x
         y = ctx.buf("y", x.shape)
         mask = ctx.buf("mask", x.shape, np.uint8)
         _C.dropout_forward(x, y, mask, rate=self.rate, seed=self._seed, step=self._step)
         self._step += 1
-        ctx.saved["dropped"] = True
+        ctx.saved["mask"] = mask
         return y
 
     def backward(self, ctx, dy, dx):
         if dx is None:
             return
-        if ctx.saved.get("dropped"):
-            _C.dropout_backward(ctx.buf("mask", dy.shape, np.uint8), dy, dx, rate=self.rate)
+        mask = ctx.saved["mask"]
+        if mask is not None:
+            _C.dropout_backward(mask, dy, dx, rate=self.rate)
         else:
             accumulate(dx, dy)
 
@@ -363,4 +370,4 @@ class Dropout(Layer):
 
 
 __all__ = ["Input", "InputLayer", "Dense", "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax",
-           "Flatten", "Reshape", "Dropout", "Ctx"]
+           "Flatten", "Reshape", "Dropout"]

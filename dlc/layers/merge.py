@@ -116,10 +116,11 @@ class _Extremum(_Merge):
             better = type(self)._op(x, y)
             np.copyto(y, x, where=better)
             winner[better] = i
+        ctx.saved["winner"] = winner
         return y
 
     def backward(self, ctx, dy, dxs):
-        winner = ctx.buf("winner", dy.shape, np.int32)
+        winner = ctx.saved["winner"]
         for i, dx in enumerate(dxs):
             if dx is not None:
                 np.add(dx, np.where(winner == i, dy, np.float32(0)), out=dx)

@@ -81,24 +81,26 @@ class BatchNormalization(Layer):
         gamma = self.gamma.value if self.scale else None
         beta = self.beta.value if self.center else None
         train = bool(training) and self.trainable
+        stats = None
         if train:
-            mean, invstd = ctx.buf("mean", (c,)), ctx.buf("invstd", (c,))
-            _C.batchnorm_forward_train(x2, gamma, beta, y.reshape(-1, c), mean, invstd,
+            stats = ctx.buf("mean", (c,)), ctx.buf("invstd", (c,))
+            _C.batchnorm_forward_train(x2, gamma, beta, y.reshape(-1, c), stats[0], stats[1],
                                        self.moving_mean.value, self.moving_variance.value,
                                        epsilon=self.epsilon, momentum=self.momentum)
         else:
             _C.batchnorm_forward_infer(x2, gamma, beta, self.moving_mean.value,
                                        self.moving_variance.value, y.reshape(-1, c), epsilon=self.epsilon)
-        ctx.saved["x2"], ctx.saved["train"] = x2, train
+        ctx.saved["x2"], ctx.saved["stats"] = x2, stats
         return y
 
     def backward(self, ctx, dy, dx):
         c = dy.shape[-1]
         dy2 = dy.reshape(-1, c)
         gamma = self.gamma.value if self.scale else None
-        if ctx.saved["train"]:
+        stats = ctx.saved["stats"]
+        if stats is not None:
             dx2 = dx.reshape(-1, c) if dx is not None else ctx.zeros("dx_scratch", dy2.shape)
-            _C.batchnorm_backward(ctx.saved["x2"], dy2, gamma, ctx.buf("mean", (c,)), ctx.buf("invstd", (c,)),
+            _C.batchnorm_backward(ctx.saved["x2"], dy2, gamma, stats[0], stats[1],
                                   dx2, self.gamma.grad if self.scale else None,
                                   self.beta.grad if self.center else None)
             return

@@ -65,12 +65,12 @@ class MaxPooling2D(_Pooling2D):
         y = ctx.buf("y", out_shape)
         argmax = ctx.buf("argmax", out_shape, np.int32)
         _C.maxpool2d_forward(x, y, argmax, **geo)
-        ctx.saved["geo"] = geo
+        ctx.saved["geo"], ctx.saved["argmax"] = geo, argmax
         return y
 
     def backward(self, ctx, dy, dx):
         if dx is not None:
-            _C.maxpool2d_backward(dy, ctx.buf("argmax", dy.shape, np.int32), dx, **ctx.saved["geo"])
+            _C.maxpool2d_backward(dy, ctx.saved["argmax"], dx, **ctx.saved["geo"])
 
 
 class AveragePooling2D(_Pooling2D):
@@ -119,12 +119,12 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
         y = ctx.buf("y", (x.shape[0], x.shape[3]))
         argmax = ctx.buf("argmax", (x.shape[0], x.shape[3]), np.int32)
         _C.global_maxpool2d_forward(x, y, argmax)
+        ctx.saved["argmax"] = argmax
         return self._out(y)
 
     def backward(self, ctx, dy, dx):
         if dx is not None:
-            dy2 = dy.reshape(dy.shape[0], dy.shape[-1])
-            _C.global_maxpool2d_backward(dy2, ctx.buf("argmax", dy2.shape, np.int32), dx)
+            _C.global_maxpool2d_backward(dy.reshape(dy.shape[0], dy.shape[-1]), ctx.saved["argmax"], dx)
 
 
 class GlobalAveragePooling2D(_GlobalPooling2D):

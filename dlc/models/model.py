@@ -1,0 +1,102 @@
+"""`dlc.models.Model`: a graph of layers (`Functional`) that can be trained (`Trainer`),
+summarised and saved; usable itself as a layer of another model."""
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+import numpy as np
+
+from dlc.layers.base import KerasTensor, Layer, unique_name
+from dlc.models.functional import Functional, as_list
+from dlc.trainers.trainer import Trainer
+
+
+class Model(Trainer, Functional):
+    """A model: a graph of layers from `inputs` to `outputs`, with training and inference.
+
+    Args:
+        inputs: a symbolic tensor from `dlc.layers.Input` (or a list of them).
+        outputs: a symbolic tensor computed from the inputs by calling layers (or a list).
+        name: the model's name.
+        trainable: whether the optimizer updates its weights (also when it is nested in
+            another model).
+
+    Example (functional API, an Inception-style module):
+
+    >>> inputs = dlc.layers.Input(shape=(28, 28, 1))
+    >>> a = dlc.layers.Conv2D(16, 1, padding="same", activation="relu")(inputs)
+    >>> b = dlc.layers.Conv2D(16, 3, padding="same", activation="relu")(inputs)
+    >>> x = dlc.layers.Concatenate()([a, b])
+    >>> outputs = dlc.layers.Dense(10, activation="softmax")(dlc.layers.Flatten()(x))
+    >>> model = dlc.models.Model(inputs, outputs)
+    """
+
+    def __init__(self, inputs: Any = None, outputs: Any = None, name: Optional[str] = None,
+                 trainable: bool = True, **kwargs: Any) -> None:
+        Layer.__init__(self, name=name or unique_name("functional"), trainable=trainable, **kwargs)
+        self._init_graph_state()
+        self._init_trainer_state()
+        if inputs is None or outputs is None:
+            raise ValueError("Model(inputs, outputs): both `inputs` and `outputs` are required "
+                             "(subclassing Model is not supported by dlc)")
+        self._init_graph(inputs, outputs)
+        if not trainable:
+            self.trainable = False  # freezes every layer (a True default leaves theirs alone)
+
+    def __call__(self, inputs: Any, training: bool = False) -> Any:
+        """Called on symbolic tensors, adds this model to another model's graph as one layer and
+        returns its symbolic output; called on arrays, runs the model (inference unless
+        `training=True`) and returns new arrays."""
+        items = as_list(inputs)
+        if items and all(isinstance(t, KerasTensor) for t in items):
+            return Layer.__call__(self, inputs)
+        xs = self._prepare_x(inputs)
+        self._ensure_arena()
+        with self._workspace() as ws:
+            outs = self.run_forward(ws, [np.ascontiguousarray(x, dtype=np.float32) for x in xs],
+                                    bool(training)).outputs
+            res = [o.copy() for o in outs]
+        return res if self._outputs_is_list else res[0]
+
+    def summary(self, line_length: Optional[int] = None, positions: Any = None, print_fn: Any = None,
+                expand_nested: bool = False, show_trainable: bool = False, layer_range: Any = None) -> None:
+        """Prints a table of the layers: name and type, output shape, parameter count and
+        multiply-accumulates per sample, then the totals.
+
+        Args:
+            print_fn: function to print each line (default: print).
+
+        Example:
+
+        >>> model.summary()
+        """
+        from dlc.models.summary import print_summary
+
+        print_summary(self, line_length, print_fn)
+
+    def save(self, filepath: str, overwrite: bool = True) -> None:
+        """Saves the architecture (JSON) and weights in one zip file (`.keras`-like layout:
+        config.json + model.weights.npz). Reload with `dlc.models.load_model`.
+
+        Example:
+
+        >>> model.save("mnist.keras")
+        >>> again = dlc.models.load_model("mnist.keras")
+        """
+        from dlc.saving import save_model
+
+        save_model(self, filepath, overwrite)
+
+    def save_weights(self, filepath: str, overwrite: bool = True) -> None:
+        """Saves all weights to `filepath` (a NumPy .npz archive of plain arrays plus a JSON
+        manifest of layer, weight name and shape; no pickle)."""
+        from dlc.saving import save_weights
+
+        save_weights(self, filepath, overwrite)
+
+    def load_weights(self, filepath: str) -> None:
+        """Loads weights saved by `save_weights` (matched by position; shapes checked)."""
+        from dlc.saving import load_weights
+
+        load_weights(self, filepath)
+
