@@ -11,7 +11,7 @@ from dlc import activations as _activations
 from dlc import initializers as _initializers
 from dlc import regularizers as _regularizers
 from dlc._geometry import prod
-from dlc.layers.base import Ctx, KerasTensor, Layer, accumulate, shape_str
+from dlc.layers.base import KerasTensor, Layer, accumulate, shape_str
 
 
 def _positive_int(value: Any, name: str, layer: str) -> int:

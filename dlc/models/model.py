@@ -2,7 +2,7 @@
 summarised and saved; usable itself as a layer of another model."""
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, Optional
 
 import numpy as np
 
