@@ -1,10 +1,32 @@
-"""Shared fixtures: seeded generators, every SIMD path this CPU has, thread-count restore."""
+"""Shared fixtures: seeded generators, every SIMD path this CPU has, thread-count restore, and
+the optional reference oracles (PyTorch, Keras 3 on torch), which skip with the reason when
+they are not installed."""
+import importlib
 import os
 
 import numpy as np
 import pytest
 
 from dlc import _C
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+
+def _optional(name):
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+torch = _optional("torch")
+keras = _optional("keras")
+F = torch.nn.functional if torch is not None else None
+requires_torch = pytest.mark.skipif(
+    torch is None, reason="needs PyTorch, a reference oracle of the tests: pip install '.[test]'")
+requires_keras = pytest.mark.skipif(
+    keras is None or torch is None,
+    reason="needs Keras 3 on its torch backend, a reference oracle: pip install '.[test]'")
 
 _LEVELS = ["generic", "avx2", "avx512"]
 _DETECTED = _C.cpu_features()["detected"]

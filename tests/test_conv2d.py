@@ -2,8 +2,8 @@
 finite differences and PyTorch; accumulation, SIMD paths, thread determinism, binding refusals."""
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
+
+from conftest import F, requires_torch, torch  # noqa: E402
 
 from dlc import _C
 
@@ -149,6 +149,7 @@ def _torch_conv(x, w, b, kw):
     return y.permute(0, 2, 3, 1)
 
 
+@requires_torch
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_torch_parity(case, rng):
     x, w, b, dy, kw = _setup(case, rng)

@@ -2,14 +2,15 @@
 gradient checks of whole small models (including a branching functional model)."""
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
+
+from conftest import F, requires_torch, torch  # noqa: E402
 
 import dlc
 from dlc import layers as L
 from dlc.models import Model, Sequential
 
-torch.set_default_dtype(torch.float64)
+if torch is not None:
+    torch.set_default_dtype(torch.float64)
 
 
 def _t(a):
@@ -38,6 +39,7 @@ def _run(layer, x, dy, training=True):
     return y, dx
 
 
+@requires_torch
 @pytest.mark.parametrize("activation", [None, "relu", "tanh", "sigmoid", "elu", "softmax"])
 def test_dense_matches_torch(rng, activation):
     x = rng.standard_normal((5, 7)).astype(np.float32)
@@ -57,6 +59,7 @@ def test_dense_matches_torch(rng, activation):
     np.testing.assert_allclose(layer.bias.grad, b.grad.numpy(), rtol=1e-4, atol=1e-5)
 
 
+@requires_torch
 @pytest.mark.parametrize("kernel,strides,padding,dilation,groups", [
     ((3, 3), 1, "valid", 1, 1),
     ((3, 3), 2, "same", 1, 1),
@@ -89,6 +92,7 @@ def test_conv2d_matches_torch(rng, kernel, strides, padding, dilation, groups):
     np.testing.assert_allclose(layer.bias.grad, b.grad.numpy(), rtol=1e-4, atol=1e-4)
 
 
+@requires_torch
 @pytest.mark.parametrize("cls,pool,strides,padding", [
     (L.MaxPooling2D, (2, 2), None, "valid"),
     (L.MaxPooling2D, (3, 3), (2, 2), "same"),
@@ -117,6 +121,7 @@ def test_pooling_matches_torch(rng, cls, pool, strides, padding):
     np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-5, atol=1e-5)
 
 
+@requires_torch
 @pytest.mark.parametrize("cls", [L.GlobalMaxPooling2D, L.GlobalAveragePooling2D])
 def test_global_pooling(rng, cls):
     x = rng.permutation(2 * 4 * 5 * 3).reshape(2, 4, 5, 3).astype(np.float32)
@@ -129,6 +134,7 @@ def test_global_pooling(rng, cls):
     np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-5, atol=1e-5)
 
 
+@requires_torch
 def test_batchnorm_training_and_inference(rng):
     x = (rng.standard_normal((4, 5, 3, 6)) * 3 + 2).astype(np.float32)
     layer = L.BatchNormalization(momentum=0.9, epsilon=1e-3)

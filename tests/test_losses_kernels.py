@@ -5,13 +5,10 @@ Forward against float64 references, backward against central differences of the 
 reference (random directions), PyTorch parity, extreme logits, threads, binding refusals."""
 import os
 
-os.environ["KERAS_BACKEND"] = "torch"
-
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+
+from conftest import F, keras, requires_keras, requires_torch, torch  # noqa: E402
 
 from dlc import _C  # noqa: E402
 import reference as R  # noqa: E402
@@ -109,6 +106,7 @@ def test_softmax_xent_backward_finite_differences(rng, shape, sparse):
     assert float(((dx - dx0) * d).sum()) == pytest.approx(deriv, rel=1e-4, abs=1e-6)
 
 
+@requires_torch
 def test_softmax_xent_torch_parity(rng):
     m, k = 12, 9
     x = (rng.standard_normal((m, k)) * 4).astype(np.float32)
@@ -218,6 +216,7 @@ def test_bce_backward_finite_differences(rng, shape, from_logits):
     assert float(((dx - 1.0) * d).sum()) == pytest.approx(deriv, rel=1e-4, abs=1e-6)
 
 
+@requires_torch
 def test_bce_torch_parity(rng):
     shape = (10, 7)
     z = rng.random(shape).astype(np.float32)
@@ -252,6 +251,7 @@ def test_mse_forward_backward(rng, shape):
     assert float((dx * d).sum()) == pytest.approx(deriv, rel=1e-4, abs=1e-6)
 
 
+@requires_torch
 def test_mse_torch_parity(rng):
     x = rng.standard_normal((6, 11)).astype(np.float32)
     z = rng.standard_normal((6, 11)).astype(np.float32)
@@ -272,6 +272,7 @@ def _keras(fn, y, x, **kw):
     return out.detach().cpu().numpy()
 
 
+@requires_keras
 def test_keras3_loss_parity(rng):
     """The Keras 3 loss functions (torch backend, float32) give the same per-sample losses,
     including renormalisation and clipping of probabilities at the edges."""

@@ -10,12 +10,10 @@ coincide, with the epsilon conventions pinned:
 Large epsilons are used in some cases so that a wrong convention would be caught."""
 import os
 
-os.environ["KERAS_BACKEND"] = "torch"
-
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import torch  # noqa: E402
+
+from conftest import keras, requires_keras, requires_torch, torch  # noqa: E402
 
 from dlc import _C  # noqa: E402
 import reference as R  # noqa: E402
@@ -116,6 +114,7 @@ def test_ten_steps_match_float64_reference(rng, simd, name, hp):
             np.testing.assert_allclose(s, s_ref, rtol=2e-5, atol=2e-5)
 
 
+@requires_keras
 @pytest.mark.parametrize("name,hp", CASES, ids=IDS)
 def test_ten_steps_match_keras3(rng, name, hp):
     w0, grads = _problem(rng)
@@ -172,6 +171,7 @@ TORCH_CASES += [
 ]
 
 
+@requires_torch
 @pytest.mark.parametrize("name,hp,make,hook", TORCH_CASES,
                          ids=[f"{c[0]}-{i}" for i, c in enumerate(TORCH_CASES)])
 def test_ten_steps_match_torch_optim(rng, name, hp, make, hook):
@@ -180,6 +180,7 @@ def test_ten_steps_match_torch_optim(rng, name, hp, make, hook):
     np.testing.assert_allclose(w, _torch_run(make, w0, grads, hook), rtol=2e-5, atol=2e-5)
 
 
+@requires_torch
 def test_adam_torch_default_eps_differs_so_the_convention_is_pinned(rng):
     """Without the epsilon adjustment torch's Adam is measurably different: the test above
     would catch an implementation of the wrong form."""
