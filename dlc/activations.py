@@ -11,11 +11,12 @@ array([0., 2.], dtype=float32)
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 
 from dlc import _C
+from dlc._registry import Registry
 
 
 def _as_input(x) -> np.ndarray:
@@ -194,40 +195,32 @@ def linear(x) -> np.ndarray:
     return _as_input(x).copy()
 
 
-_ALIASES: Dict[str, Callable[[], Activation]] = {
+_REGISTRY = Registry("activation", Activation, {
     "linear": Linear, "relu": ReLU, "leaky_relu": LeakyReLU, "elu": ELU,
     "sigmoid": Sigmoid, "tanh": Tanh, "softmax": Softmax,
-}
+})
 _FUNCS = {relu: ReLU, leaky_relu: LeakyReLU, elu: ELU, sigmoid: Sigmoid, tanh: Tanh,
           softmax: Softmax, linear: Linear}
 
 
 def get(identifier: Any) -> Activation:
-    """An activation from None (linear), a name, one of this module's functions, or an
-    Activation instance.
+    """An activation from None (linear), a name, one of this module's functions, a config
+    dict, or an Activation instance.
 
     Raises:
         ValueError: for an unknown name.
     """
     if identifier is None:
         return Linear()
-    if isinstance(identifier, Activation):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _ALIASES.get(identifier)
-        if cls is None:
-            raise ValueError(
-                f"Unknown activation {identifier!r}; expected one of {sorted(_ALIASES)}"
-            )
-        return cls()
-    if isinstance(identifier, dict) and identifier.get("class_name") in _ALIASES:
-        return _ALIASES[identifier["class_name"]](**identifier.get("config", {}))
-    if identifier in _FUNCS:
+    if callable(identifier) and identifier in _FUNCS:
         return _FUNCS[identifier]()
-    raise TypeError(
-        f"Could not interpret activation {identifier!r}: dlc runs activations in C, so pass a "
-        f"name such as 'relu' or one of dlc.activations' functions"
-    )
+    try:
+        return _REGISTRY.get(identifier)
+    except TypeError:
+        raise TypeError(
+            f"Could not interpret activation {identifier!r}: dlc runs activations in C, so pass a "
+            f"name such as 'relu' or one of dlc.activations' functions"
+        ) from None
 
 
 def serialize(act: Activation) -> Any:

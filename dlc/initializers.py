@@ -16,6 +16,8 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from dlc import _random
+from dlc._registry import Configurable, Registry
+from dlc._registry import serialize as _serialize
 
 
 def compute_fans(shape: Sequence[int]) -> Tuple[float, float]:
@@ -32,18 +34,11 @@ def compute_fans(shape: Sequence[int]) -> Tuple[float, float]:
     return float(shape[-2] * receptive), float(shape[-1] * receptive)
 
 
-class Initializer:
+class Initializer(Configurable):
     """Base class: subclasses implement `__call__(shape, dtype)` and `get_config()`."""
 
     def __call__(self, shape: Sequence[int], dtype: str = "float32") -> np.ndarray:
         raise NotImplementedError
-
-    def get_config(self) -> Dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: Dict[str, Any]) -> "Initializer":
-        return cls(**config)
 
 
 class _Random(Initializer):
@@ -198,15 +193,14 @@ LecunNormal = _preset("LecunNormal", 1.0, "fan_in", "truncated_normal",
 LecunUniform = _preset("LecunUniform", 1.0, "fan_in", "uniform",
                        "LeCun uniform: U(-l, l), l = sqrt(3 / fan_in).")
 
-_ALIASES = {
+_REGISTRY = Registry("initializer", Initializer, {
     "zeros": Zeros, "ones": Ones, "constant": Constant,
     "random_normal": RandomNormal, "random_uniform": RandomUniform,
     "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
     "he_normal": HeNormal, "he_uniform": HeUniform,
     "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform,
-}
-_ALIASES.update({cls.__name__: cls for cls in list(_ALIASES.values())})
+})
 
 
 def get(identifier: Any) -> Initializer:
@@ -214,27 +208,13 @@ def get(identifier: Any) -> Initializer:
     `{'class_name': ..., 'config': ...}`, an instance or any callable `(shape, dtype)`."""
     if identifier is None:
         raise ValueError("An initializer is required, received None")
-    if isinstance(identifier, str):
-        cls = _ALIASES.get(identifier)
-        if cls is None:
-            raise ValueError(
-                f"Unknown initializer {identifier!r}; expected one of {sorted(k for k in _ALIASES if k.islower())}"
-            )
-        return cls()
-    if isinstance(identifier, dict):
-        cls = _ALIASES.get(identifier.get("class_name"))
-        if cls is None:
-            raise ValueError(f"Unknown initializer config {identifier!r}")
-        return cls(**identifier.get("config", {}))
-    if isinstance(identifier, type) and issubclass(identifier, Initializer):
-        return identifier()
-    if callable(identifier):
+    if callable(identifier) and not isinstance(identifier, (type, Initializer)):
         return identifier
-    raise TypeError(f"Could not interpret initializer {identifier!r}")
+    return _REGISTRY.get(identifier)
 
 
 def serialize(init: Any) -> Any:
     """A JSON-able description of an initializer (the inverse of `get`)."""
     if isinstance(init, Initializer):
-        return {"class_name": type(init).__name__, "config": init.get_config()}
+        return _serialize(init)
     return getattr(init, "__name__", repr(init))

@@ -18,6 +18,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from dlc import _C
+from dlc._registry import Registry
 
 EPSILON = 1e-7  # Keras's backend.epsilon()
 
@@ -373,14 +374,12 @@ def mean_squared_error(y_true: Any, y_pred: Any) -> np.ndarray:
 
 mse = MSE = mean_squared_error
 
-_ALIASES = {
+_REGISTRY = Registry("loss", Loss, {
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "binary_crossentropy": BinaryCrossentropy,
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError, "MSE": MeanSquaredError,
-}
-_ALIASES.update({c.__name__: c for c in (CategoricalCrossentropy, SparseCategoricalCrossentropy,
-                                         BinaryCrossentropy, MeanSquaredError)})
+})
 _FUNCS = {categorical_crossentropy: CategoricalCrossentropy,
           sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
           binary_crossentropy: BinaryCrossentropy, mean_squared_error: MeanSquaredError}
@@ -388,28 +387,16 @@ _FUNCS = {categorical_crossentropy: CategoricalCrossentropy,
 
 def get(identifier: Any) -> Loss:
     """A loss from a name ('categorical_crossentropy', 'mse', ...), one of this module's
-    functions, a Loss class or an instance.
+    functions, a Loss class, a config dict or an instance. Keras's own loss functions and
+    classes port by name.
 
     Raises:
         ValueError: for an unknown name.
     """
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _ALIASES.get(identifier)
-        if cls is None:
-            raise ValueError(
-                f"Unknown loss {identifier!r}; expected one of "
-                f"{sorted(k for k in _ALIASES if k.islower())}"
-            )
-        return cls()
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
-    if identifier in _FUNCS:
-        return _FUNCS[identifier]()
-    # Keras's own loss functions and classes port by name.
-    name = getattr(identifier, "__name__", None) or type(identifier).__name__
-    if name in _ALIASES:
-        return _ALIASES[name]()
-    raise ValueError(f"Could not interpret loss {identifier!r}")
-
+    if callable(identifier) and not isinstance(identifier, (type, Loss)):
+        if identifier in _FUNCS:
+            return _FUNCS[identifier]()
+        identifier = getattr(identifier, "__name__", None) or type(identifier).__name__
+    elif not isinstance(identifier, (str, dict, Loss, type)):
+        identifier = type(identifier).__name__  # an instance of Keras's own loss class
+    return _REGISTRY.get(identifier)

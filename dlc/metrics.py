@@ -13,9 +13,11 @@ Example:
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, Optional
 
 import numpy as np
+
+from dlc._registry import Registry
 
 
 class Metric:
@@ -244,40 +246,34 @@ class F1Score(Metric):
         return f1.astype(np.float32)
 
 
-_ALIASES = {
+_REGISTRY = Registry("metric", Metric, {
     "categorical_accuracy": CategoricalAccuracy, "sparse_categorical_accuracy": SparseCategoricalAccuracy,
     "binary_accuracy": BinaryAccuracy, "top_k_categorical_accuracy": TopKCategoricalAccuracy,
-    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
-}
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy, "f1_score": F1Score,
+    "mean": Mean,
+})
+
+
+def _accuracy(name: str, loss: Any, output_shape: Any, target_shape: Any) -> Metric:
+    """'accuracy' / 'acc' as the variant Keras picks for this loss and these shapes."""
+    lname = getattr(loss, "name", "")
+    if lname == "binary_crossentropy" or (output_shape is not None and output_shape[-1] == 1):
+        cls = BinaryAccuracy
+    elif lname == "sparse_categorical_crossentropy" or (
+            target_shape is not None and output_shape is not None
+            and (len(target_shape) < len(output_shape) or target_shape[-1] == 1)):
+        cls = SparseCategoricalAccuracy
+    else:
+        cls = CategoricalAccuracy
+    return cls(name=name if name == "acc" else "accuracy")
 
 
 def get(identifier: Any, loss: Any = None, output_shape: Any = None, target_shape: Any = None) -> Metric:
-    """A metric from a name, class or instance. 'accuracy' / 'acc' pick the variant Keras would
-    for this loss and these shapes; the metric is then named 'accuracy'."""
-    if isinstance(identifier, Metric):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Metric):
-        return identifier()
+    """A metric from a name, class, config dict or instance. 'accuracy' / 'acc' pick the
+    variant Keras would for this loss and these shapes; the metric is then named 'accuracy'."""
     if identifier in ("accuracy", "acc"):
-        lname = getattr(loss, "name", "")
-        if lname == "binary_crossentropy" or (output_shape is not None and output_shape[-1] == 1):
-            cls = BinaryAccuracy
-        elif lname == "sparse_categorical_crossentropy" or (
-                target_shape is not None and output_shape is not None
-                and (len(target_shape) < len(output_shape) or target_shape[-1] == 1)):
-            cls = SparseCategoricalAccuracy
-        else:
-            cls = CategoricalAccuracy
-        return cls(name=identifier if identifier == "acc" else "accuracy")
-    if isinstance(identifier, str):
-        if identifier in _ALIASES:
-            return _ALIASES[identifier]()
-        raise ValueError(f"Unknown metric {identifier!r}; expected 'accuracy' or one of {sorted(_ALIASES)}")
-    name = getattr(identifier, "__name__", None)
-    if name in _ALIASES:
-        return _ALIASES[name]()
-    raise ValueError(f"Could not interpret metric {identifier!r}")
+        return _accuracy(identifier, loss, output_shape, target_shape)
+    if callable(identifier) and not isinstance(identifier, (type, Metric)):
+        identifier = getattr(identifier, "__name__", None) or type(identifier).__name__
+    return _REGISTRY.get(identifier)
 
-
-def _names(metrics: List[Metric]) -> List[str]:
-    return [m.name for m in metrics]

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from dlc import _C
+from dlc._registry import Registry
 
 
 class LearningRateSchedule:
@@ -362,23 +363,19 @@ class AdamW(Adam):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
 
 
-_ALIASES = {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad, "adam": Adam, "adadelta": Adadelta,
-            "adamw": AdamW}
+_REGISTRY = Registry("optimizer", Optimizer, {"sgd": SGD, "rmsprop": RMSprop, "adagrad": Adagrad,
+                                              "adam": Adam, "adadelta": Adadelta, "adamw": AdamW})
 
 
 def get(identifier: Any) -> Optimizer:
-    """An optimizer from a name ('adam', 'sgd', ...; Keras defaults), a class or an instance.
+    """An optimizer from a name ('adam', 'sgd', ...; Keras defaults), a class, a config dict or
+    an instance.
 
     Raises:
         ValueError: for an unknown name.
     """
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
-        return identifier()
-    if isinstance(identifier, str):
-        cls = _ALIASES.get(identifier.lower())
-        if cls is None:
-            raise ValueError(f"Unknown optimizer {identifier!r}; expected one of {sorted(_ALIASES)}")
-        return cls()
-    raise ValueError(f"Could not interpret optimizer {identifier!r}: pass a name such as 'adam' or a dlc.optimizers instance")
+    try:
+        return _REGISTRY.get(identifier)
+    except TypeError:
+        raise ValueError(f"Could not interpret optimizer {identifier!r}: pass a name such as 'adam' "
+                         f"or a dlc.optimizers instance") from None

@@ -7,12 +7,15 @@ Example:
 """
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
 import numpy as np
 
+from dlc._registry import Configurable, Registry
+from dlc._registry import serialize as _serialize
 
-class Regularizer:
+
+class Regularizer(Configurable):
     """Base class: `__call__(w)` is the penalty, `gradient(w, out)` adds its gradient to out."""
 
     def __call__(self, w: np.ndarray) -> float:
@@ -20,13 +23,6 @@ class Regularizer:
 
     def gradient(self, w: np.ndarray, out: np.ndarray) -> None:
         raise NotImplementedError
-
-    def get_config(self) -> Dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: Dict[str, Any]) -> "Regularizer":
-        return cls(**config)
 
 
 def _check(value: float, name: str) -> float:
@@ -81,26 +77,14 @@ def l1_l2(l1: float = 0.01, l2: float = 0.01) -> L1L2:
     return L1L2(l1, l2)
 
 
-_ALIASES = {"l1": L1, "l2": L2, "l1_l2": l1_l2, "L1": L1, "L2": L2, "L1L2": L1L2}
+_REGISTRY = Registry("regularizer", Regularizer, {"l1": L1, "l2": L2, "l1_l2": l1_l2, "L1L2": L1L2})
 
 
-def get(identifier: Any):
+def get(identifier: Any) -> Any:
     """A regularizer from None, a name ('l1', 'l2', 'l1_l2'), a config dict or an instance."""
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, str):
-        if identifier not in _ALIASES:
-            raise ValueError(f"Unknown regularizer {identifier!r}; expected 'l1', 'l2' or 'l1_l2'")
-        return _ALIASES[identifier]()
-    if isinstance(identifier, dict):
-        cls = _ALIASES.get(identifier.get("class_name"))
-        if cls is None:
-            raise ValueError(f"Unknown regularizer config {identifier!r}")
-        return cls(**identifier.get("config", {}))
-    raise TypeError(f"Could not interpret regularizer {identifier!r}")
+    return None if identifier is None else _REGISTRY.get(identifier)
 
 
 def serialize(reg: Any) -> Any:
-    if reg is None:
-        return None
-    return {"class_name": type(reg).__name__, "config": reg.get_config()}
+    """`{'class_name': ..., 'config': ...}` of a regularizer (None stays None)."""
+    return _serialize(reg)

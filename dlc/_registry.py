@@ -1,0 +1,90 @@
+"""Looking objects up by name and config, the one way every `get()` in dlc works.
+
+Keras code names things in several spellings: `'he_normal'`, `'HeNormal'`,
+`{'class_name': 'HeNormal', 'config': {'seed': 1}}`, the class itself or an instance. A
+`Registry` holds one family's names (activations, initializers, regularizers, losses,
+metrics, optimizers) and resolves all of them, with Keras's message for an unknown name plus
+the nearest known names. Configs only ever name classes registered here: nothing in a config
+runs code.
+
+Example:
+
+>>> reg = Registry("initializer", Initializer, {"zeros": Zeros})
+>>> reg.get("zeros")
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Any, Callable, Dict, List, Optional
+
+
+def closest(name: str, candidates: List[str], n: int = 3) -> str:
+    """' Did you mean ...?' for the names in `candidates` nearest to `name`, or ''."""
+    near = difflib.get_close_matches(name, candidates, n=n, cutoff=0.6)
+    if not near:
+        lowered = {c.lower(): c for c in candidates}
+        near = [lowered[m] for m in difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.6)]
+    return f" Did you mean {' or '.join(repr(c) for c in near)}?" if near else ""
+
+
+class Registry:
+    """The names of one family of objects.
+
+    Args:
+        kind: what the family is called in messages ('initializer', 'loss', ...).
+        base: the family's base class (instances pass through `get` unchanged).
+        names: `{name: factory}`; a factory is a class or a function returning an instance.
+            Class names are added automatically.
+    """
+
+    def __init__(self, kind: str, base: type, names: Dict[str, Callable[..., Any]]) -> None:
+        self.kind, self.base = kind, base
+        self.names: Dict[str, Callable[..., Any]] = dict(names)
+        for factory in list(names.values()):
+            if isinstance(factory, type):
+                self.names.setdefault(factory.__name__, factory)
+
+    def public_names(self) -> List[str]:
+        """The snake-case names, for messages."""
+        return sorted(k for k in self.names if not k[:1].isupper())
+
+    def lookup(self, name: str) -> Callable[..., Any]:
+        """The factory registered as `name`, or ValueError naming the nearest ones."""
+        factory = self.names.get(name)
+        if factory is None:
+            factory = self.names.get(name.lower()) if isinstance(name, str) else None
+        if factory is None:
+            raise ValueError(f"Unknown {self.kind} {name!r}; expected one of {self.public_names()}."
+                             + closest(str(name), list(self.names)))
+        return factory
+
+    def get(self, identifier: Any, **default_kwargs: Any) -> Any:
+        """An instance from a name, a `{'class_name', 'config'}` dict, a class or an instance."""
+        if isinstance(identifier, self.base):
+            return identifier
+        if isinstance(identifier, str):
+            return self.lookup(identifier)(**default_kwargs)
+        if isinstance(identifier, dict) and "class_name" in identifier:
+            return self.lookup(identifier["class_name"])(**dict(identifier.get("config") or {}))
+        if isinstance(identifier, type) and issubclass(identifier, self.base):
+            return identifier(**default_kwargs)
+        raise TypeError(f"Could not interpret {self.kind} {identifier!r}: pass a name such as "
+                        f"{self.public_names()[0]!r}, a config dict or a dlc {self.kind} object")
+
+
+def serialize(obj: Any) -> Optional[Dict[str, Any]]:
+    """`{'class_name': ..., 'config': obj.get_config()}` (None stays None)."""
+    if obj is None:
+        return None
+    return {"class_name": type(obj).__name__, "config": obj.get_config()}
+
+
+class Configurable:
+    """An object rebuilt from `get_config()` by `from_config(config)` = `cls(**config)`."""
+
+    def get_config(self) -> Dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: Dict[str, Any]) -> Any:
+        return cls(**config)
