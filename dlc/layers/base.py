@@ -205,12 +205,18 @@ class Layer:
         """Multiply-accumulates per sample (for summary())."""
         return 0
 
+    # The constructor arguments get_config reports, each read from the attribute of the same
+    # name (activations, initializers and regularizers are serialized, tuples become lists).
+    _config: Tuple[str, ...] = ()
+
     def get_config(self) -> Dict[str, Any]:
         """The layer's constructor arguments, JSON-able (Keras's layout)."""
         config: Dict[str, Any] = {"name": self.name, "trainable": self.trainable,
                                   "dtype": "float32"}
         if self._batch_input_shape is not None:
             config["batch_input_shape"] = list(self._batch_input_shape)
+        for key in self._config:
+            config[key] = config_value(getattr(self, key))
         return config
 
     @classmethod
@@ -397,6 +403,20 @@ def _shapes_compatible(a: Any, b: Any) -> bool:
     if len(a) != len(b):
         return False
     return all(x is None or y is None or x == y for x, y in zip(a[1:], b[1:]))
+
+
+def config_value(value: Any) -> Any:
+    """A constructor argument as JSON: activations, initializers and regularizers by their
+    config, tuples as lists."""
+    if isinstance(value, _activations.Activation):
+        return _activations.serialize(value)
+    if isinstance(value, _initializers.Initializer):
+        return _initializers.serialize(value)
+    if isinstance(value, _regularizers.Regularizer):
+        return _regularizers.serialize(value)
+    if isinstance(value, tuple):
+        return [config_value(v) for v in value]
+    return value
 
 
 def accumulate(dx: Optional[np.ndarray], value: np.ndarray) -> None:

@@ -13,9 +13,11 @@ from dlc.layers.base import Ctx, Layer, shape_str
 from dlc.layers.core import _positive_int, _reject
 
 
-def _channels_last(data_format: Optional[str], layer: str) -> None:
+def _channels_last(data_format: Optional[str], layer: str) -> str:
+    """'channels_last' (the only layout dlc has), or ValueError."""
     if data_format not in (None, "channels_last"):
         raise ValueError(f"{layer}: dlc is channels-last (NHWC) only, received data_format={data_format!r}")
+    return "channels_last"
 
 
 class Conv2D(Layer):
@@ -41,6 +43,10 @@ class Conv2D(Layer):
     >>> layer = dlc.layers.Conv2D(32, kernel_size=(3, 3), activation="relu")
     """
 
+    _config = ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "groups",
+               "activation", "use_bias", "kernel_initializer", "bias_initializer", "kernel_regularizer",
+               "bias_regularizer")
+
     def __init__(self, filters: int, kernel_size: Any, strides: Any = (1, 1), padding: str = "valid",
                  data_format: Optional[str] = None, dilation_rate: Any = (1, 1), groups: int = 1,
                  activation: Any = None, use_bias: bool = True,
@@ -54,7 +60,7 @@ class Conv2D(Layer):
         self.kernel_size = normalize_tuple(kernel_size, 2, "kernel_size")
         self.strides = normalize_tuple(strides, 2, "strides")
         self.padding = normalize_padding(padding)
-        _channels_last(data_format, name)
+        self.data_format = _channels_last(data_format, name)
         self.dilation_rate = normalize_tuple(dilation_rate, 2, "dilation_rate")
         self.groups = _positive_int(groups, "groups", name)
         if self.filters % self.groups:
@@ -145,18 +151,6 @@ class Conv2D(Layer):
         c = input_shape[-1] // self._groups_for(input_shape[-1])
         return (oh or 0) * (ow or 0) * oc * self.kernel_size[0] * self.kernel_size[1] * c
 
-    def get_config(self):
-        c = super().get_config()
-        c.update(filters=self.filters, kernel_size=list(self.kernel_size), strides=list(self.strides),
-                 padding=self.padding, data_format="channels_last",
-                 dilation_rate=list(self.dilation_rate), groups=self.groups,
-                 activation=_activations.serialize(self.activation), use_bias=self.use_bias,
-                 kernel_initializer=_initializers.serialize(self.kernel_initializer),
-                 bias_initializer=_initializers.serialize(self.bias_initializer),
-                 kernel_regularizer=_regularizers.serialize(self.kernel_regularizer),
-                 bias_regularizer=_regularizers.serialize(self.bias_regularizer))
-        return c
-
 
 class DepthwiseConv2D(Conv2D):
     """Depthwise 2-D convolution: each input channel convolved with its own
@@ -174,6 +168,10 @@ class DepthwiseConv2D(Conv2D):
     >>> x = dlc.layers.Conv2D(64, 1)(x)
     """
 
+    _config = ("kernel_size", "strides", "padding", "data_format", "dilation_rate", "depth_multiplier",
+               "activation", "use_bias", "depthwise_initializer", "bias_initializer",
+               "depthwise_regularizer", "bias_regularizer")
+
     def __init__(self, kernel_size: Any, strides: Any = (1, 1), padding: str = "valid",
                  depth_multiplier: int = 1, data_format: Optional[str] = None,
                  dilation_rate: Any = (1, 1), activation: Any = None, use_bias: bool = True,
@@ -188,6 +186,14 @@ class DepthwiseConv2D(Conv2D):
                          bias_initializer=bias_initializer, kernel_regularizer=depthwise_regularizer,
                          bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
                          kernel_constraint=depthwise_constraint, bias_constraint=bias_constraint, **kwargs)
+
+    @property
+    def depthwise_initializer(self):
+        return self.kernel_initializer
+
+    @property
+    def depthwise_regularizer(self):
+        return self.kernel_regularizer
 
     def _groups_for(self, c):
         return c
@@ -206,15 +212,6 @@ class DepthwiseConv2D(Conv2D):
         super().build(input_shape)
         c = input_shape[-1]
         self.groups, self.filters = c, self._channels_out(c)
-
-    def get_config(self):
-        c = super().get_config()
-        for k in ("filters", "groups", "kernel_initializer", "kernel_regularizer"):
-            c.pop(k, None)
-        c.update(depth_multiplier=self.depth_multiplier,
-                 depthwise_initializer=_initializers.serialize(self.kernel_initializer),
-                 depthwise_regularizer=_regularizers.serialize(self.kernel_regularizer))
-        return c
 
 
 class SeparableConv2D(Layer):
@@ -235,6 +232,11 @@ class SeparableConv2D(Layer):
 
     >>> x = dlc.layers.SeparableConv2D(64, 3, padding="same", activation="relu")(x)
     """
+
+    _config = ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate",
+               "depth_multiplier", "activation", "use_bias", "depthwise_initializer",
+               "pointwise_initializer", "bias_initializer", "depthwise_regularizer",
+               "pointwise_regularizer", "bias_regularizer")
 
     def __init__(self, filters: int, kernel_size: Any, strides: Any = (1, 1), padding: str = "valid",
                  data_format: Optional[str] = None, dilation_rate: Any = (1, 1), depth_multiplier: int = 1,
@@ -264,6 +266,15 @@ class SeparableConv2D(Layer):
 
     def _sublayers(self):
         return [self._dw, self._pw]
+
+    # The parts' arguments, as SeparableConv2D's own (for get_config).
+    data_format = "channels_last"
+    depthwise_initializer = property(lambda self: self._dw.kernel_initializer)
+    depthwise_regularizer = property(lambda self: self._dw.kernel_regularizer)
+    pointwise_initializer = property(lambda self: self._pw.kernel_initializer)
+    pointwise_regularizer = property(lambda self: self._pw.kernel_regularizer)
+    bias_initializer = property(lambda self: self._pw.bias_initializer)
+    bias_regularizer = property(lambda self: self._pw.bias_regularizer)
 
     def build(self, input_shape):
         self._dw._maybe_build(input_shape)
@@ -301,17 +312,6 @@ class SeparableConv2D(Layer):
     def macs(self, input_shape, output_shape):
         mid = self._dw.compute_output_shape(input_shape)
         return self._dw.macs(input_shape, mid) + self._pw.macs(mid, output_shape)
-
-    def get_config(self):
-        c = super().get_config()
-        c.update(filters=self.filters, kernel_size=list(self.kernel_size), strides=list(self.strides),
-                 padding=self.padding, data_format="channels_last", dilation_rate=list(self.dilation_rate),
-                 depth_multiplier=self.depth_multiplier, activation=_activations.serialize(self.activation),
-                 use_bias=self.use_bias,
-                 depthwise_initializer=_initializers.serialize(self._dw.kernel_initializer),
-                 pointwise_initializer=_initializers.serialize(self._pw.kernel_initializer),
-                 bias_initializer=_initializers.serialize(self._pw.bias_initializer))
-        return c
 
 
 class Conv2DTranspose(Conv2D):

@@ -100,6 +100,9 @@ class Dense(Layer):
     >>> layer = dlc.layers.Dense(128, activation="relu")
     """
 
+    _config = ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
+               "kernel_regularizer", "bias_regularizer")
+
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  kernel_regularizer: Any = None, bias_regularizer: Any = None,
@@ -154,16 +157,6 @@ class Dense(Layer):
     def macs(self, input_shape, output_shape):
         return prod(d for d in input_shape[1:] if d is not None) * self.units
 
-    def get_config(self):
-        c = super().get_config()
-        c.update(units=self.units, activation=_activations.serialize(self.activation),
-                 use_bias=self.use_bias,
-                 kernel_initializer=_initializers.serialize(self.kernel_initializer),
-                 bias_initializer=_initializers.serialize(self.bias_initializer),
-                 kernel_regularizer=_regularizers.serialize(self.kernel_regularizer),
-                 bias_regularizer=_regularizers.serialize(self.bias_regularizer))
-        return c
-
 
 class Activation(Layer):
     """Applies an activation function to its input.
@@ -175,6 +168,8 @@ class Activation(Layer):
 
     >>> x = dlc.layers.Activation("relu")(x)
     """
+
+    _config = ("activation",)
 
     def __init__(self, activation: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -194,11 +189,6 @@ class Activation(Layer):
     def backward_linear(self, ctx, dz, dx):
         accumulate(dx, dz)
 
-    def get_config(self):
-        c = super().get_config()
-        c["activation"] = _activations.serialize(self.activation)
-        return c
-
 
 class ReLU(Activation):
     """Rectified linear unit layer, Keras's general form.
@@ -209,19 +199,18 @@ class ReLU(Activation):
         threshold: values below it are damped.
     """
 
+    _config = ("max_value", "negative_slope", "threshold")
+
     def __init__(self, max_value: Optional[float] = None, negative_slope: float = 0.0,
                  threshold: float = 0.0, **kwargs: Any) -> None:
         super().__init__(_activations.ReLU(negative_slope, max_value, threshold), **kwargs)
         self.max_value, self.negative_slope, self.threshold = max_value, negative_slope, threshold
 
-    def get_config(self):
-        c = Layer.get_config(self)
-        c.update(max_value=self.max_value, negative_slope=self.negative_slope, threshold=self.threshold)
-        return c
-
 
 class LeakyReLU(Activation):
     """Leaky ReLU: `x` for x >= 0, `negative_slope * x` otherwise (Keras 3 default 0.3)."""
+
+    _config = ("negative_slope",)
 
     def __init__(self, negative_slope: float = 0.3, **kwargs: Any) -> None:
         if "alpha" in kwargs:
@@ -229,38 +218,27 @@ class LeakyReLU(Activation):
         super().__init__(_activations.LeakyReLU(negative_slope), **kwargs)
         self.negative_slope = negative_slope
 
-    def get_config(self):
-        c = Layer.get_config(self)
-        c["negative_slope"] = self.negative_slope
-        return c
-
 
 class ELU(Activation):
     """Exponential linear unit: `x` for x > 0, `alpha * (exp(x) - 1)` otherwise."""
+
+    _config = ("alpha",)
 
     def __init__(self, alpha: float = 1.0, **kwargs: Any) -> None:
         super().__init__(_activations.ELU(alpha), **kwargs)
         self.alpha = alpha
 
-    def get_config(self):
-        c = Layer.get_config(self)
-        c["alpha"] = self.alpha
-        return c
-
 
 class Softmax(Activation):
     """Softmax over the last axis."""
+
+    _config = ("axis",)
 
     def __init__(self, axis: int = -1, **kwargs: Any) -> None:
         if axis != -1:
             raise NotImplementedError(f"Softmax: only axis=-1 is supported, received axis={axis!r}")
         super().__init__("softmax", **kwargs)
         self.axis = axis
-
-    def get_config(self):
-        c = Layer.get_config(self)
-        c["axis"] = self.axis
-        return c
 
 
 class Flatten(Layer):
@@ -284,6 +262,8 @@ class Flatten(Layer):
 
 class Reshape(Layer):
     """Reshapes each sample to `target_shape` (one entry may be -1)."""
+
+    _config = ("target_shape",)
 
     def __init__(self, target_shape: Sequence[int], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -314,11 +294,6 @@ class Reshape(Layer):
     def backward(self, ctx, dy, dx):
         accumulate(dx, dy)
 
-    def get_config(self):
-        c = super().get_config()
-        c["target_shape"] = list(self.target_shape)
-        return c
-
 
 class Dropout(Layer):
     """Inverted dropout: during training, sets inputs to 0 with probability `rate` and scales the
@@ -333,13 +308,15 @@ class Dropout(Layer):
         seed: optional int; by default drawn from dlc's seeded generator.
     """
 
+    _config = ("rate", "noise_shape", "seed")
+
     def __init__(self, rate: float, noise_shape: Any = None, seed: Optional[int] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
             raise ValueError(f"Dropout: argument `rate` must be a float in [0, 1), received {rate!r}")
         _reject("Dropout", noise_shape=noise_shape)
         self.rate = float(rate)
-        self.seed = seed
+        self.seed, self.noise_shape = seed, None
         self._seed = int(seed) if seed is not None else _random.next_seed()
         self._step = 0
 
@@ -362,11 +339,6 @@ class Dropout(Layer):
             _C.dropout_backward(mask, dy, dx, rate=self.rate)
         else:
             accumulate(dx, dy)
-
-    def get_config(self):
-        c = super().get_config()
-        c.update(rate=self.rate, seed=self.seed, noise_shape=None)
-        return c
 
 
 __all__ = ["Input", "InputLayer", "Dense", "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax",

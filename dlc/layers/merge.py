@@ -146,6 +146,8 @@ class Concatenate(_Merge):
     >>> y = dlc.layers.Concatenate()([branch1x1, branch3x3, branch5x5, branch_pool])
     """
 
+    _config = ("axis",)
+
     def __init__(self, axis: int = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, int):
@@ -192,8 +194,3 @@ class Concatenate(_Merge):
             if dx is not None:
                 np.add(dx, dy[tuple(index)], out=dx)
             start += size
-
-    def get_config(self):
-        c = super().get_config()
-        c["axis"] = self.axis
-        return c

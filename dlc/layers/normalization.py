@@ -35,6 +35,10 @@ class BatchNormalization(Layer):
     >>> x = dlc.layers.BatchNormalization()(x)
     """
 
+    _config = ("axis", "momentum", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer",
+               "moving_mean_initializer", "moving_variance_initializer", "beta_regularizer",
+               "gamma_regularizer")
+
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
                  center: bool = True, scale: bool = True, beta_initializer: Any = "zeros",
                  gamma_initializer: Any = "ones", moving_mean_initializer: Any = "zeros",
@@ -111,14 +115,3 @@ class BatchNormalization(Layer):
 
     def macs(self, input_shape, output_shape):
         return 0
-
-    def get_config(self):
-        cfg = super().get_config()
-        cfg.update(axis=self.axis, momentum=self.momentum, epsilon=self.epsilon, center=self.center,
-                   scale=self.scale, beta_initializer=_initializers.serialize(self.beta_initializer),
-                   gamma_initializer=_initializers.serialize(self.gamma_initializer),
-                   moving_mean_initializer=_initializers.serialize(self.moving_mean_initializer),
-                   moving_variance_initializer=_initializers.serialize(self.moving_variance_initializer),
-                   beta_regularizer=_regularizers.serialize(self.beta_regularizer),
-                   gamma_regularizer=_regularizers.serialize(self.gamma_regularizer))
-        return cfg

@@ -15,13 +15,15 @@ from dlc.layers.conv import _channels_last
 class _Pooling2D(Layer):
     _kind = ""
 
+    _config = ("pool_size", "strides", "padding", "data_format")
+
     def __init__(self, pool_size: Any = (2, 2), strides: Any = None, padding: str = "valid",
                  data_format: Optional[str] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.pool_size = normalize_tuple(pool_size, 2, "pool_size")
         self.strides = self.pool_size if strides is None else normalize_tuple(strides, 2, "strides")
         self.padding = normalize_padding(padding)
-        _channels_last(data_format, type(self).__name__)
+        self.data_format = _channels_last(data_format, type(self).__name__)
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 4:
@@ -39,12 +41,6 @@ class _Pooling2D(Layer):
 
     def macs(self, input_shape, output_shape):
         return 0
-
-    def get_config(self):
-        c = super().get_config()
-        c.update(pool_size=list(self.pool_size), strides=list(self.strides), padding=self.padding,
-                 data_format="channels_last")
-        return c
 
 
 class MaxPooling2D(_Pooling2D):
@@ -90,9 +86,11 @@ class AveragePooling2D(_Pooling2D):
 
 
 class _GlobalPooling2D(Layer):
+    _config = ("data_format", "keepdims")
+
     def __init__(self, data_format: Optional[str] = None, keepdims: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        _channels_last(data_format, type(self).__name__)
+        self.data_format = _channels_last(data_format, type(self).__name__)
         self.keepdims = bool(keepdims)
 
     def compute_output_shape(self, input_shape):
@@ -104,11 +102,6 @@ class _GlobalPooling2D(Layer):
 
     def _out(self, y):
         return y.reshape(y.shape[0], 1, 1, y.shape[1]) if self.keepdims else y
-
-    def get_config(self):
-        c = super().get_config()
-        c.update(data_format="channels_last", keepdims=self.keepdims)
-        return c
 
 
 class GlobalMaxPooling2D(_GlobalPooling2D):
