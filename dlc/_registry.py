@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 import difflib
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 
 def closest(name: str, candidates: List[str], n: int = 3) -> str:
@@ -80,10 +80,14 @@ def serialize(obj: Any) -> Optional[Dict[str, Any]]:
 
 
 class Configurable:
-    """An object rebuilt from `get_config()` by `from_config(config)` = `cls(**config)`."""
+    """An object rebuilt from `get_config()` by `from_config(config)` = `cls(**config)`;
+    `get_config()` reports the constructor arguments named in `_config`, each read from the
+    attribute of the same name."""
+
+    _config: Tuple[str, ...] = ()
 
     def get_config(self) -> Dict[str, Any]:
-        return {}
+        return {key: getattr(self, key) for key in self._config}
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> Any:

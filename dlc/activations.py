@@ -124,24 +124,27 @@ class ELU(Activation):
         return {"alpha": self.alpha}
 
 
-class Sigmoid(Activation):
+class _FromOutput(Activation):
+    """An activation whose derivative is a function of its output (backward reads y only)."""
+
+    _forward: Any = None
+    _backward: Any = None
+
+    def forward(self, x, y):
+        type(self)._forward(x, y)
+
+    def backward(self, x, y, dy, dx):
+        type(self)._backward(y, dy, dx)
+
+
+class Sigmoid(_FromOutput):
     name = "sigmoid"
-
-    def forward(self, x, y):
-        _C.sigmoid_forward(x, y)
-
-    def backward(self, x, y, dy, dx):
-        _C.sigmoid_backward(y, dy, dx)
+    _forward, _backward = _C.sigmoid_forward, _C.sigmoid_backward
 
 
-class Tanh(Activation):
+class Tanh(_FromOutput):
     name = "tanh"
-
-    def forward(self, x, y):
-        _C.tanh_forward(x, y)
-
-    def backward(self, x, y, dy, dx):
-        _C.tanh_backward(y, dy, dx)
+    _forward, _backward = _C.tanh_forward, _C.tanh_backward
 
 
 class Softmax(Activation):

@@ -11,7 +11,7 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -42,6 +42,8 @@ class Initializer(Configurable):
 
 
 class _Random(Initializer):
+    _config = ("seed",)
+
     def __init__(self, seed: Optional[int] = None) -> None:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError(f"Argument `seed` must be an int or None, received {seed!r}")
@@ -49,9 +51,6 @@ class _Random(Initializer):
 
     def _gen(self) -> np.random.Generator:
         return np.random.default_rng(self.seed) if self.seed is not None else _random.generator()
-
-    def get_config(self) -> Dict[str, Any]:
-        return {"seed": self.seed}
 
 
 class Zeros(Initializer):
@@ -71,18 +70,19 @@ class Ones(Initializer):
 class Constant(Initializer):
     """Initializes to a constant `value`."""
 
+    _config = ("value",)
+
     def __init__(self, value: float = 0.0) -> None:
         self.value = float(value)
 
     def __call__(self, shape, dtype="float32"):
         return np.full(tuple(shape), self.value, np.float32)
 
-    def get_config(self):
-        return {"value": self.value}
-
 
 class RandomNormal(_Random):
     """Normal distribution with `mean` and `stddev` (Keras default 0.05)."""
+
+    _config = ("mean", "stddev", "seed")
 
     def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Optional[int] = None):
         super().__init__(seed)
@@ -91,12 +91,11 @@ class RandomNormal(_Random):
     def __call__(self, shape, dtype="float32"):
         return self._gen().normal(self.mean, self.stddev, tuple(shape)).astype(np.float32)
 
-    def get_config(self):
-        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
-
 
 class RandomUniform(_Random):
     """Uniform distribution on [minval, maxval) (Keras default [-0.05, 0.05))."""
+
+    _config = ("minval", "maxval", "seed")
 
     def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: Optional[int] = None):
         super().__init__(seed)
@@ -104,9 +103,6 @@ class RandomUniform(_Random):
 
     def __call__(self, shape, dtype="float32"):
         return self._gen().uniform(self.minval, self.maxval, tuple(shape)).astype(np.float32)
-
-    def get_config(self):
-        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
 
 
 def _truncated_normal(gen: np.random.Generator, stddev: float, shape) -> np.ndarray:
@@ -122,6 +118,8 @@ def _truncated_normal(gen: np.random.Generator, stddev: float, shape) -> np.ndar
 class TruncatedNormal(_Random):
     """Normal distribution truncated at two standard deviations."""
 
+    _config = ("mean", "stddev", "seed")
+
     def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Optional[int] = None):
         super().__init__(seed)
         self.mean, self.stddev = float(mean), float(stddev)
@@ -129,13 +127,12 @@ class TruncatedNormal(_Random):
     def __call__(self, shape, dtype="float32"):
         return _truncated_normal(self._gen(), self.stddev, tuple(shape)) + np.float32(self.mean)
 
-    def get_config(self):
-        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
-
 
 class VarianceScaling(_Random):
     """Keras's variance scaling: variance `scale / n` with n = fan_in, fan_out or their mean;
     `distribution` 'truncated_normal', 'untruncated_normal' or 'uniform'."""
+
+    _config = ("scale", "mode", "distribution", "seed")
 
     def __init__(self, scale: float = 1.0, mode: str = "fan_in",
                  distribution: str = "truncated_normal", seed: Optional[int] = None) -> None:
@@ -164,20 +161,12 @@ class VarianceScaling(_Random):
         limit = math.sqrt(3.0 * var)
         return gen.uniform(-limit, limit, shape).astype(np.float32)
 
-    def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
-                "seed": self.seed}
-
 
 def _preset(name: str, scale: float, mode: str, distribution: str, doc: str):
     def __init__(self, seed: Optional[int] = None) -> None:
         VarianceScaling.__init__(self, scale, mode, distribution, seed)
 
-    def get_config(self):
-        return {"seed": self.seed}
-
-    return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config,
-                                            "__doc__": doc})
+    return type(name, (VarianceScaling,), {"__init__": __init__, "_config": ("seed",), "__doc__": doc})
 
 
 GlorotUniform = _preset("GlorotUniform", 1.0, "fan_avg", "uniform",
@@ -192,6 +181,7 @@ LecunNormal = _preset("LecunNormal", 1.0, "fan_in", "truncated_normal",
                       "LeCun normal: truncated, stddev sqrt(1 / fan_in).")
 LecunUniform = _preset("LecunUniform", 1.0, "fan_in", "uniform",
                        "LeCun uniform: U(-l, l), l = sqrt(3 / fan_in).")
+
 
 _REGISTRY = Registry("initializer", Initializer, {
     "zeros": Zeros, "ones": Ones, "constant": Constant,

@@ -128,33 +128,34 @@ def _in_top_k(scores: np.ndarray, target: np.ndarray, k: int) -> np.ndarray:
     return (scores > target_score[:, None]).sum(axis=1) < k
 
 
-class TopKCategoricalAccuracy(_Counting):
+class _TopK(_Counting):
+    def __init__(self, k: int = 5, name: Optional[str] = None) -> None:
+        self.k = int(k)
+        super().__init__(name)
+
+    def _labels(self, y_true: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self._add(_in_top_k(_rows(y_pred), self._labels(y_true), self.k))
+
+
+class TopKCategoricalAccuracy(_TopK):
     """Fraction of samples whose one-hot label's class is among the k highest predictions."""
 
     name = "top_k_categorical_accuracy"
 
-    def __init__(self, k: int = 5, name: Optional[str] = None) -> None:
-        self.k = int(k)
-        super().__init__(name)
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        p, t = _rows(y_pred), _rows(y_true)
-        self._add(_in_top_k(p, t.argmax(axis=1), self.k))
+    def _labels(self, y_true):
+        return _rows(y_true).argmax(axis=1)
 
 
-class SparseTopKCategoricalAccuracy(_Counting):
+class SparseTopKCategoricalAccuracy(_TopK):
     """Fraction of samples whose integer label is among the k highest predictions."""
 
     name = "sparse_top_k_categorical_accuracy"
 
-    def __init__(self, k: int = 5, name: Optional[str] = None) -> None:
-        self.k = int(k)
-        super().__init__(name)
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        p = _rows(y_pred)
-        t = np.asarray(y_true).reshape(-1).astype(np.int64)
-        self._add(_in_top_k(p, t, self.k))
+    def _labels(self, y_true):
+        return np.asarray(y_true).reshape(-1).astype(np.int64)
 
 
 def confusion_matrix(y_true: Any, y_pred: Any, num_classes: Optional[int] = None) -> np.ndarray:

@@ -35,6 +35,8 @@ def _check(value: float, name: str) -> float:
 class L1L2(Regularizer):
     """`l1 * sum(|w|) + l2 * sum(w**2)`."""
 
+    _config = ("l1", "l2")
+
     def __init__(self, l1: float = 0.0, l2: float = 0.0) -> None:
         self.l1, self.l2 = _check(l1, "l1"), _check(l2, "l2")
 
@@ -48,28 +50,23 @@ class L1L2(Regularizer):
         if self.l2:
             out += np.float32(2.0 * self.l2) * w
 
-    def get_config(self):
-        return {"l1": self.l1, "l2": self.l2}
-
 
 class L1(L1L2):
     """`l1 * sum(|w|)` (Keras default l1=0.01)."""
 
+    _config = ("l1",)
+
     def __init__(self, l1: float = 0.01) -> None:
         super().__init__(l1=l1)
-
-    def get_config(self):
-        return {"l1": self.l1}
 
 
 class L2(L1L2):
     """`l2 * sum(w**2)` (Keras default l2=0.01)."""
 
+    _config = ("l2",)
+
     def __init__(self, l2: float = 0.01) -> None:
         super().__init__(l2=l2)
-
-    def get_config(self):
-        return {"l2": self.l2}
 
 
 def l1_l2(l1: float = 0.01, l2: float = 0.01) -> L1L2:

@@ -3,7 +3,6 @@ Keras cross-entropy on probabilities, binary cross-entropy, mean squared error.
 
 Forward against float64 references, backward against central differences of the float64
 reference (random directions), PyTorch parity, extreme logits, threads, binding refusals."""
-import os
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

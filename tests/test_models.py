@@ -1,7 +1,6 @@
 """Models: building, summary, training API, errors, reproducibility, saving, learning."""
 import contextlib
 import io
-import os
 
 import numpy as np
 import pytest

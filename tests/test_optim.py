@@ -8,7 +8,6 @@ coincide, with the epsilon conventions pinned:
     form equals it exactly when torch's eps at step t is eps / sqrt(1 - beta_2^t).
   - Keras weight decay is decoupled (w -= w wd lr), like torch AdamW.
 Large epsilons are used in some cases so that a wrong convention would be caught."""
-import os
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

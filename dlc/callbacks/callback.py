@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 
 from dlc._progress import Progbar
@@ -296,53 +296,27 @@ class CallbackList(Callback):
         for cb in self.callbacks:
             getattr(cb, hook)(*args, logs)
 
-    def on_batch_begin(self, batch: int, logs: Logs = None) -> None:
-        self._call("on_batch_begin", batch, logs=logs)
 
-    def on_batch_end(self, batch: int, logs: Logs = None) -> None:
-        self._call("on_batch_end", batch, logs=logs)
+def _forwarder(hook: str, with_index: bool) -> Callable[..., None]:
+    if with_index:
+        def forward(self: "CallbackList", index: int, logs: Logs = None) -> None:
+            self._call(hook, index, logs=logs)
+    else:
+        def forward(self: "CallbackList", logs: Logs = None) -> None:
+            self._call(hook, logs=logs)
+    forward.__name__ = hook
+    forward.__doc__ = f"Calls `{hook}` of every member."
+    return forward
 
-    def on_epoch_begin(self, epoch: int, logs: Logs = None) -> None:
-        self._call("on_epoch_begin", epoch, logs=logs)
 
-    def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
-        self._call("on_epoch_end", epoch, logs=logs)
-
-    def on_train_batch_begin(self, batch: int, logs: Logs = None) -> None:
-        self._call("on_train_batch_begin", batch, logs=logs)
-
-    def on_train_batch_end(self, batch: int, logs: Logs = None) -> None:
-        self._call("on_train_batch_end", batch, logs=logs)
-
-    def on_test_batch_begin(self, batch: int, logs: Logs = None) -> None:
-        self._call("on_test_batch_begin", batch, logs=logs)
-
-    def on_test_batch_end(self, batch: int, logs: Logs = None) -> None:
-        self._call("on_test_batch_end", batch, logs=logs)
-
-    def on_predict_batch_begin(self, batch: int, logs: Logs = None) -> None:
-        self._call("on_predict_batch_begin", batch, logs=logs)
-
-    def on_predict_batch_end(self, batch: int, logs: Logs = None) -> None:
-        self._call("on_predict_batch_end", batch, logs=logs)
-
-    def on_train_begin(self, logs: Logs = None) -> None:
-        self._call("on_train_begin", logs=logs)
-
-    def on_train_end(self, logs: Logs = None) -> None:
-        self._call("on_train_end", logs=logs)
-
-    def on_test_begin(self, logs: Logs = None) -> None:
-        self._call("on_test_begin", logs=logs)
-
-    def on_test_end(self, logs: Logs = None) -> None:
-        self._call("on_test_end", logs=logs)
-
-    def on_predict_begin(self, logs: Logs = None) -> None:
-        self._call("on_predict_begin", logs=logs)
-
-    def on_predict_end(self, logs: Logs = None) -> None:
-        self._call("on_predict_end", logs=logs)
+# Every hook of CallbackList forwards to its members' hook of the same name.
+for _hook in ("on_batch_begin", "on_batch_end", "on_epoch_begin", "on_epoch_end",
+              "on_train_batch_begin", "on_train_batch_end", "on_test_batch_begin",
+              "on_test_batch_end", "on_predict_batch_begin", "on_predict_batch_end"):
+    setattr(CallbackList, _hook, _forwarder(_hook, True))
+for _hook in ("on_train_begin", "on_train_end", "on_test_begin", "on_test_end",
+              "on_predict_begin", "on_predict_end"):
+    setattr(CallbackList, _hook, _forwarder(_hook, False))
 
 
 def _flatten(callbacks: Any) -> List[Callback]:

@@ -9,6 +9,14 @@ from dlc.layers.base import Layer, accumulate, shape_str
 
 
 class _Merge(Layer):
+    def _fold(self, ctx, xs, op) -> np.ndarray:
+        """op(...op(op(xs[0], xs[1]), xs[2])...) into the node's output buffer."""
+        y = ctx.buf("y", xs[0].shape)
+        op(xs[0], xs[1], out=y)
+        for x in xs[2:]:
+            op(y, x, out=y)
+        return y
+
     def _check(self, input_shape) -> None:
         if not isinstance(input_shape, list) or len(input_shape) < 2:
             raise ValueError(f"{type(self).__name__} '{self.name}' must be called on a list of at least 2 inputs, received {input_shape}")
@@ -34,11 +42,7 @@ class Add(_Merge):
     """
 
     def forward(self, ctx, xs, training):
-        y = ctx.buf("y", xs[0].shape)
-        np.add(xs[0], xs[1], out=y)
-        for x in xs[2:]:
-            np.add(y, x, out=y)
-        return y
+        return self._fold(ctx, xs, np.add)
 
     def backward(self, ctx, dy, dxs):
         for dx in dxs:
@@ -68,10 +72,7 @@ class Average(_Merge):
     """Averages a list of inputs of the same shape."""
 
     def forward(self, ctx, xs, training):
-        y = ctx.buf("y", xs[0].shape)
-        np.add(xs[0], xs[1], out=y)
-        for x in xs[2:]:
-            np.add(y, x, out=y)
+        y = self._fold(ctx, xs, np.add)
         y *= np.float32(1.0 / len(xs))
         return y
 
@@ -85,12 +86,8 @@ class Multiply(_Merge):
     """Multiplies a list of inputs of the same shape elementwise."""
 
     def forward(self, ctx, xs, training):
-        y = ctx.buf("y", xs[0].shape)
-        np.multiply(xs[0], xs[1], out=y)
-        for x in xs[2:]:
-            np.multiply(y, x, out=y)
         ctx.saved["xs"] = xs
-        return y
+        return self._fold(ctx, xs, np.multiply)
 
     def backward(self, ctx, dy, dxs):
         xs: List[np.ndarray] = ctx.saved["xs"]
