@@ -65,6 +65,19 @@ def keras_datasets_dir() -> str:
     return os.path.join(os.path.expanduser(keras_home), "datasets")
 
 
+def idx_folders(folder: str, keras_cache: bool) -> List[str]:
+    """Where a data set's IDX files may be, in order: `$DLC_DATA_DIR/<folder>`, each search
+    root's `<folder>`, and (keras_cache) Keras's cache `<folder>`."""
+    folders = []
+    env = os.environ.get("DLC_DATA_DIR")
+    if env:
+        folders.append(os.path.join(os.path.expanduser(env), folder))
+    folders += [os.path.join(root, folder) for root in dlc_search_roots()]
+    if keras_cache:
+        folders.append(os.path.join(keras_datasets_dir(), folder))
+    return folders
+
+
 def find_idx_folder(folders: Sequence[str]) -> Optional[str]:
     """The first folder that holds all four IDX ``.gz`` files, or None."""
     for folder in folders:

@@ -52,13 +52,7 @@ def load_data() -> Splits:
     Fashion-MNIST (Zalando Research) is distributed under the MIT license.
     """
     home = os.path.join(_common.dlc_home_datasets(), _FOLDER)
-    folders = []
-    env = os.environ.get("DLC_DATA_DIR")
-    if env:
-        folders.append(os.path.join(os.path.expanduser(env), _FOLDER))
-    folders += [os.path.join(root, _FOLDER) for root in _common.dlc_search_roots()]
-    folders.append(os.path.join(_common.keras_datasets_dir(), _FOLDER))
-    found = _common.find_idx_folder(folders)
+    found = _common.find_idx_folder(_common.idx_folders(_FOLDER, keras_cache=True))
     if found is not None:
         return _common.load_idx_folder(found)
 

@@ -54,12 +54,7 @@ def load_data(path: str = "mnist.npz") -> Splits:
                          f"{path!r}")
     home = _common.dlc_home_datasets()
     roots = _common.dlc_search_roots()
-    folders = []
-    env = os.environ.get("DLC_DATA_DIR")
-    if env:
-        folders.append(os.path.join(os.path.expanduser(env), _FOLDER))
-    folders += [os.path.join(root, _FOLDER) for root in roots]
-    found = _common.find_idx_folder(folders)
+    found = _common.find_idx_folder(_common.idx_folders(_FOLDER, keras_cache=False))
     if found is not None:
         return _common.load_idx_folder(found)
     for root in roots + [_common.keras_datasets_dir()]:
