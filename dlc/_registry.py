@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import difflib
+import types
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 
@@ -92,3 +93,17 @@ class Configurable:
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> Any:
         return cls(**config)
+
+
+def missing_attribute(module_name: str, namespace: Dict[str, Any]) -> Callable[[str], Any]:
+    """A module `__getattr__` that answers a name the module lacks with Keras's kind of
+    message and the nearest public names it has."""
+
+    def __getattr__(name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        public = [k for k, v in namespace.items() if not k.startswith("_") and not isinstance(v, types.ModuleType)]
+        raise AttributeError(f"module {module_name!r} has no attribute {name!r}: dlc does not "
+                             f"provide it." + closest(name, public))
+
+    return __getattr__

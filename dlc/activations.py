@@ -230,3 +230,9 @@ def serialize(act: Activation) -> Any:
     return act.serialize()
 
 
+
+
+def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones
+    from dlc._registry import missing_attribute
+
+    return missing_attribute(__name__, globals())(name)

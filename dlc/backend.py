@@ -1,24 +1,14 @@
 """Keras's `backend` helpers that ported code calls: dlc is channels-last and float32."""
 from __future__ import annotations
 
+from dlc.config import epsilon, floatx, image_data_format
 from dlc.layers.base import clear_session
-
-EPSILON = 1e-7
-
-
-def image_data_format() -> str:
-    """Always 'channels_last' (NHWC), dlc's layout."""
-    return "channels_last"
-
-
-def floatx() -> str:
-    """Always 'float32'."""
-    return "float32"
-
-
-def epsilon() -> float:
-    """The fuzz factor used by losses (1e-7, as Keras)."""
-    return EPSILON
 
 
 __all__ = ["clear_session", "epsilon", "floatx", "image_data_format"]
+
+
+def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones
+    from dlc._registry import missing_attribute
+
+    return missing_attribute(__name__, globals())(name)

@@ -208,3 +208,9 @@ def serialize(init: Any) -> Any:
     if isinstance(init, Initializer):
         return _serialize(init)
     return getattr(init, "__name__", repr(init))
+
+
+def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones
+    from dlc._registry import missing_attribute
+
+    return missing_attribute(__name__, globals())(name)

@@ -18,9 +18,9 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from dlc import _C
+from dlc import config as _config
 from dlc._registry import Registry
 
-EPSILON = 1e-7  # Keras's backend.epsilon()
 
 
 def _rows(a: np.ndarray) -> np.ndarray:
@@ -148,7 +148,7 @@ class CategoricalCrossentropy(Loss):
         if self.from_logits:
             _C.softmax_xent_forward(p, t, self._scratch(p.shape), out)
         else:
-            _C.xent_forward(p, t, out, epsilon=EPSILON)
+            _C.xent_forward(p, t, out, epsilon=_config.epsilon())
 
     def backward(self, y_pred, y_true, scale, dy):
         p, t = _rows(y_pred), _rows(y_true)
@@ -157,7 +157,7 @@ class CategoricalCrossentropy(Loss):
             _C.softmax_xent_forward(p, t, probs, self._scratch((p.shape[0],)))
             _C.softmax_xent_backward(probs, t, _rows(dy), scale=scale)
         else:
-            _C.xent_backward(p, t, _rows(dy), scale=scale, epsilon=EPSILON)
+            _C.xent_backward(p, t, _rows(dy), scale=scale, epsilon=_config.epsilon())
 
     # Fused path: logits of a softmax output layer.
     def fused_per_sample(self, logits, y_true, probs, out):
@@ -253,7 +253,7 @@ class SparseCategoricalCrossentropy(Loss):
         if self.from_logits:
             _C.softmax_xent_sparse_forward(p, lab, self._scratch("probs", p.shape), out)
         else:
-            _C.xent_forward(p, self._onehot(lab, p.shape[1]), out, epsilon=EPSILON)
+            _C.xent_forward(p, self._onehot(lab, p.shape[1]), out, epsilon=_config.epsilon())
 
     def backward(self, y_pred, y_true, scale, dy):
         p, lab = _rows(y_pred), self._labels(y_true)
@@ -262,7 +262,7 @@ class SparseCategoricalCrossentropy(Loss):
             _C.softmax_xent_sparse_forward(p, lab, probs, self._scratch("loss", (p.shape[0],)))
             _C.softmax_xent_sparse_backward(probs, lab, _rows(dy), scale=scale)
         else:
-            _C.xent_backward(p, self._onehot(lab, p.shape[1]), _rows(dy), scale=scale, epsilon=EPSILON)
+            _C.xent_backward(p, self._onehot(lab, p.shape[1]), _rows(dy), scale=scale, epsilon=_config.epsilon())
 
     def fused_per_sample(self, logits, y_true, probs, out):
         _C.softmax_xent_sparse_forward(_rows(logits), self._labels(y_true), _rows(probs), out)
@@ -312,11 +312,11 @@ class BinaryCrossentropy(Loss):
 
     def per_sample(self, y_pred, y_true, out):
         _C.bce_forward(_rows(y_pred), _rows(y_true.reshape(y_pred.shape)), out,
-                       from_logits=self.from_logits, epsilon=EPSILON)
+                       from_logits=self.from_logits, epsilon=_config.epsilon())
 
     def backward(self, y_pred, y_true, scale, dy):
         _C.bce_backward(_rows(y_pred), _rows(y_true.reshape(y_pred.shape)), _rows(dy), scale=scale,
-                        from_logits=self.from_logits, epsilon=EPSILON)
+                        from_logits=self.from_logits, epsilon=_config.epsilon())
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         y_true = np.array(y_true, dtype=np.float32)
@@ -400,3 +400,9 @@ def get(identifier: Any) -> Loss:
     elif not isinstance(identifier, (str, dict, Loss, type)):
         identifier = type(identifier).__name__  # an instance of Keras's own loss class
     return _REGISTRY.get(identifier)
+
+
+def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones
+    from dlc._registry import missing_attribute
+
+    return missing_attribute(__name__, globals())(name)

@@ -278,3 +278,9 @@ def get(identifier: Any, loss: Any = None, output_shape: Any = None, target_shap
         identifier = getattr(identifier, "__name__", None) or type(identifier).__name__
     return _REGISTRY.get(identifier)
 
+
+
+def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones
+    from dlc._registry import missing_attribute
+
+    return missing_attribute(__name__, globals())(name)

@@ -379,3 +379,9 @@ def get(identifier: Any) -> Optimizer:
     except TypeError:
         raise ValueError(f"Could not interpret optimizer {identifier!r}: pass a name such as 'adam' "
                          f"or a dlc.optimizers instance") from None
+
+
+def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones
+    from dlc._registry import missing_attribute
+
+    return missing_attribute(__name__, globals())(name)

@@ -85,3 +85,14 @@ def get(identifier: Any) -> Any:
 def serialize(reg: Any) -> Any:
     """`{'class_name': ..., 'config': ...}` of a regularizer (None stays None)."""
     return _serialize(reg)
+
+
+# Keras's lowercase spellings: `dlc.regularizers.l2(1e-4)`.
+l1 = L1
+l2 = L2
+
+
+def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones
+    from dlc._registry import missing_attribute
+
+    return missing_attribute(__name__, globals())(name)

@@ -150,3 +150,9 @@ def normalize(x: Any, axis: int = -1, order: int = 2) -> np.ndarray:
     norm = np.linalg.norm(x, ord=order, axis=axis, keepdims=True)
     norm = np.where(norm == 0, np.ones_like(norm), norm)
     return x / norm
+
+
+def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones
+    from dlc._registry import missing_attribute
+
+    return missing_attribute(__name__, globals())(name)

@@ -38,3 +38,9 @@ __all__ = [
     "ReduceLROnPlateau", "LearningRateScheduler", "ModelCheckpoint", "CSVLogger",
     "TerminateOnNaN", "LambdaCallback",
 ]
+
+
+def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones
+    from dlc._registry import missing_attribute
+
+    return missing_attribute(__name__, globals())(name)

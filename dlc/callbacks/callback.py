@@ -402,8 +402,12 @@ class ProgbarLogger(Callback):
 
     def set_params(self, params: Dict[str, Any]) -> None:
         super().set_params(params)
+        from dlc import config
+
         level = params.get("verbose", 1)
         self.verbose = 1 if level == "auto" else int(level)
+        if self.verbose == 1 and not config.is_interactive_logging_enabled():
+            self.verbose = 2
         self.epochs = params.get("epochs", 1)
         self.target = params.get("steps")
 

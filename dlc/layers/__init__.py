@@ -25,3 +25,9 @@ __all__ = [
     "InputLayer", "KerasTensor", "Layer", "LeakyReLU", "MaxPool2D", "MaxPooling2D", "Maximum",
     "Minimum", "Multiply", "ReLU", "Reshape", "SeparableConv2D", "Softmax", "Subtract", "UpSampling2D", "ZeroPadding2D",
 ]
+
+
+def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones
+    from dlc._registry import missing_attribute
+
+    return missing_attribute(__name__, globals())(name)

@@ -22,3 +22,9 @@ from dlc.models.sequential import Sequential
 from dlc.saving import load_model, model_from_config
 
 __all__ = ["Model", "Sequential", "load_model", "model_from_config"]
+
+
+def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones
+    from dlc._registry import missing_attribute
+
+    return missing_attribute(__name__, globals())(name)

@@ -1,0 +1,1 @@
+"""`keras.preprocessing`: the Keras 2 data-preparation namespace course material still uses."""
