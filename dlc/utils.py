@@ -20,7 +20,57 @@ import numpy as np
 from dlc import _random
 from dlc._progress import Progbar
 
-__all__ = ["set_random_seed", "to_categorical", "normalize", "Progbar"]
+__all__ = ["set_random_seed", "to_categorical", "normalize", "Progbar", "PyDataset", "Sequence"]
+
+
+class PyDataset:
+    """Base class for data sets that hand `fit`, `evaluate` and `predict` one batch at a time.
+
+    Subclasses implement `__len__` (the number of batches per epoch) and `__getitem__(index)`
+    (the batch at that index: `x`, `(x, y)` or `(x, y, sample_weight)`), and may implement
+    `on_epoch_end()` (e.g. to reshuffle). `fit(shuffle=True)` visits the batches in a new order
+    each epoch. Keras 2's `keras.utils.Sequence` is the same class.
+
+    Args:
+        workers, use_multiprocessing, max_queue_size: Keras's parallel loading settings; dlc
+            loads batches in the calling thread, in order, so these only need to be valid.
+
+    Example:
+
+    >>> class Batches(dlc.utils.PyDataset):
+    ...     def __init__(self, x, y, batch_size=32, **kwargs):
+    ...         super().__init__(**kwargs)
+    ...         self.x, self.y, self.batch_size = x, y, batch_size
+    ...     def __len__(self):
+    ...         return -(-len(self.x) // self.batch_size)
+    ...     def __getitem__(self, i):
+    ...         s = slice(i * self.batch_size, (i + 1) * self.batch_size)
+    ...         return self.x[s], self.y[s]
+    >>> model.fit(Batches(x_train, y_train), epochs=3)
+    """
+
+    def __init__(self, workers: int = 1, use_multiprocessing: bool = False, max_queue_size: int = 10) -> None:
+        for name, value in (("workers", workers), ("max_queue_size", max_queue_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"PyDataset: argument `{name}` must be an int >= 1, received {value!r}")
+        self.workers, self.use_multiprocessing, self.max_queue_size = workers, bool(use_multiprocessing), max_queue_size
+
+    def __getitem__(self, index: int) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}.__getitem__: return the batch at `index`")
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__}.__len__: return the number of batches")
+
+    @property
+    def num_batches(self) -> int:
+        """The number of batches per epoch (`len(self)`)."""
+        return len(self)
+
+    def on_epoch_end(self) -> None:
+        """Called after every epoch of `fit` (override to reshuffle)."""
+
+
+Sequence = PyDataset  # Keras 2's name
 
 
 def set_random_seed(seed: int) -> None:

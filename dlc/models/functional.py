@@ -287,6 +287,18 @@ class Functional(Layer):
         return self._outputs if self._outputs_is_list else self._outputs[0]
 
     @property
+    def output_names(self) -> List[str]:
+        """The names of the layers producing the outputs (the keys of dict targets and losses)."""
+        self._ensure_graph()
+        return [t.node.layer.name if t.node is not None else t.name for t in self._outputs]
+
+    @property
+    def input_names(self) -> List[str]:
+        """The names of the input layers (the keys of dict inputs)."""
+        self._ensure_graph()
+        return [t.name for t in self._inputs]
+
+    @property
     def input_shape(self) -> Any:
         shapes = [t.shape for t in self.inputs]
         return shapes if self._inputs_is_list else shapes[0]

@@ -50,7 +50,10 @@ class Model(Trainer, Functional):
         items = as_list(inputs)
         if items and all(isinstance(t, KerasTensor) for t in items):
             return Layer.__call__(self, inputs)
-        xs = self._prepare_x(inputs)
+        from dlc.trainers.data_adapters import check_inputs
+
+        self._maybe_build_from_data(inputs)
+        xs = check_inputs("__call__", self, inputs)
         self._ensure_arena()
         with self._workspace() as ws:
             outs = self.run_forward(ws, [np.ascontiguousarray(x, dtype=np.float32) for x in xs],

@@ -1,10 +1,15 @@
 """What `compile()` decides, and what each training step reads from it.
 
-- `CompileLoss`: the loss, and the one decision about fusing it with the model's softmax
-  output (made when the model is compiled, or when it is first built if that comes later).
-- `StepPlan`: what every step of one compiled model over one arena needs: the trainable
-  variables, the contiguous runs of the arena the optimizer updates, the regularized weights.
-- `Trackers`: the loss mean and the metrics of one loop.
+- `CompileLoss`: the loss of every output (one for all, a list, or a dict by output name), their
+  `loss_weights`, and the one decision per output about fusing the loss with a softmax output
+  layer (made when the model is compiled, or when it is first built if that comes later).
+- `StepPlan`: what every step over one arena needs: the trainable variables, the contiguous
+  runs of the arena the optimizer updates, the regularized weights.
+- `Trackers`: the loss means and the metrics of one loop, with Keras's log names.
+
+Losses reduce as Keras's default 'sum_over_batch_size': a batch's loss is
+`sum(sample_weight * per_sample_loss) / rows`, and the logged loss is the mean of the batch
+losses weighted by batch size; metrics ignore sample weights, `weighted_metrics` use them.
 """
 from __future__ import annotations
 
@@ -17,81 +22,149 @@ from dlc import losses as _losses
 from dlc import metrics as _metrics
 from dlc._arena import Arena, Variable
 from dlc.layers.base import Node
-from dlc.trainers.data_adapters import rows
+from dlc.trainers.data_adapters import Batch, rows
+
+
+def per_output(value: Any, names: List[str], what: str, nested: bool = False) -> List[Any]:
+    """A compile argument (one value for all outputs, a list per output, or a dict by output
+    name) as a list aligned with `names`. nested: a flat list is one value for all outputs
+    (metrics), a list of lists/None is per output."""
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(names))
+        if unknown:
+            raise ValueError(f"compile: argument `{what}` has keys {unknown}; the model's outputs are {names}")
+        return [value.get(n) for n in names]
+    if isinstance(value, (list, tuple)) and not nested:
+        if len(value) != len(names):
+            raise ValueError(f"compile: argument `{what}` must have one entry per output {names}, "
+                             f"received {len(value)}")
+        return list(value)
+    if nested and isinstance(value, (list, tuple)) and len(names) > 1 and len(value) == len(names) and all(
+            v is None or isinstance(v, (list, tuple)) for v in value):
+        return list(value)
+    return [value] * len(names)
 
 
 class CompileLoss:
-    """The compiled loss of a model with one output.
+    """The compiled losses of a model, resolved against its outputs."""
 
-    When the output layer ends in a softmax and the loss is (sparse) categorical cross-entropy
-    on probabilities, the step computes the loss and its gradient from the softmax's input (the
-    logits) with one fused, numerically stable kernel, and the output layer's backward starts
-    from that gradient (`backward_linear`).
-    """
+    def __init__(self, loss: Any, loss_weights: Any = None) -> None:
+        self.spec, self.weights_spec = loss, loss_weights
+        if not isinstance(loss, (dict, list, tuple)):
+            _losses.get(loss) if loss is not None else None  # fail at compile on a bad name
+        self.losses: List[Optional[_losses.Loss]] = []
+        self.weights: List[float] = []
+        self._fused: List[Optional[Node]] = []
+        self._decided_for: Optional[int] = None
 
-    def __init__(self, loss: Any) -> None:
-        self.loss: Optional[_losses.Loss] = _losses.get(loss) if loss is not None else None
-        self._fused: Optional[Node] = None
-        self._decided_for: Optional[int] = None  # graph version the fusion was decided for
-
-    def decide(self, model: Any) -> None:
-        """Decides the fusion for `model`'s current graph (once per graph)."""
+    def resolve(self, model: Any) -> None:
+        """Per output, its loss, weight and fusion, for `model`'s current graph (once per graph)."""
         if self._decided_for == model._graph_version:
             return
-        self._fused = _fusable_output(model, self.loss)
+        names = model.output_names
+        specs = per_output(self.spec, names, "loss") if self.spec is not None else [None] * len(names)
+        self.losses = [_losses.get(s) if s is not None else None for s in specs]
+        ws = per_output(self.weights_spec, names, "loss_weights") if self.weights_spec is not None else [1.0] * len(names)
+        self.weights = []
+        for name, w in zip(names, ws):
+            if w is None:
+                w = 1.0
+            if isinstance(w, bool) or not isinstance(w, (int, float, np.floating, np.integer)) or not np.isfinite(w):
+                raise ValueError(f"compile: argument `loss_weights` for output '{name}' must be a finite number, received {w!r}")
+            self.weights.append(float(w))
+        self._fused = [_fusable_output(model, i, loss) for i, loss in enumerate(self.losses)]
         self._decided_for = model._graph_version
 
     @property
-    def fused_node(self) -> Optional[Node]:
-        return self._fused
+    def loss(self) -> Any:
+        """The first output's loss (Keras's `model.loss` for one output)."""
+        return self.losses[0] if self.losses else None
 
-    def forward_backward(self, model: Any, tape: Any, y: np.ndarray) -> Tuple[float, List[Any], Dict[int, np.ndarray]]:
-        """The batch's mean loss and the gradients to start the backward pass from:
-        `(loss, output_grads, linear_grads)` for `Functional.run_backward`."""
-        loss, scratch = self.loss, tape.ws.scratch
-        y_pred = tape.outputs[0]
-        if hasattr(loss, "transform_targets"):
-            loss.transform_targets(y)
-        per_sample = scratch.buf("loss", (rows(y_pred.shape),))
-        d = scratch.zeros("dy_out", y_pred.shape)
-        if self._fused is not None:
-            logits = model.saved_of(tape, self._fused)["z"]
-            probs = scratch.buf("probs", logits.shape)
-            loss.fused_per_sample(logits, y, probs, per_sample)
-            loss.fused_backward(probs, y, 1.0 / per_sample.size, d)
-            return float(np.mean(per_sample, dtype=np.float64)), [None], {0: d}
-        loss.per_sample(y_pred, y, per_sample)
-        loss.backward(y_pred, y, 1.0 / per_sample.size, d)
-        return float(np.mean(per_sample, dtype=np.float64)), [d], {}
+    def fused_node(self, i: int = 0) -> Optional[Node]:
+        return self._fused[i] if i < len(self._fused) else None
 
-    def value(self, tape: Any, y: np.ndarray) -> float:
-        """The batch's mean loss, no gradient (evaluation)."""
-        loss, y_pred = self.loss, tape.outputs[0]
-        if hasattr(loss, "transform_targets"):
-            loss.transform_targets(y)
-        per_sample = tape.ws.scratch.buf("loss_eval", (rows(y_pred.shape),))
-        loss.per_sample(y_pred, y, per_sample)
+    def forward_backward(self, model: Any, tape: Any, batch: Batch) -> Tuple[float, List[float], List[Any], Dict[int, np.ndarray]]:
+        """The batch's total loss, each output's loss, and the gradients to start the backward
+        pass from: `(total, per_output, output_grads, linear_grads)`."""
+        total, values, grads, linear = 0.0, [], [], {}
+        for i, loss in enumerate(self.losses):
+            if loss is None:
+                values.append(0.0)
+                grads.append(None)
+                continue
+            y, w = batch.ys[i], batch.sws[i]
+            y_pred = tape.outputs[i]
+            if hasattr(loss, "transform_targets"):
+                loss.transform_targets(y)
+            scratch = tape.ws.scratch
+            per_sample = scratch.buf(f"loss{i}", (rows(y_pred.shape),))
+            d = scratch.zeros(f"dy_out{i}", y_pred.shape)
+            scale = 1.0 / per_sample.size
+            fused = self._fused[i]
+            if fused is not None:
+                logits = model.saved_of(tape, fused)["z"]
+                probs = scratch.buf(f"probs{i}", logits.shape)
+                loss.fused_per_sample(logits, y, probs, per_sample)
+                loss.fused_backward(probs, y, scale, d)
+                linear[i] = d
+                grads.append(None)
+            else:
+                loss.per_sample(y_pred, y, per_sample)
+                loss.backward(y_pred, y, scale, d)
+                grads.append(d)
+            value = _weighted_mean(per_sample, w)
+            if w is not None:
+                d.reshape(w.shape[0], -1)[...] *= w[:, None]
+            if self.weights[i] != 1.0:
+                d *= np.float32(self.weights[i])
+            values.append(value)
+            total += self.weights[i] * value
+        return total, values, grads, linear
+
+    def value(self, tape: Any, batch: Batch) -> Tuple[float, List[float]]:
+        """The batch's total loss and each output's loss, no gradient (evaluation)."""
+        total, values = 0.0, []
+        for i, loss in enumerate(self.losses):
+            if loss is None:
+                values.append(0.0)
+                continue
+            y, y_pred = batch.ys[i], tape.outputs[i]
+            if hasattr(loss, "transform_targets"):
+                loss.transform_targets(y)
+            per_sample = tape.ws.scratch.buf(f"loss_eval{i}", (rows(y_pred.shape),))
+            loss.per_sample(y_pred, y, per_sample)
+            value = _weighted_mean(per_sample, batch.sws[i])
+            values.append(value)
+            total += self.weights[i] * value
+        return total, values
+
+
+def _weighted_mean(per_sample: np.ndarray, w: Optional[np.ndarray]) -> float:
+    """sum(w * loss) / rows (Keras's 'sum_over_batch_size'), in float64."""
+    if w is None:
         return float(np.mean(per_sample, dtype=np.float64))
+    per = per_sample.reshape(w.shape[0], -1).astype(np.float64)
+    return float((per * w[:, None]).sum() / per_sample.size)
 
 
-def _fusable_output(model: Any, loss: Any) -> Optional[Node]:
-    """The output node whose softmax the loss can take over, if any: a softmax-activated layer
-    whose output feeds nothing else in the graph."""
+def _fusable_output(model: Any, i: int, loss: Any) -> Optional[Node]:
+    """The node of output `i` whose softmax the loss can take over, if any: a softmax-activated
+    layer whose output feeds nothing else in the graph."""
     if not getattr(loss, "supports_fused_softmax", False) or getattr(loss, "from_logits", True):
         return None
-    if len(model._outputs) != 1:
-        return None
-    t = model._outputs[0]
+    t = model._outputs[i]
     act = getattr(t.node.layer, "activation", None) if t.node is not None else None
     if act is None or not act.is_softmax:
         return None
     if any(src is t for nd in model._nodes for src in nd.inputs):
         return None
+    if sum(o is t for o in model._outputs) > 1:
+        return None
     return t.node
 
 
 class StepPlan:
-    """What every step over one arena needs, computed once per fit (and cached by the
+    """What every step over one arena needs, computed once per loop (and cached by the
     `*_on_batch` calls while nothing changes)."""
 
     def __init__(self, model: Any) -> None:
@@ -110,8 +183,8 @@ class StepPlan:
                 and all(v.arena is self.arena for v in self.variables))
 
     def regularization(self, with_gradients: bool) -> float:
-        """The regularization penalty of the trainable weights; with_gradients adds its
-        gradient to theirs."""
+        """The regularization penalty of the trainable weights (the same in training and
+        evaluation, as Keras); with_gradients adds its gradient to theirs."""
         total = 0.0
         for v in self.regularized:
             total += v.regularizer(v.value)
@@ -142,36 +215,74 @@ def trainable_runs(arena: Arena, trainable_ids: Set[int]) -> List[Tuple[int, int
 
 
 class Trackers:
-    """The running loss mean and the metrics of one loop, resolved for targets like `y`
-    ('accuracy' picks binary, categorical or sparse categorical accuracy as Keras does)."""
+    """The running loss means and the metrics of one loop, with Keras's names: `loss`, then
+    `<output>_loss` per output when there are several, then each metric (`<output>_<metric>`
+    when there are several outputs; `weighted_<metric>` for a weighted metric whose plain name
+    is taken)."""
 
-    def __init__(self, specs: Sequence[Any], loss: Any, output_shape: Any, y: np.ndarray) -> None:
+    def __init__(self, model: Any, metric_specs: Any, weighted_specs: Any, targets: Sequence[Any]) -> None:
+        names, losses = model.output_names, model._compile_loss.losses
         self.loss = _metrics.Mean(name="loss")
-        target_shape = (None,) + tuple(y.shape[1:])
-        self.metrics: List[_metrics.Metric] = []
-        for spec in specs:
-            m = _metrics.get(copy.deepcopy(spec) if isinstance(spec, _metrics.Metric) else spec,
-                             loss, output_shape, target_shape)
-            m.reset_state()
-            self.metrics.append(m)
+        self.output_losses = [_metrics.Mean(name=f"{n}_loss") for n in names] if len(names) > 1 else []
+        self.metrics: List[Tuple[int, bool, str, _metrics.Metric]] = []
+        taken = {"loss"} | {m.name for m in self.output_losses}
+        for weighted, specs in ((False, metric_specs), (True, weighted_specs)):
+            if specs is None:
+                continue
+            for i, out_specs in enumerate(per_output(specs, names, "metrics", nested=True)):
+                target = targets[i] if i < len(targets) else None
+                target_shape = (None,) + tuple(target.shape[1:]) if target is not None else None
+                for spec in _flat(out_specs):
+                    m = _metrics.get(copy.deepcopy(spec) if isinstance(spec, _metrics.Metric) else spec,
+                                     losses[i] if i < len(losses) else None, model._outputs[i].shape, target_shape)
+                    m.reset_state()
+                    name = f"{names[i]}_{m.name}" if len(names) > 1 else m.name
+                    if weighted and name in taken:
+                        name = f"weighted_{name}"
+                    taken.add(name)
+                    self.metrics.append((i, weighted, name, m))
 
-    def update(self, loss_value: float, y: np.ndarray, y_pred: np.ndarray) -> None:
-        self.loss.update_state(loss_value, sample_weight=y.shape[0])
-        for metric in self.metrics:
-            metric.update_state(y, y_pred)
+    def update(self, loss_value: float, output_losses: List[float], batch: Batch, outputs: List[np.ndarray]) -> None:
+        n = batch.xs[0].shape[0]
+        self.loss.update_state(loss_value, sample_weight=n)
+        for tracker, value in zip(self.output_losses, output_losses):
+            tracker.update_state(value, sample_weight=n)
+        for i, weighted, _, metric in self.metrics:
+            if batch.ys[i] is None:
+                continue
+            if weighted and batch.sws[i] is not None:
+                metric.update_state(batch.ys[i], outputs[i], sample_weight=batch.sws[i])
+            else:
+                metric.update_state(batch.ys[i], outputs[i])
 
     def reset(self) -> None:
         self.loss.reset_state()
-        for m in self.metrics:
+        for m in self.output_losses:
+            m.reset_state()
+        for _, _, _, m in self.metrics:
             m.reset_state()
 
-    def logs(self) -> Dict[str, float]:
-        logs = {m.name: float(m.result()) for m in self.metrics}
-        logs["loss"] = float(self.loss.result())
-        return dict(sorted(logs.items()))
+    def names(self) -> List[str]:
+        return ["loss"] + [m.name for m in self.output_losses] + [name for _, _, name, _ in self.metrics]
+
+    def _results(self) -> List[Tuple[str, Any]]:
+        out = [("loss", float(self.loss.result()))]
+        out += [(m.name, float(m.result())) for m in self.output_losses]
+        for _, _, name, m in self.metrics:
+            r = m.result()
+            out.append((name, float(r) if np.ndim(r) == 0 else r))
+        return out
+
+    def logs(self) -> Dict[str, Any]:
+        return dict(sorted(self._results()))
 
     def values(self) -> Any:
-        """Keras's return value: the loss alone, or `[loss, metric1, ...]`."""
-        logs = self.logs()
-        values = [logs["loss"]] + [logs[m.name] for m in self.metrics]
+        """Keras's return value: the loss alone, or `[loss, output losses..., metrics...]`."""
+        values = [v for _, v in self._results()]
         return values if len(values) > 1 else values[0]
+
+
+def _flat(specs: Any) -> List[Any]:
+    if specs is None:
+        return []
+    return list(specs) if isinstance(specs, (list, tuple)) else [specs]
