@@ -4,7 +4,10 @@ from dlc.layers.conv import Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableC
 from dlc.layers.core import (
     ELU, Activation, Dense, Dropout, Flatten, Input, InputLayer, LeakyReLU, ReLU, Reshape, Softmax,
 )
-from dlc.layers.merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
+from dlc.layers.merge import (
+    Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, TensorOp, add, average, concatenate,
+    maximum, minimum, multiply, subtract,
+)
 from dlc.layers.normalization import BatchNormalization
 from dlc.layers.reshaping import UpSampling2D, ZeroPadding2D
 from dlc.layers.pooling import (
@@ -23,7 +26,7 @@ __all__ = [
     "Concatenate", "Conv2D", "Conv2DTranspose", "Convolution2D", "DepthwiseConv2D", "Dense", "Dropout", "ELU", "Flatten",
     "GlobalAveragePooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D", "GlobalMaxPooling2D", "Input",
     "InputLayer", "KerasTensor", "Layer", "LeakyReLU", "MaxPool2D", "MaxPooling2D", "Maximum",
-    "Minimum", "Multiply", "ReLU", "Reshape", "SeparableConv2D", "Softmax", "Subtract", "UpSampling2D", "ZeroPadding2D",
+    "Minimum", "Multiply", "ReLU", "TensorOp", "add", "average", "concatenate", "maximum", "minimum", "multiply", "subtract", "Reshape", "SeparableConv2D", "Softmax", "Subtract", "UpSampling2D", "ZeroPadding2D",
 ]
 
 

@@ -115,6 +115,45 @@ class KerasTensor:
     def __repr__(self) -> str:
         return f"<KerasTensor shape={shape_str(self.shape)}, name={self.name}>"
 
+    # Arithmetic on symbolic tensors adds a TensorOp node to the graph (x + shortcut, x * 0.5).
+    def _op(self, op: str, other: Any, reverse: bool = False) -> "KerasTensor":
+        from dlc.layers.merge import TensorOp
+
+        if isinstance(other, KerasTensor):
+            return TensorOp(op)([other, self] if reverse else [self, other])
+        if isinstance(other, (int, float, np.number)) and not isinstance(other, bool):
+            return TensorOp(op, scalar=other, reverse=reverse)(self)
+        return NotImplemented
+
+    def __add__(self, other: Any) -> "KerasTensor":
+        return self._op("add", other)
+
+    def __radd__(self, other: Any) -> "KerasTensor":
+        return self._op("add", other, reverse=True)
+
+    def __sub__(self, other: Any) -> "KerasTensor":
+        return self._op("subtract", other)
+
+    def __rsub__(self, other: Any) -> "KerasTensor":
+        return self._op("subtract", other, reverse=True)
+
+    def __mul__(self, other: Any) -> "KerasTensor":
+        return self._op("multiply", other)
+
+    def __rmul__(self, other: Any) -> "KerasTensor":
+        return self._op("multiply", other, reverse=True)
+
+    def __truediv__(self, other: Any) -> "KerasTensor":
+        return self._op("divide", other)
+
+    def __rtruediv__(self, other: Any) -> "KerasTensor":
+        return self._op("divide", other, reverse=True)
+
+    def __neg__(self) -> "KerasTensor":
+        from dlc.layers.merge import TensorOp
+
+        return TensorOp("negative")(self)
+
 
 class Node:
     """One call of a layer in a graph: its inputs, its output and its runtime context."""

@@ -191,3 +191,118 @@ class Concatenate(_Merge):
             if dx is not None:
                 np.add(dx, dy[tuple(index)], out=dx)
             start += size
+
+
+def _broadcast(a: tuple, b: tuple) -> tuple:
+    """NumPy's broadcast of two shapes with None for unknown sizes."""
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    out = []
+    for x, y in zip(a, b):
+        if x == 1:
+            out.append(y)
+        elif y == 1 or y is None or x is None or x == y:
+            out.append(x if x is not None else y)
+        else:
+            raise ValueError(f"cannot broadcast shapes {shape_str(a)} and {shape_str(b)}")
+    return tuple(out)
+
+
+def _reduce_to(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """`g` summed over the axes along which an operand of `shape` was broadcast."""
+    extra = g.ndim - len(shape)
+    if extra:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, d in enumerate(shape) if d == 1 and g.shape[i] != 1)
+    return g.sum(axis=axes, keepdims=True) if axes else g
+
+
+class TensorOp(Layer):
+    """An elementwise arithmetic node: what `a + b`, `a - b`, `a * b`, `a / b` and `-a` build on
+    symbolic tensors (with NumPy broadcasting), and `a + 2.0`, `1 - a`, ... with a scalar.
+
+    Args:
+        op: 'add', 'subtract', 'multiply', 'divide' or 'negative'.
+        scalar: the constant operand, or None when both operands are tensors.
+        reverse: the scalar comes first (`2 - a`, `1 / a`).
+
+    Example:
+
+    >>> x = x + shortcut          # the same as dlc.layers.add([x, shortcut])
+    >>> y = (x - 0.5) * 2.0
+    """
+
+    _config = ("op", "scalar", "reverse")
+    _OPS = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide,
+            "negative": None}
+
+    def __init__(self, op: str, scalar: Any = None, reverse: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if op not in self._OPS:
+            raise ValueError(f"TensorOp: argument `op` must be one of {sorted(self._OPS)}, received {op!r}")
+        if scalar is not None and (isinstance(scalar, bool) or not isinstance(scalar, (int, float, np.number))):
+            raise TypeError(f"TensorOp: argument `scalar` must be a number, received {scalar!r}")
+        self.op, self.scalar, self.reverse = op, None if scalar is None else float(scalar), bool(reverse)
+
+    def _binary(self) -> bool:
+        return self.op != "negative" and self.scalar is None
+
+    def compute_output_shape(self, input_shape):
+        if self._binary():
+            if not isinstance(input_shape, list) or len(input_shape) != 2:
+                raise ValueError(f"TensorOp '{self.name}' ({self.op}) takes 2 tensors, received {input_shape}")
+            return _broadcast(input_shape[0], input_shape[1])
+        return input_shape
+
+    def forward(self, ctx, x, training):
+        if self.op == "negative":
+            y = ctx.buf("y", x.shape)
+            np.negative(x, out=y)
+            return y
+        a, b = (x[0], x[1]) if self._binary() else ((np.float32(self.scalar), x) if self.reverse
+                                                     else (x, np.float32(self.scalar)))
+        y = ctx.buf("y", np.broadcast_shapes(np.shape(a), np.shape(b)))
+        self._OPS[self.op](a, b, out=y)
+        ctx.saved["a"], ctx.saved["b"] = a, b
+        return y
+
+    def backward(self, ctx, dy, dx):
+        if self.op == "negative":
+            if dx is not None:
+                np.subtract(dx, dy, out=dx)
+            return
+        a, b = ctx.saved["a"], ctx.saved["b"]
+        grads = {"add": (lambda: dy, lambda: dy), "subtract": (lambda: dy, lambda: -dy),
+                 "multiply": (lambda: dy * b, lambda: dy * a),
+                 "divide": (lambda: dy / b, lambda: -dy * a / (b * b))}[self.op]
+        targets = dx if self._binary() else ([None, dx] if self.reverse else [dx, None])
+        for d, grad in zip(targets, grads):
+            if d is not None:
+                np.add(d, _reduce_to(grad(), d.shape).astype(np.float32, copy=False), out=d)
+
+
+def _merge_function(cls: type, doc: str):
+    def merge(inputs: List[Any], **kwargs: Any) -> Any:
+        return cls(**kwargs)(inputs)
+
+    merge.__name__ = merge.__qualname__ = cls.__name__.lower()
+    merge.__doc__ = doc
+    return merge
+
+
+add = _merge_function(Add, "`Add()(inputs)`: the sum of a list of tensors (a residual connection).")
+subtract = _merge_function(Subtract, "`Subtract()(inputs)`: the first of two tensors minus the second.")
+multiply = _merge_function(Multiply, "`Multiply()(inputs)`: the elementwise product of a list of tensors.")
+average = _merge_function(Average, "`Average()(inputs)`: the elementwise mean of a list of tensors.")
+maximum = _merge_function(Maximum, "`Maximum()(inputs)`: the elementwise maximum of a list of tensors.")
+minimum = _merge_function(Minimum, "`Minimum()(inputs)`: the elementwise minimum of a list of tensors.")
+
+
+def concatenate(inputs: List[Any], axis: int = -1, **kwargs: Any) -> Any:
+    """`Concatenate(axis)(inputs)`: a list of tensors joined along `axis` (default: channels).
+
+    Example:
+
+    >>> y = dlc.layers.concatenate([branch1x1, branch3x3, branch5x5, branch_pool])
+    """
+    return Concatenate(axis=axis, **kwargs)(inputs)

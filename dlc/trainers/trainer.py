@@ -363,14 +363,15 @@ class Trainer:
         plan = self._step_plan()
         if self._batch_trackers is None:
             self._batch_trackers = self._trackers(batch)
+        self._batch_trackers.reset()  # each call reports its own batch, as Keras 3
         with self._workspace() as ws:
             step(ws, plan, batch, self._batch_trackers)
         return self._batch_trackers.logs() if return_dict else self._batch_trackers.values()
 
     def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, class_weight: Any = None,
                        return_dict: bool = False):
-        """One gradient update on a single batch; returns the loss and metrics accumulated since
-        the last `reset_metrics()` (as Keras 3).
+        """One gradient update on a single batch; returns the batch's loss and metrics (as
+        Keras 3, each call reports its own batch).
 
         Example:
 
@@ -379,7 +380,7 @@ class Trainer:
         return self._on_batch("train_on_batch", x, y, sample_weight, class_weight, self.train_step, return_dict)
 
     def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False):
-        """Loss and metrics on a single batch (inference mode), accumulated like train_on_batch."""
+        """Loss and metrics on a single batch (inference mode)."""
         return self._on_batch("test_on_batch", x, y, sample_weight, None, self.test_step, return_dict)
 
     def predict_on_batch(self, x: Any):
