@@ -8,10 +8,11 @@ import numpy as np
 
 from dlc.layers.base import KerasTensor, Layer, unique_name
 from dlc.models.functional import Functional, as_list
+from dlc.trainers.legacy import Keras2Methods
 from dlc.trainers.trainer import Trainer
 
 
-class Model(Trainer, Functional):
+class Model(Trainer, Keras2Methods, Functional):
     """A model: a graph of layers from `inputs` to `outputs`, with training and inference.
 
     Args:

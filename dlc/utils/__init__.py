@@ -73,6 +73,7 @@ class PyDataset:
 Sequence = PyDataset  # Keras 2's name
 
 
+
 def set_random_seed(seed: int) -> None:
     """Makes a run repeatable by seeding every generator a training script is likely to touch.
 
@@ -202,7 +203,14 @@ def normalize(x: Any, axis: int = -1, order: int = 2) -> np.ndarray:
     return x / norm
 
 
-def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones
+_SUBMODULES = ("np_utils",)
+
+
+def __getattr__(name):  # submodules load on first use; a name this module lacks: say so
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"dlc.utils.{name}")
     from dlc._registry import missing_attribute
 
     return missing_attribute(__name__, globals())(name)
