@@ -21,7 +21,7 @@ from dlc import _random
 from dlc import metrics as _metrics
 from dlc import optimizers as _optimizers
 from dlc.models.functional import Workspace, as_list
-from dlc.trainers import arguments as A
+from dlc import _checks as A
 from dlc.trainers import data_adapters as D
 from dlc.trainers.compile_utils import CompileLoss, StepPlan, Trackers
 
