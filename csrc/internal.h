@@ -69,9 +69,10 @@ dlc_status dlc_sgemm_serial_rows(int trans_b, int64_t m, int64_t n, int64_t k, f
  *
  * Every instance is the same C, and the build is ISO C11 without fast-math (no contraction into
  * FMA, no reassociation), so every path computes the same formula and gives the same bits; the
- * compiler only chooses the vector width. Code that is genuinely different per target
- * (hand-written intrinsics micro-kernels) fills the same kind of table, with DLC_SIMD_TABLE, and
- * is picked the same way:
+ * compiler only chooses the vector width (sqrtf and division vectorise exactly; setup.py's
+ * -fno-math-errno lets sqrtf vectorise at all). Code that is genuinely different per target
+ * (hand-written intrinsics micro-kernels) fills the same kind of table, with DLC_SIMD_TABLE,
+ * and is picked the same way:
  *
  *     static const smallk_fn smallk_variants[DLC_SIMD_NLEVELS] =
  *         DLC_SIMD_TABLE(smallk_generic, smallk_avx2, smallk_avx512);
