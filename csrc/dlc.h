@@ -1,6 +1,6 @@
 /* dlc.h - the one public C header of dlc's compute kernels.
  *
- * Conventions (see DESIGN.md section 2):
+ * Conventions (see ARCHITECTURE.md):
  *  - Every kernel returns a dlc_status. Kernels never print, exit, assert or allocate.
  *  - Data is float32, C-contiguous, NHWC. Convolution kernels are (kh, kw, c / groups, oc).
  *  - Argument order: shape struct (or sizes), const inputs, outputs, workspace.
