@@ -200,6 +200,8 @@ def _from_instance(obj: Any) -> Metric:
                              "function in dlc.metrics.MeanMetricWrapper instead")
         return MeanMetricWrapper(_functions.FUNCTIONS[fn_name], name=obj.name, **fn_kwargs)
     accepted = inspect.signature(cls).parameters
+    if "losses" in type(obj).__module__.split("."):  # a loss used as a metric: drop loss-only keys
+        config = {k: v for k, v in config.items() if k in accepted}
     for key, value in fn_kwargs.items():  # e.g. CosineSimilarity's axis, missing from Keras's config
         if key in accepted and key not in config:
             config[key] = _plain(value)
