@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 

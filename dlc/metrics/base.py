@@ -106,12 +106,6 @@ def divide_no_nan(a: Any, b: Any) -> np.ndarray:
     return out
 
 
-def scalar_or_array(x: np.ndarray) -> Any:
-    """A Python float for a single value, else the float64 array."""
-    x = np.asarray(x, np.float64)
-    return float(x) if x.ndim == 0 else x
-
-
 def check_probability(owner: str, arg: str, value: Any, low_open: bool = False) -> float:
     """`value` as a float in [0, 1] ((0, 1] with low_open), else ValueError naming `arg`."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):

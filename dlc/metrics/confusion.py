@@ -13,8 +13,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from dlc.metrics.base import (EPSILON, Metric, as_array, broadcast_weights, divide_no_nan,
-                              same_rank, scalar_or_array)
+from dlc.metrics.base import EPSILON, Metric, as_array, broadcast_weights, divide_no_nan, same_rank
 
 NEG_INF = -1e10  # the threshold used with top_k: every kept prediction is above it
 

@@ -77,7 +77,9 @@ class SparseCategoricalCrossentropy(_Wrapper):
         name: name of the metric instance. Defaults to 'sparse_categorical_crossentropy'.
         dtype: kept in the config only.
         from_logits: whether y_pred are logits rather than probabilities.
-        ignore_class: a label value whose samples are left out of the mean (e.g. padding).
+        ignore_class: a label value whose samples are left out of the mean (e.g. padding),
+            from its total and from its count. (Keras 3 on its torch backend leaves them out
+            only when a sample_weight is given; without one they count as zeros.)
         axis: the class axis. Defaults to -1.
 
     Example:
