@@ -1,6 +1,7 @@
 """Metrics: every metric against Keras 3 (the oracle) over several batches, with and without
 sample_weight; exact accumulation; config round trips; get() by every name Keras accepts and
 by Keras's own objects; errors; classification_report against scikit-learn and by hand."""
+import doctest
 import importlib
 import inspect
 import re
@@ -13,7 +14,7 @@ import dlc.metrics as M
 from dlc import layers as L
 from dlc.models import Sequential
 
-from conftest import keras, requires_keras
+from conftest import keras, requires_keras, torch
 
 try:
     _sk_metrics = importlib.import_module("sklearn.metrics")
@@ -23,6 +24,19 @@ requires_sklearn = pytest.mark.skipif(
     _sk_metrics is None, reason="needs scikit-learn, an optional oracle of classification_report")
 
 N, BATCHES = 32, 3
+
+
+@pytest.fixture(autouse=True)
+def _torch_float32():
+    """Keras's torch backend needs torch's default dtype float32 (its segment sums allocate in
+    it), but another test module sets float64 when imported: restore float32 around each test."""
+    if torch is None:
+        yield
+        return
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    yield
+    torch.set_default_dtype(before)
 
 
 # ---- data ------------------------------------------------------------------------------
@@ -583,3 +597,24 @@ def test_classification_report_matches_sklearn(seed):
     names = [f"class_{'x' * int(rng.integers(0, 12))}{i}" for i in labels] if seed % 2 else None
     want = _sk_metrics.classification_report(y_true, y_pred, target_names=names, digits=digits, zero_division=0)
     assert M.classification_report(y_true, y_pred, target_names=names, digits=digits) == want
+
+
+# ---- docstring examples ----------------------------------------------------------------
+
+def _examples():
+    finder = doctest.DocTestFinder()
+    modules = [importlib.import_module(f"dlc.metrics.{m}") for m in
+               ("base", "functions", "regression", "probabilistic", "accuracy", "confusion", "fscore", "iou",
+                "report")] + [M]
+    for module in modules:
+        for test in finder.find(module, globs={"dlc": dlc, "np": np}):
+            # examples that need a trained model or define a class stay illustrations
+            if test.examples and not any("model" in e.source or "class " in e.source for e in test.examples):
+                yield test
+
+
+@pytest.mark.parametrize("example", list(_examples()), ids=lambda t: t.name)
+def test_docstring_example(example):
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    runner.run(example)  # prints the failing example, which pytest shows
+    assert runner.summarize(verbose=False).failed == 0, f"the example in {example.name} is wrong"
