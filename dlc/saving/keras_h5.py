@@ -155,8 +155,9 @@ def write_weights(f: Any, model: Any, include_optimizer: bool = True,
         group = _vars_group(f, "optimizer", opt.name)
         for i, a in enumerate(optimizer_arrays(model)):
             group.create_dataset(str(i), data=a)
+    # Random layers by position (a model rebuilt in code may name its layers otherwise).
     extras: Dict[str, Any] = {"format": 1, "dlc_version": __version__,
-                              "dropout_seeds": {l.name: int(l._seed) for l in _random_layers(model)}}
+                              "random_layers": [[l.name, int(l._seed), int(l._step)] for l in _random_layers(model)]}
     if getattr(model, "_shuffle_rng", None) is not None:
         extras["training_state"] = model._training_state()
     extras.update(extra or {})
@@ -320,14 +321,20 @@ def restore_extras(model: Any, extras: Optional[Dict[str, Any]], training: bool)
 
     if not extras:
         return
-    seeds = extras.get("dropout_seeds") or {}
-    if isinstance(seeds, dict):
-        for layer in _random_layers(model):
-            if isinstance(seeds.get(layer.name), int):
-                layer._seed = int(seeds[layer.name])
+    layers = _random_layers(model)
+    saved = extras.get("random_layers")
+    steps: Dict[str, int] = {}
+    if isinstance(saved, list) and len(saved) == len(layers):
+        for layer, entry in zip(layers, saved):
+            if isinstance(entry, list) and len(entry) == 3 and all(isinstance(e, int) for e in entry[1:]):
+                layer._seed = entry[1]
+                steps[layer.name] = entry[2]
     state = extras.get("training_state")
     if training and isinstance(state, dict):
         rng = state.get("shuffle_rng")
         if rng is not None and not (isinstance(rng, dict) and rng.get("bit_generator") == "PCG64"):
             raise ValueError("load: the saved shuffle generator state is not a PCG64 state")
+        state = dict(state)
+        if steps:  # the saved steps, keyed by this model's layer names
+            state["random_layers"] = steps
         model._set_training_state(state)
