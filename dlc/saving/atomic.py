@@ -3,7 +3,8 @@
 `atomic_write(path, write)` calls `write(f)` on a new temporary file in the target's folder,
 flushes and fsyncs it, renames it over the target with `os.replace` (atomic on POSIX and on
 Windows) and fsyncs the folder so that the rename itself survives a power cut. A crash at any
-moment leaves either the old file or the new one, never a torn one. A write that fails part
+moment leaves either the old file or the new one, never a torn one (a killed writer's
+temporary file is removed by the next save of the same file). A write that fails part
 way (an exception in `write`, a full disk, `RLIMIT_FSIZE`) raises, removes the temporary file
 and leaves the old file as it was.
 
@@ -14,21 +15,58 @@ Example:
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import secrets
-from typing import Any, BinaryIO, Callable, Union
+import socket
+from typing import Any, BinaryIO, Callable, List, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-# The prefix of every temporary file: `.<target name>.dlc-tmp-<random hex>`.
+# Every temporary file is `.<target name>.dlc-tmp-<host>-<pid>-<random hex>`: the host and
+# process that write it, so that a later save can remove what a killed writer left behind.
 TEMP_MARK = ".dlc-tmp-"
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
 
 
 def temp_name(path: str) -> str:
     """A fresh temporary path beside `path` (same folder, so that the rename stays on one
     file system)."""
     folder, base = os.path.split(os.path.abspath(path))
-    return os.path.join(folder, f".{base}{TEMP_MARK}{secrets.token_hex(6)}")
+    return os.path.join(folder, f".{base}{TEMP_MARK}{_HOST}-{os.getpid()}-{secrets.token_hex(6)}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def remove_stale_temps(path: str) -> List[str]:
+    """Removes the temporary files of `path` left by writers of this host that no longer run
+    (killed mid-save); returns their names. Files of live writers and other hosts stay."""
+    folder, base = os.path.split(os.path.abspath(path))
+    prefix = f".{base}{TEMP_MARK}{_HOST}-"
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        pid = name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            try:
+                os.unlink(os.path.join(folder, name))
+                removed.append(name)
+            except OSError:
+                pass
+    return removed
 
 
 def _fsync_folder(folder: str) -> None:
@@ -72,6 +110,7 @@ def atomic_write(path: PathLike, write: Callable[[BinaryIO], Any], overwrite: bo
         raise IsADirectoryError(f"Cannot write {path!r}: it is an existing directory")
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"{path!r} exists and overwrite=False; pass overwrite=True to replace it")
+    remove_stale_temps(path)
     mode = None
     try:
         mode = os.stat(path).st_mode & 0o7777  # keep the permissions of the file replaced
