@@ -195,3 +195,13 @@ def test_file_layout_is_keras_layout(tmp_path):
     assert config["class_name"] == "Sequential" and config["compile_config"]["loss"] == "mse"
     assert {"layers/dense/vars/0", "layers/dense/vars/1", "layers/dense_1/vars/0", "optimizer/vars/0",
             "optimizer/vars/1", "optimizer/vars/2", "dlc/state"} <= set(names)
+
+
+def test_keras_legacy_h5_loads_in_dlc(tmp_path, rng):
+    k = keras_models()["nested"]()
+    k.compile(optimizer="sgd", loss="mse")
+    path = str(tmp_path / "legacy.h5")
+    k.save(path)  # Keras 3's legacy HDF5 writer
+    model = dlc.models.load_model(path)
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    np.testing.assert_allclose(model.predict(x, verbose=0), np.asarray(k.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)

@@ -47,6 +47,8 @@ _NEUTRAL = {
 # Keras arguments that change nothing while another argument holds its neutral value.
 _NEUTRAL_IF = {"renorm_momentum": ("renorm", False), "renorm_clipping": ("renorm", False),
                "lora_alpha": ("lora_rank", None)}
+# Keras 2's names of arguments Keras 3 renamed.
+_RENAMED = {("LeakyReLU", "alpha"): "negative_slope"}
 # Keys of a Keras layer config that are read elsewhere (or are Keras bookkeeping).
 _IGNORED_KEYS = {"dtype", "shared_object_id", "build_config"}
 
@@ -379,6 +381,12 @@ def _layer_config_from_keras(cls: type, config: Dict[str, Any], where: str) -> D
     if not isinstance(config, dict):
         raise ValueError(f"{where}: a layer config must be a dict, received {type(config).__name__}")
     _check_dtype(config.get("dtype"), where)
+    config = dict(config)
+    for (klass, old_key), new_key in _RENAMED.items():  # Keras 2's spellings
+        if cls.__name__ == klass and old_key in config and new_key not in config:
+            config[new_key] = config.pop(old_key)
+    if cls.__name__ == "BatchNormalization" and isinstance(config.get("axis"), list) and len(config["axis"]) == 1:
+        config["axis"] = config["axis"][0]  # Keras 2 saved the normalized axes as a list
     out = _filter_config(config, _layer_params(cls), where)
     out.pop("dtype", None)
     for key, value in list(out.items()):
@@ -479,7 +487,7 @@ def _end_refs(value: Any, where: str) -> Tuple[List[Tuple[str, int, int]], bool]
     refs = [_keras_tensor_ref(v, where) for v in value]
     if any(r is None for r in refs):
         raise ValueError(f"{where}: malformed input_layers/output_layers {value!r:.200}")
-    return refs, True
+    return refs, len(refs) > 1  # a list of one is one tensor, as Keras reads it
 
 
 def _tensor_op_from_keras(entry: Dict[str, Any], inputs: List[Any], where: str) -> Tuple[Layer, List[Any]]:
@@ -672,9 +680,13 @@ def optimizer_from_keras(value: Dict[str, Any]) -> Any:
     for klass in cls.__mro__:
         if "__init__" in vars(klass) and klass is not object:
             accepted |= _factory_params(klass)[0]
+    accepted |= {"decay"}  # Keras 2's decay, which dlc's optimizers take (as a schedule)
     neutral = {"use_ema": (False,), "ema_momentum": (0.99,)}
+    keras_only = {"jit_compile", "is_legacy_optimizer"}  # Keras's bookkeeping, no effect here
     out = {}
     for key, v in config.items():
+        if key in keras_only or (key == "decay" and not v):
+            continue
         if key in accepted and (key not in neutral or v not in neutral[key]):
             out[key] = v
         elif key in accepted or v is None or v in neutral.get(key, ()):

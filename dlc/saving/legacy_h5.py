@@ -94,13 +94,20 @@ def load_legacy_model(f: Any, compile: bool, where: str) -> Any:
         try:
             tc = KC.parse_json(_text(raw_tc), where)
             cc = {"optimizer": tc.get("optimizer_config"), "loss": tc.get("loss"),
-                  "loss_weights": tc.get("loss_weights"), "metrics": _legacy_metrics(tc.get("metrics")),
-                  "weighted_metrics": _legacy_metrics(tc.get("weighted_metrics"))}
+                  "loss_weights": tc.get("loss_weights"), "metrics": _one_output(_legacy_metrics(tc.get("metrics"))),
+                  "weighted_metrics": _one_output(_legacy_metrics(tc.get("weighted_metrics")))}
             model.compile(**KC.compile_args_from_keras(cc))
         except (ValueError, TypeError, NotImplementedError, KeyError) as e:
             warnings.warn(f"{where}: the model was loaded but not compiled ({e}); call model.compile(...) "
                           f"before training it", stacklevel=3)
     return model
+
+
+def _one_output(value: Any) -> Any:
+    """Keras 2 listed the metrics per output: [[...]] for one output is [...]."""
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list):
+        return value[0]
+    return value
 
 
 def _legacy_metrics(value: Any) -> Any:
