@@ -157,6 +157,15 @@ def _zip_kind(zf: zipfile.ZipFile) -> str:
 
 
 # ====================================================================== writing
+def _json_default(value: Any) -> Any:
+    """NumPy scalars and arrays in a config (e.g. loss_weights=np.float32(0.5)) as JSON."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"save: cannot write {value!r} ({type(value).__name__}) in the model's config")
+
+
 def _metadata() -> str:
     return json.dumps({"keras_version": "3.0.0", "saved_by": f"dlc {_version()}",
                        "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")})
@@ -211,7 +220,7 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True, zipped: Option
     _check_overwrite("save", path, overwrite)
     _require_built("save", model)
     model._ensure_arena()
-    config = json.dumps(KC.model_to_keras(model))
+    config = json.dumps(KC.model_to_keras(model), default=_json_default)
     weights = _h5_bytes(model)
     atomic_write(path, lambda f: _write_keras(f, model, config, weights), overwrite=overwrite)
 

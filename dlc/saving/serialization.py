@@ -107,6 +107,9 @@ def model_to_json(model: Any, **kwargs: Any) -> str:
 
     from dlc.saving.keras_config import model_to_keras
 
+    from dlc.saving.saving_lib import _json_default
+
+    kwargs.setdefault("default", _json_default)
     return json.dumps(model_to_keras(model), **kwargs)
 
 
