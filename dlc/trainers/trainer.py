@@ -218,6 +218,9 @@ class Trainer:
         self.stop_training = False
         trackers: Optional[Trackers] = None
         cbs.on_train_begin()
+        # A callback that restored a backup (BackupAndRestore) says where to resume, as in Keras.
+        initial_epoch = getattr(self, "_initial_epoch", None) or initial_epoch
+        self._initial_epoch = None
         logs: Dict[str, Any] = {}
         with self._workspace() as ws:
             for epoch in range(initial_epoch, epochs):
