@@ -1,5 +1,4 @@
 /* module.c - the only binding file: dlc's C kernels as the extension module dlc._C.
- *
  * Each function is described once, by a KERNEL record: name, shape family, doc line, the dlc_*
  * call, the parameters in signature order (arrays: dtype, role, shape in slots of the family's
  * shape struct or "like" another array; scalars: type, default, range). run() serves them all:
@@ -88,7 +87,7 @@ typedef struct {
 typedef struct {
     const char *slots;      /* slot names in slot order; '=' marks one that finish() derives */
     int (*finish)(call *c); /* derive and check the slots: 0, or -1 with an exception set */
-    int aux;                /* a variant of finish() */
+    int aux;                /* which variant of finish() */
 } family;
 
 struct kernel {
@@ -100,7 +99,7 @@ struct kernel {
                                      label or argmax), with %lld = slot eslot */
     PyObject *(*result)(call *c); /* the return value, NULL for None */
     param p[MAXP];
-    int np, npos, eidx; /* filled at import */
+    int np, na, npos, eidx; /* filled at import: parameters, arrays (they come first), ... */
     char *docstr;
 };
 
@@ -143,8 +142,9 @@ static int fail_shape(call *c, int i, const char *what) {
 /* 0 if array i has nd dimensions, else -1 with ValueError. */
 static int need_nd(call *c, int i, int nd) {
     char what[32];
+    if (PyArray_NDIM(c->arr[i]) == nd) return 0;
     snprintf(what, sizeof what, "must be %d-D", nd);
-    return PyArray_NDIM(c->arr[i]) == nd ? 0 : fail_shape(c, i, what);
+    return fail_shape(c, i, what);
 }
 
 static int bad_shape(call *c, int i, int nd, const int64_t *want, const char *layout) {
@@ -196,17 +196,22 @@ static int scalar(call *c, int i) {
     value *v = &c->v[i];
     long long x[4];
     char r[64];
-    int bad = 0; /* K_INTS: 1 not ints, 2 out of range */
+    int bad = 0; /* 1: not ints, 2: out of range */
     if (!o && (p->flags & F_REQ))
         return err(PyExc_TypeError, c, "missing required keyword argument '%s'", p->name);
+    if (!o) { /* the default, into the value and the slots */
+        if (p->kind == K_BOOL) v->b = p->def != 0;
+        else if (p->kind <= K_FLTN) v->f = p->kind == K_FLTN ? INFINITY : (float)p->def;
+        else v->i = (int64_t)p->def;
+        for (int j = 0; j < p->nd; j++) c->s.d[p->dim[j]] = (int64_t)p->def;
+        return 0;
+    }
     switch (p->kind) {
     case K_BOOL:
-        v->b = o ? PyObject_IsTrue(o) : p->def != 0;
-        return v->b < 0 ? -1 : 0;
+        return (v->b = PyObject_IsTrue(o)) < 0 ? -1 : 0;
     case K_FLT:
     case K_FLTN: {
-        v->f = p->kind == K_FLTN ? INFINITY : (float)p->def;
-        if (!o || (o == Py_None && p->kind == K_FLTN)) return 0;
+        if (o == Py_None && p->kind == K_FLTN) return v->f = INFINITY, 0;
         double d = PyFloat_AsDouble(o);
         if (d == -1.0 && PyErr_Occurred()) break;
         v->f = fabs(d) > FLT_MAX ? (float)copysign(INFINITY, d) : (float)d;
@@ -217,34 +222,33 @@ static int scalar(call *c, int i) {
                    p->kind == K_FLTN ? "None or " : "", range_str(r, p), o);
     }
     case K_INT:
-    case K_U64: { /* K_U64 keywords are all required */
-        PyObject *ix = o ? PyNumber_Index(o) : PyLong_FromDouble(p->def);
+    case K_U64: {
+        PyObject *ix = PyNumber_Index(o);
         if (!ix) break;
         if (p->kind == K_U64) v->u = PyLong_AsUnsignedLongLong(ix);
         else v->i = PyLong_AsLongLong(ix);
         Py_DECREF(ix);
         bad = PyErr_Occurred() || (p->kind == K_INT && (v->i < p->lo || v->i > p->hi));
-        PyErr_Clear();
-        if (!bad && p->nd > 0) c->s.d[p->dim[0]] = v->i;
+        for (int j = 0; !bad && j < p->nd; j++) c->s.d[p->dim[j]] = v->i;
         if (!bad) return 0;
+        PyErr_Clear();
         return err(PyExc_ValueError, c, "argument '%s' must be an int %s, received %R", p->name,
                    range_str(r, p), o);
     }
     case K_INTS: {
-        PyObject *seq = !o ? NULL : (p->flags & F_SEQ) ? PySequence_Fast(o, "")
-                                  : PyTuple_Check(o) ? Py_NewRef(o) : NULL;
-        bad = o && (!seq || PySequence_Fast_GET_SIZE(seq) != p->count);
+        PyObject *seq = (p->flags & F_SEQ) ? PySequence_Fast(o, "")
+                        : PyTuple_Check(o) ? Py_NewRef(o) : NULL;
+        bad = !seq || PySequence_Fast_GET_SIZE(seq) != p->count;
         for (int j = 0; !bad && j < p->count; j++) {
-            x[j] = o ? PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq, j)) : (long long)p->def;
+            x[j] = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq, j));
             if (x[j] == -1 && PyErr_Occurred())
                 bad = PyErr_ExceptionMatches(PyExc_OverflowError) ? 2 : 1;
             else if (x[j] < p->lo || x[j] > p->hi)
                 bad = 2;
         }
         Py_XDECREF(seq);
-        PyErr_Clear();
         if (bad)
-            return err(bad == 1 ? PyExc_TypeError : PyExc_ValueError, c,
+            return PyErr_Clear(), err(bad == 1 ? PyExc_TypeError : PyExc_ValueError, c,
                        "argument '%s' must be a %s of %d ints%s%s%s%s, received %R", p->name,
                        p->flags & F_SEQ ? "sequence" : "tuple", p->count, p->nd > 0 ? " " : "",
                        p->layout, bad == 2 ? " " : "", bad == 2 ? range_str(r, p) : "", o);
@@ -299,7 +303,7 @@ static int array(call *c, int i) {
 
 /* The slots the F_DEF arrays define. */
 static int define(call *c) {
-    for (int i = 0; i < c->k->np; i++) {
+    for (int i = 0; i < c->k->na; i++) {
         const param *p = &c->k->p[i];
         if (!(p->flags & F_DEF) || !c->arr[i]) continue;
         if (need_nd(c, i, p->nd)) return -1;
@@ -310,28 +314,28 @@ static int define(call *c) {
 }
 
 /* 0 if array i has its exact shape, else -1 with ValueError. */
-static int check_shape(call *c, int i) {
+static inline int check_shape(call *c, int i) {
     const param *p = &c->k->p[i];
     PyArrayObject *x = c->arr[i], *y = p->like >= 0 ? c->arr[p->like] : NULL;
-    if (!x || (p->nd < 0 && !y)) return 0;
+    if (!x || (p->nd < 0 && !y) || ((p->flags & F_DEF) && p->defmask + 1 == 1u << p->nd)) return 0;
     int64_t want[NPY_MAXDIMS];
     int nd = y ? PyArray_NDIM(y) : p->nd, ok = PyArray_NDIM(x) == nd;
-    for (int j = 0; j < nd; j++) {
-        want[j] = y ? PyArray_DIM(y, j) : c->s.d[p->dim[j]];
-        ok = ok && PyArray_DIM(x, j) == want[j];
-    }
+    for (int j = 0; j < nd; j++)
+        ok &= PyArray_DIM(x, j) == (want[j] = y ? PyArray_DIM(y, j) : c->s.d[p->dim[j]]);
     return ok ? 0 : bad_shape(c, i, nd, want, p->layout);
 }
 
 /* 0 if no output shares memory with another array (F_INPLACE: but exactly the first). */
 static int disjoint(call *c) {
     const kernel *k = c->k;
-    for (int i = 0; i < k->np; i++)
-        for (int j = 0; c->arr[i] && (k->p[i].flags & F_OUT) && j < k->np; j++) {
-            if (j == i || !c->arr[j]) continue;
-            uintptr_t a = (uintptr_t)c->a[i], na = (uintptr_t)PyArray_NBYTES(c->arr[i]);
-            uintptr_t b = (uintptr_t)c->a[j], nb = (uintptr_t)PyArray_NBYTES(c->arr[j]);
-            if (!na || !nb || a + na <= b || b + nb <= a) continue;
+    uintptr_t end[MAXP];
+    for (int i = 0; i < k->na; i++)
+        end[i] = c->arr[i] ? (uintptr_t)c->a[i] + (uintptr_t)PyArray_NBYTES(c->arr[i]) : 0;
+    for (int i = 0; i < k->na; i++)
+        for (int j = 0; c->arr[i] && (k->p[i].flags & F_OUT) && j < k->na; j++) {
+            uintptr_t a = (uintptr_t)c->a[i], b = (uintptr_t)c->a[j];
+            if (j == i || !c->arr[j] || a == end[i] || b == end[j] || end[i] <= b || end[j] <= a)
+                continue;
             if ((k->p[i].flags & F_INPLACE) && j == 0 && c->a[i] == c->a[0]) continue;
             return err(PyExc_ValueError, c, "output '%s' must not share memory with argument "
                        "'%s', received overlapping arrays", k->p[i].name, k->p[j].name);
@@ -341,14 +345,16 @@ static int disjoint(call *c) {
 
 /* The one wrapper. The arrays are borrowed from the caller's arguments, alive for the call. */
 static PyObject *run(const kernel *k, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
-    call c = {.k = k};
+    call c; /* only what is read before being written is zeroed: the shape, o[] and arr[] */
+    c.k = k, c.ws = NULL, memset(&c.s, 0, sizeof c.s);
+    memset(c.o, 0, (size_t)k->np * sizeof *c.o), memset(c.arr, 0, (size_t)k->np * sizeof *c.arr);
     if (bind(&c, args, nargs, kwnames)) return NULL;
-    for (int i = 0; i < k->np; i++)
-        if (k->p[i].kind >= K_FLT && scalar(&c, i)) return NULL;
-    for (int i = 0; i < k->np; i++)
-        if (k->p[i].kind < K_FLT && array(&c, i)) return NULL;
+    for (int i = k->na; i < k->np; i++)
+        if (scalar(&c, i)) return NULL;
+    for (int i = 0; i < k->na; i++)
+        if (array(&c, i)) return NULL;
     if (define(&c) || (k->fam->finish && k->fam->finish(&c))) return NULL;
-    for (int i = 0; i < k->np; i++)
+    for (int i = 0; i < k->na; i++)
         if (check_shape(&c, i)) return NULL;
     if (disjoint(&c)) return NULL;
     c.wsz = k->ws ? k->ws(&c) : 0;
@@ -397,14 +403,12 @@ static int fin_loss(call *c) {
     return S.mk.k >= 1 ? 0 : fail_shape(c, 0, "must have at least 1 column");
 }
 
-/* The F_DEF array whose shape starts with slot j. */
+/* The F_DEF array whose shape starts with that slot. */
 static int definer(const call *c, int slot) {
     int i = 0;
-    while (i < c->k->np - 1 && !((c->k->p[i].flags & F_DEF) && c->k->p[i].dim[0] == slot)) i++;
+    while (i < c->k->na - 1 && !((c->k->p[i].flags & F_DEF) && c->k->p[i].dim[0] == slot)) i++;
     return i;
 }
-
-static const family fam_conv, fam_pool;
 
 /* Conv, pool and global pool: the kernel derives oh, ow and checks the shape; a dlc_fault
  * becomes the exception (slot 0 is n, slot 4 of conv is kh; a fault the argument parsing
@@ -412,7 +416,7 @@ static const family fam_conv, fam_pool;
 static int fin_window(call *c) {
     const dlc_conv2d_shape *s = &S.conv;
     const dlc_pool2d_shape *q = &S.pool;
-    const int conv = c->k->fam == &fam_conv, pool = c->k->fam == &fam_pool;
+    const int conv = c->k->fam->aux == 1, pool = c->k->fam->aux == 2; /* else global pooling */
     dlc_fault f = conv ? dlc_conv2d_set_output(&S.conv) : pool ? dlc_pool2d_set_output(&S.pool)
                   : __builtin_mul_overflow(S.gp.h, S.gp.w, &S.gp.hw) ? DLC_FAULT_RANGE
                   : dlc_global_pool2d_fault(S.gp.n, S.gp.hw, S.gp.c);
@@ -420,14 +424,12 @@ static int fin_window(call *c) {
     if (f == DLC_FAULT_INPUT || (conv && f == DLC_FAULT_WINDOW))
         return fail_shape(c, definer(c, f == DLC_FAULT_INPUT ? 0 : 4), "must have positive sizes");
     if (f == DLC_FAULT_GROUPS)
-        return err(PyExc_ValueError, c, "input channels (%lld) and output channels (%lld) must "
-                   "be divisible by groups, received groups=%lld", LL(s->c), LL(s->oc),
-                   LL(s->groups));
+        return err(PyExc_ValueError, c, "input channels (%lld) and output channels (%lld) must be "
+                   "divisible by groups, received groups=%lld", LL(s->c), LL(s->oc), LL(s->groups));
     if (pool && f == DLC_FAULT_PADDING)
-        return err(PyExc_ValueError, c, "argument 'padding' must be >= 0 and smaller than "
-                   "pool_size (%lld, %lld) on each side, received (%lld, %lld, %lld, %lld)",
-                   LL(q->ph), LL(q->pw), LL(q->pad_top), LL(q->pad_bottom), LL(q->pad_left),
-                   LL(q->pad_right));
+        return err(PyExc_ValueError, c, "argument 'padding' must be >= 0 and smaller than pool_size"
+                   " (%lld, %lld) on each side, received (%lld, %lld, %lld, %lld)", LL(q->ph),
+                   LL(q->pw), LL(q->pad_top), LL(q->pad_bottom), LL(q->pad_left), LL(q->pad_right));
     if (conv && f == DLC_FAULT_FIT)
         return err(PyExc_ValueError, c, "the dilated kernel (%lld x %lld) must fit in the padded "
                    "input (%lld x %lld), received a larger kernel (output would be empty)",
@@ -447,9 +449,10 @@ static int fin_window(call *c) {
     return err(PyExc_ValueError, c, "invalid shape: %s", dlc_fault_text(f));
 }
 
-/* Array ib is b of a GEMM: op(b) is (k, n), so b is (k, n), or (n, k) with trans_b. */
+/* Array ib is b of a GEMM: op(b) is (k, n), so b is (k, n), or (n, k) with trans_b. Sets ldc. */
 static int gemm_b(call *c, int ib, int tb) {
     int64_t want[2] = {tb ? S.mm.n : S.mm.k, tb ? S.mm.k : S.mm.n};
+    S.mm.ldc = DLC_MAX(S.mm.n, 1);
     if (DIM(ib, 0) == want[0] && DIM(ib, 1) == want[1]) return 0;
     return bad_shape(c, ib, 2, want, tb ? "(n, k) (trans_b)" : "(k, n)");
 }
@@ -462,8 +465,7 @@ static int fin_gemm(call *c) {
                    "received both True");
     if (need_nd(c, 0, 2) || need_nd(c, 1, 2)) return -1;
     S.mm.m = DIM(0, ta ? 1 : 0), S.mm.k = DIM(0, ta ? 0 : 1), S.mm.n = DIM(1, tb ? 0 : 1);
-    S.mm.lda = DIM(0, 1) ? DIM(0, 1) : 1, S.mm.ldb = DIM(1, 1) ? DIM(1, 1) : 1;
-    S.mm.ldc = S.mm.n ? S.mm.n : 1;
+    S.mm.lda = DLC_MAX(DIM(0, 1), 1), S.mm.ldb = DLC_MAX(DIM(1, 1), 1);
     return gemm_b(c, 1, tb);
 }
 
@@ -473,7 +475,7 @@ static int fin_gemm_rows(call *c) {
     const int64_t kseg = c->v[4].i, sstride = c->v[5].i, size = PyArray_SIZE(c->arr[0]);
     if (need_nd(c, 0, 1) || need_nd(c, 2, 2)) return -1;
     const int64_t k = S.mm.k = DIM(2, tb ? 1 : 0);
-    S.mm.ldb = DIM(2, 1) ? DIM(2, 1) : 1, S.mm.ldc = S.mm.n ? S.mm.n : 1;
+    S.mm.ldb = DLC_MAX(DIM(2, 1), 1);
     if (gemm_b(c, 2, tb) || check_shape(c, 1)) return -1; /* arow before reading it */
     S.mm.kseg = kseg ? kseg : k > 0 ? k : 1;
     if (S.mm.kseg < 1 || (k > 0 && k % S.mm.kseg != 0))
@@ -501,8 +503,8 @@ static const family fam_none = {"", NULL, 0}, fam_elem = {"=n", fin_elem, 0},
     fam_rows = {"=m =k", fin_rows, 0}, fam_bn = {"=m =c", fin_rows, 1},
     fam_bn_rows = {"=m =c", fin_rows, 2}, fam_loss = {"m k", fin_loss, 0},
     fam_conv = {"n h w c kh kw oc sh sw dh dw pad_top pad_bottom pad_left pad_right groups "
-                "=oh =ow =c/groups", fin_window, 0},
-    fam_pool = {"n h w c ph pw sh sw pad_top pad_bottom pad_left pad_right =oh =ow", fin_window, 0},
+                "=oh =ow =c/groups", fin_window, 1},
+    fam_pool = {"n h w c ph pw sh sw pad_top pad_bottom pad_left pad_right =oh =ow", fin_window, 2},
     fam_gpool = {"n h w c =hw", fin_window, 0}, fam_gemm = {"=m =n =k =lda =ldb =ldc", fin_gemm, 0},
     fam_gemm_rows = {"m n =k =lda =ldb =ldc =kseg", fin_gemm_rows, 0};
 
@@ -738,12 +740,12 @@ KERNEL(adadelta_step, fam_elem, "one Keras 3 Adadelta update in place.",
 /* ---------------------------------------------------------------- runtime.c */
 static PyObject *threads_result(call *c UNUSED) { return PyLong_FromLong(dlc_get_num_threads()); }
 static PyObject *features_result(call *c UNUSED) {
-    dlc_simd_level used = dlc_simd_get(), best = dlc_simd_detect();
-    return Py_BuildValue("{s:s,s:s,s:O,s:O}", "simd", dlc_simd_name(used), "detected",
-                         dlc_simd_name(best), "avx2_fma", best >= DLC_SIMD_AVX2 ? Py_True
-                         : Py_False, "avx512f", best >= DLC_SIMD_AVX512 ? Py_True : Py_False);
+    dlc_simd_level best = dlc_simd_detect();
+    return Py_BuildValue("{s:s,s:s,s:N,s:N}", "simd", dlc_simd_name(dlc_simd_get()), "detected",
+                         dlc_simd_name(best), "avx2_fma", PyBool_FromLong(best >= DLC_SIMD_AVX2),
+                         "avx512f", PyBool_FromLong(best >= DLC_SIMD_AVX512));
 }
-KERNEL(set_num_threads, fam_none, "sets the threads used by every kernel.",
+KERNEL(set_num_threads, fam_none, "sets the threads every kernel uses.",
        dlc_set_num_threads((int)L(0)),
        .p = {{.name = "n", .kind = K_INT, .lo = 1, .hi = 4096}});
 KERNEL(get_num_threads, fam_none, "returns the threads used by every kernel.", DLC_OK,
@@ -791,11 +793,6 @@ static int param_of(const kernel *k, const char *name) {
     return -1;
 }
 
-static int bad_table(const kernel *k, const char *what) {
-    PyErr_Format(PyExc_SystemError, "dlc._C: %s: bad name in '%s'", k->name, what);
-    return -1;
-}
-
 /* Appends to the 1024-byte docstring d. */
 static void cat(char *d, const char *fmt, ...) {
     size_t u = strlen(d);
@@ -829,31 +826,35 @@ static int make_doc(kernel *k) {
 /* Resolves a kernel's names (slots, `like`, `when`, eslot), interns its keywords, makes its doc. */
 static int prepare(kernel *k) {
     int i, der;
+    const char *bad = NULL; /* a name the record gets wrong */
     for (i = 0, k->npos = -1; k->p[i].name; i++) {
         param *p = &k->p[i];
+        if (p->kind < K_FLT && k->na++ < i) { bad = p->name; goto fail; } /* arrays first */
         p->nd = p->like = p->need = -1;
         if (!(p->key = PyUnicode_InternFromString(p->name))) return -1;
         if ((p->flags & F_KW) && k->npos < 0) k->npos = i;
-        if (p->when && (p->need = param_of(k, p->when)) < 0) return bad_table(k, p->when);
+        if (p->when && (p->need = param_of(k, p->when)) < 0) { bad = p->when; goto fail; }
         if (p->shape && strncmp(p->shape, "like ", 5) == 0) {
-            if ((p->like = param_of(k, p->shape + 5)) < 0) return bad_table(k, p->shape);
+            if ((p->like = param_of(k, p->shape + 5)) < 0) { bad = p->shape; goto fail; }
             snprintf(p->layout, sizeof p->layout, "the shape of '%s'", p->shape + 5);
             continue;
         }
         for (const char *s = p->shape; s && *s; s += strspn(s, ", ")) {
             size_t l = strcspn(s, ", ");
             int j = slot_of(k->fam, s, l, &der);
-            if (j < 0 || j >= NSLOT || p->nd == 4) return bad_table(k, p->shape);
+            if (j < 0 || j >= NSLOT || p->nd == 4) { bad = p->shape; goto fail; }
             p->nd = p->nd < 0 ? 1 : p->nd + 1, p->dim[p->nd - 1] = j, s += l;
             if (!der) p->defmask |= 1u << (p->nd - 1);
         }
         if (p->shape) snprintf(p->layout, sizeof p->layout, p->nd > 1 ? "(%s)" : "(%s,)", p->shape);
-        if (p->kind == K_INTS && p->shape && p->nd != p->count) return bad_table(k, p->shape);
+        if (p->kind == K_INTS && p->shape && p->nd != p->count) { bad = p->shape; goto fail; }
     }
     k->np = i, k->npos = k->npos < 0 ? i : k->npos;
     if (k->eslot && (k->eidx = slot_of(k->fam, k->eslot, strlen(k->eslot), &der)) < 0)
-        return bad_table(k, k->eslot);
+        { bad = k->eslot; goto fail; }
     return make_doc(k);
+fail:
+    return PyErr_Format(PyExc_SystemError, "dlc._C: %s: bad name '%s'", k->name, bad), -1;
 }
 
 /* ================================================================ module */
