@@ -103,29 +103,54 @@ typedef struct {
 
 static int mul_ok(int64_t a, int64_t b, int64_t *r) { return !__builtin_mul_overflow(a, b, r); }
 
-dlc_status dlc_conv2d_check(const dlc_conv2d_shape *s) {
-    DLC_CHECK(s != NULL);
+/* The conditions of dlc_conv2d_fault up to FIT, in its order; when they hold, *oh and *ow get
+ * the formula's output size. */
+static dlc_fault conv2d_fault_in(const dlc_conv2d_shape *s, int64_t *oh, int64_t *ow) {
     const int64_t lim = (int64_t)1 << 31;
-    DLC_CHECK(s->n >= 1 && s->h >= 1 && s->w >= 1 && s->c >= 1);
-    DLC_CHECK(s->kh >= 1 && s->kw >= 1 && s->oc >= 1);
-    DLC_CHECK(s->sh >= 1 && s->sw >= 1 && s->dh >= 1 && s->dw >= 1 && s->groups >= 1);
-    DLC_CHECK(s->pad_top >= 0 && s->pad_bottom >= 0 && s->pad_left >= 0 && s->pad_right >= 0);
-    DLC_CHECK(s->n < lim && s->h < lim && s->w < lim && s->c < lim && s->kh < lim &&
-              s->kw < lim && s->oc < lim && s->sh < lim && s->sw < lim && s->dh < lim &&
-              s->dw < lim && s->pad_top < lim && s->pad_bottom < lim && s->pad_left < lim &&
-              s->pad_right < lim && s->groups < lim);
-    DLC_CHECK(s->c % s->groups == 0 && s->oc % s->groups == 0);
+    if (s == NULL) return DLC_FAULT_NULL;
+    if (!(s->n >= 1 && s->h >= 1 && s->w >= 1 && s->c >= 1)) return DLC_FAULT_INPUT;
+    if (!(s->kh >= 1 && s->kw >= 1 && s->oc >= 1)) return DLC_FAULT_WINDOW;
+    if (!(s->sh >= 1 && s->sw >= 1 && s->dh >= 1 && s->dw >= 1)) return DLC_FAULT_STRIDE;
+    if (!(s->pad_top >= 0 && s->pad_bottom >= 0 && s->pad_left >= 0 && s->pad_right >= 0))
+        return DLC_FAULT_PADDING;
+    if (!(s->groups >= 1 && s->c % s->groups == 0 && s->oc % s->groups == 0))
+        return DLC_FAULT_GROUPS;
+    if (!(s->n < lim && s->h < lim && s->w < lim && s->c < lim && s->kh < lim && s->kw < lim &&
+          s->oc < lim && s->sh < lim && s->sw < lim && s->dh < lim && s->dw < lim &&
+          s->pad_top < lim && s->pad_bottom < lim && s->pad_left < lim && s->pad_right < lim &&
+          s->groups < lim))
+        return DLC_FAULT_RANGE;
     int64_t eh = s->h + s->pad_top + s->pad_bottom - s->dh * (s->kh - 1) - 1;
     int64_t ew = s->w + s->pad_left + s->pad_right - s->dw * (s->kw - 1) - 1;
-    DLC_CHECK(eh >= 0 && ew >= 0);
-    DLC_CHECK(s->oh == eh / s->sh + 1 && s->ow == ew / s->sw + 1);
+    if (eh < 0 || ew < 0) return DLC_FAULT_FIT;
+    *oh = eh / s->sh + 1, *ow = ew / s->sw + 1;
+    return DLC_FAULT_NONE;
+}
+
+dlc_fault dlc_conv2d_fault(const dlc_conv2d_shape *s) {
+    int64_t oh, ow, t;
+    dlc_fault f = conv2d_fault_in(s, &oh, &ow);
+    if (f != DLC_FAULT_NONE) return f;
+    if (s->oh != oh || s->ow != ow) return DLC_FAULT_OUTPUT;
     /* Every element count must fit in int64 (and so every index). */
-    int64_t t;
-    DLC_CHECK(mul_ok(s->n, s->h, &t) && mul_ok(t, s->w, &t) && mul_ok(t, s->c, &t));
-    DLC_CHECK(mul_ok(s->n, s->oh, &t) && mul_ok(t, s->ow, &t) && mul_ok(t, s->oc, &t));
-    DLC_CHECK(mul_ok(s->kh, s->kw, &t) && mul_ok(t, s->c / s->groups, &t) &&
-              mul_ok(t, s->oc, &t) && mul_ok(t, TILE_MAX * CHUNKS_MAX * 8, &t));
-    return DLC_OK;
+    if (!(mul_ok(s->n, s->h, &t) && mul_ok(t, s->w, &t) && mul_ok(t, s->c, &t) &&
+          mul_ok(s->n, s->oh, &t) && mul_ok(t, s->ow, &t) && mul_ok(t, s->oc, &t) &&
+          mul_ok(s->kh, s->kw, &t) && mul_ok(t, s->c / s->groups, &t) && mul_ok(t, s->oc, &t) &&
+          mul_ok(t, TILE_MAX * CHUNKS_MAX * 8, &t)))
+        return DLC_FAULT_RANGE;
+    return DLC_FAULT_NONE;
+}
+
+dlc_fault dlc_conv2d_set_output(dlc_conv2d_shape *s) {
+    int64_t oh, ow;
+    dlc_fault f = conv2d_fault_in(s, &oh, &ow);
+    if (f != DLC_FAULT_NONE) return f;
+    s->oh = oh, s->ow = ow;
+    return dlc_conv2d_fault(s);
+}
+
+dlc_status dlc_conv2d_check(const dlc_conv2d_shape *s) {
+    return dlc_conv2d_fault(s) == DLC_FAULT_NONE ? DLC_OK : DLC_EINVAL;
 }
 
 /* Output rows per unit of the row-table forward: units of up to ROWK_MAX_PIX pixels (and

@@ -31,22 +31,45 @@ static int pool_disjoint(const void *a, size_t abytes, const void *b, size_t bby
     return abytes == 0 || bbytes == 0 || pa + abytes <= pb || pb + bbytes <= pa;
 }
 
-dlc_status dlc_pool2d_check(const dlc_pool2d_shape *s) {
-    DLC_CHECK(s != NULL);
-    DLC_CHECK(s->n > 0 && s->h > 0 && s->w > 0 && s->c > 0);
-    DLC_CHECK(s->ph > 0 && s->pw > 0 && s->sh > 0 && s->sw > 0);
-    DLC_CHECK(s->pad_top >= 0 && s->pad_bottom >= 0 && s->pad_left >= 0 && s->pad_right >= 0);
-    DLC_CHECK(s->pad_top < s->ph && s->pad_bottom < s->ph);
-    DLC_CHECK(s->pad_left < s->pw && s->pad_right < s->pw);
+/* The conditions of dlc_pool2d_fault up to FIT, in its order; when they hold, *oh and *ow get
+ * the formula's output size. */
+static dlc_fault pool2d_fault_in(const dlc_pool2d_shape *s, int64_t *oh, int64_t *ow) {
+    if (s == NULL) return DLC_FAULT_NULL;
+    if (!(s->n > 0 && s->h > 0 && s->w > 0 && s->c > 0)) return DLC_FAULT_INPUT;
+    if (!(s->ph > 0 && s->pw > 0)) return DLC_FAULT_WINDOW;
+    if (!(s->sh > 0 && s->sw > 0)) return DLC_FAULT_STRIDE;
+    if (!(s->pad_top >= 0 && s->pad_bottom >= 0 && s->pad_left >= 0 && s->pad_right >= 0 &&
+          s->pad_top < s->ph && s->pad_bottom < s->ph && s->pad_left < s->pw &&
+          s->pad_right < s->pw))
+        return DLC_FAULT_PADDING;
     /* Sizes small enough that no product below overflows, and argmax fits int32. */
-    DLC_CHECK(s->h <= INT32_MAX && s->w <= INT32_MAX && s->h * s->w <= INT32_MAX);
-    DLC_CHECK(s->ph <= INT32_MAX && s->pw <= INT32_MAX && s->sh <= INT32_MAX &&
-              s->sw <= INT32_MAX);
-    DLC_CHECK(s->c <= INT64_MAX / (s->h * s->w) && s->n <= INT64_MAX / (s->h * s->w * s->c));
+    if (!(s->h <= INT32_MAX && s->w <= INT32_MAX && s->h * s->w <= INT32_MAX &&
+          s->ph <= INT32_MAX && s->pw <= INT32_MAX && s->sh <= INT32_MAX && s->sw <= INT32_MAX &&
+          s->c <= INT64_MAX / (s->h * s->w) && s->n <= INT64_MAX / (s->h * s->w * s->c)))
+        return DLC_FAULT_RANGE;
     int64_t hp = s->h + s->pad_top + s->pad_bottom, wp = s->w + s->pad_left + s->pad_right;
-    DLC_CHECK(hp >= s->ph && wp >= s->pw);
-    DLC_CHECK(s->oh == (hp - s->ph) / s->sh + 1 && s->ow == (wp - s->pw) / s->sw + 1);
-    return DLC_OK;
+    if (hp < s->ph || wp < s->pw) return DLC_FAULT_FIT;
+    *oh = (hp - s->ph) / s->sh + 1, *ow = (wp - s->pw) / s->sw + 1;
+    return DLC_FAULT_NONE;
+}
+
+dlc_fault dlc_pool2d_fault(const dlc_pool2d_shape *s) {
+    int64_t oh, ow;
+    dlc_fault f = pool2d_fault_in(s, &oh, &ow);
+    if (f != DLC_FAULT_NONE) return f;
+    return s->oh == oh && s->ow == ow ? DLC_FAULT_NONE : DLC_FAULT_OUTPUT;
+}
+
+dlc_fault dlc_pool2d_set_output(dlc_pool2d_shape *s) {
+    int64_t oh, ow;
+    dlc_fault f = pool2d_fault_in(s, &oh, &ow);
+    if (f != DLC_FAULT_NONE) return f;
+    s->oh = oh, s->ow = ow;
+    return DLC_FAULT_NONE;
+}
+
+dlc_status dlc_pool2d_check(const dlc_pool2d_shape *s) {
+    return dlc_pool2d_fault(s) == DLC_FAULT_NONE ? DLC_OK : DLC_EINVAL;
 }
 
 /* Input rows [*lo, *hi) of output row o's window along one axis (clipped to the input). */
@@ -280,9 +303,15 @@ dlc_status dlc_avgpool2d_backward(const dlc_pool2d_shape *s, const float *dy, fl
 
 /* ---------------------------------------------------------------- global pooling */
 
+dlc_fault dlc_global_pool2d_fault(int64_t n, int64_t hw, int64_t c) {
+    if (!(n > 0 && hw > 0 && c > 0)) return DLC_FAULT_INPUT;
+    if (!(hw <= INT32_MAX && c <= INT64_MAX / hw && n <= INT64_MAX / (hw * c)))
+        return DLC_FAULT_RANGE;
+    return DLC_FAULT_NONE;
+}
+
 static int global_ok(int64_t n, int64_t hw, int64_t c) {
-    return n > 0 && hw > 0 && c > 0 && hw <= INT32_MAX && c <= INT64_MAX / hw &&
-           n <= INT64_MAX / (hw * c);
+    return dlc_global_pool2d_fault(n, hw, c) == DLC_FAULT_NONE;
 }
 
 /* Global max of one image. */
