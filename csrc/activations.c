@@ -59,15 +59,18 @@ static inline float act_select(int c, float a, float b) {
 /* ---------------------------------------------------------------- ReLU */
 
 /* No restrict on x / y: the forward may run in place (y == x); each y[i] depends on x[i] only,
- * which `omp simd` states. */
+ * which `omp simd` states. Both sides of every choice are computed and picked by bit masks
+ * (act_select): a ?: whose arm holds arithmetic would be a branch (ISO C may not evaluate an arm
+ * that could raise a flag the program would not), scalar and mispredicted on random signs. */
 DLC_INLINE void relu_fwd_body(int64_t n, float slope, float thr, float maxv, const float *x,
                               float *y) {
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         float v = x[i];
         /* + 0.0f turns the -0 of 0 * negative into +0 (and changes nothing else). */
-        float r = v > thr ? v : slope * (v - thr) + 0.0f;
-        y[i] = v >= maxv ? maxv : r;
+        float lo = slope * (v - thr) + 0.0f;
+        float r = act_select(v > thr, v, lo);
+        y[i] = act_select(v >= maxv, maxv, r);
     }
 }
 DLC_SIMD_VARIANTS(relu_fwd,
@@ -80,7 +83,7 @@ DLC_INLINE void relu_bwd_body(int64_t n, float slope, float thr, float maxv,
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
         float v = x[i];
-        float d = v >= maxv ? 0.0f : (v > thr ? 1.0f : slope);
+        float d = act_select(v >= maxv, 0.0f, act_select(v > thr, 1.0f, slope));
         dx[i] += dy[i] * d;
     }
 }

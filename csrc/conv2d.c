@@ -56,6 +56,12 @@ static int thread_num(void) {
 #endif
 }
 
+/* Keras's plain ReLU with dlc_relu_forward's formula: v > 0 ? v : 0 * v + 0. */
+static inline float relu1(float v) {
+    float lo = 0.0f * v + 0.0f;
+    return v > 0.0f ? v : lo;
+}
+
 /* Tile rows: a col tile of P x K floats stays within ~512 KB (L2), 32 <= P <= 256. */
 #define TILE_BYTES (512 * 1024)
 #define TILE_MAX 256
@@ -73,6 +79,8 @@ static int thread_num(void) {
 #define IMPLICIT_MIN_K 64
 /* Backward data by the flipped forward correlation (flip_shape) when c is at least this. */
 #define FLIP_MIN_C 16
+/* Implicit backward weights: output pixels per unit (about; whole output rows). */
+#define BW_PIX 256
 
 typedef struct {
     int64_t cg, ocg, k;        /* channels per group, output channels per group, K */
@@ -99,6 +107,15 @@ typedef struct {
     size_t slab_bytes;         /* padded input rows (0 when unpadded: x is read in place) */
     size_t tmp_bytes;          /* virtual output rows */
     size_t gemm_off;           /* offset of the GEMM workspace in a slot */
+    /* Masked dy of one tile for the paths that read dy through a GEMM (dy_mask). */
+    size_t dz_bytes;
+    /* Implicit backward weights (bw_ok; see bwdw_implicit): units of bw_rows output rows. */
+    int bw_ok;
+    int64_t bw_rows, bw_units_img, bw_units, bw_nchunks, bw_srows, bw_np;
+    size_t bw_slab_bytes, bw_pr_bytes, bw_b_bytes, bw_a_bytes, bw_bytes;
+    /* Direct backward data (bd_ok; see bwdd_direct): the packed kernel, a masked dy image. */
+    int bd_ok;
+    size_t bd_w_bytes, bd_dz_bytes, bd_a_bytes, bd_bytes;
 } plan;
 
 static int mul_ok(int64_t a, int64_t b, int64_t *r) { return !__builtin_mul_overflow(a, b, r); }
@@ -227,7 +244,41 @@ static void make_plan_ex(const dlc_conv2d_shape *s, plan *p, int rowk_ok) {
     }
     p->gemm_bytes = dlc_align_up(DLC_MAX(DLC_MAX(g1, g4), DLC_MAX(g2, g3)));
     p->gemm_off = DLC_MAX(p->col_bytes, p->slab_bytes + p->tmp_bytes);
-    p->slot_bytes = p->gemm_off + p->gemm_bytes;
+    p->dz_bytes = dlc_align_up((size_t)(DLC_MAX(tile, p->dtile) * s->oc) * sizeof(float));
+    p->slot_bytes = p->gemm_off + p->gemm_bytes + p->dz_bytes;
+    /* Implicit backward weights: groups 1, a real window (not 1x1, not the small-K kernel). */
+    p->bw_ok = s->groups == 1 && !p->is1x1 && !p->smallk;
+    p->bw_bytes = 0;
+    if (p->bw_ok) {
+        p->bw_rows = DLC_MIN(s->oh, DLC_MAX(1, BW_PIX / s->ow));
+        p->bw_units_img = (s->oh + p->bw_rows - 1) / p->bw_rows;
+        p->bw_units = s->n * p->bw_units_img;
+        p->bw_np = p->bw_rows * s->ow;
+        p->bw_nchunks = DLC_MAX(1, DLC_MIN(DLC_MIN(CHUNKS_MAX, p->bw_units), budget));
+        p->bw_srows = (p->bw_rows - 1) * s->sh + (s->kh - 1) * s->dh + 1;
+        int padded = s->pad_top || s->pad_bottom || s->pad_left || s->pad_right;
+        p->bw_slab_bytes =
+            padded ? dlc_align_up((size_t)(p->bw_srows * p->wp * s->c) * sizeof(float)) : 0;
+        p->bw_pr_bytes = dlc_align_up((size_t)p->bw_np * sizeof(int64_t));
+        int64_t ocr = (s->oc + DLC_NR_MAX - 1) / DLC_NR_MAX * DLC_NR_MAX;
+        p->bw_b_bytes = dlc_align_up((size_t)(p->bw_np * ocr) * sizeof(float));
+        p->bw_a_bytes = dlc_align_up((size_t)(p->bw_np * DLC_MR_MAX) * sizeof(float));
+        p->bw_bytes = p->bw_slab_bytes + p->bw_pr_bytes + p->bw_b_bytes + p->bw_a_bytes;
+        p->partial_bytes = DLC_MAX(p->partial_bytes,
+                                   dlc_align_up((size_t)(p->bw_nchunks * per_chunk) *
+                                                sizeof(float)));
+    }
+    /* Direct backward data: groups 1, a real window; the level's nr must divide c. */
+    p->bd_ok = s->groups == 1 && !p->is1x1 && s->c % 8 == 0;
+    p->bd_bytes = p->bd_w_bytes = 0;
+    if (p->bd_ok) {
+        int64_t kr_ = (p->k + DLC_NR_MAX - 1) / DLC_NR_MAX * DLC_NR_MAX;
+        p->bd_w_bytes = dlc_align_up((size_t)(kr_ * s->oc) * sizeof(float));
+        p->bd_dz_bytes = dlc_align_up((size_t)(s->oh * s->ow * s->oc) * sizeof(float));
+        p->bd_a_bytes = dlc_align_up((size_t)(DLC_MR_MAX * s->oc) * sizeof(float));
+        p->bd_bytes = p->bd_dz_bytes + p->bd_a_bytes;
+    }
+    p->slot_bytes = DLC_MAX(p->slot_bytes, DLC_MAX(p->bw_bytes, p->bd_bytes));
 }
 
 static void make_plan(const dlc_conv2d_shape *s, plan *p) { make_plan_ex(s, p, 1); }
@@ -267,15 +318,21 @@ static size_t flip_kernel_bytes(const dlc_conv2d_shape *s) {
     return dlc_align_up((size_t)(s->kh * s->kw * s->c * s->oc) * sizeof(float));
 }
 
+/* Bytes of the masked dy (dy_mask) that follows it. */
+static size_t flip_dz_bytes(const dlc_conv2d_shape *s) {
+    return dlc_align_up((size_t)(s->n * s->oh * s->ow * s->oc) * sizeof(float));
+}
+
 size_t dlc_conv2d_workspace_size(const dlc_conv2d_shape *s) {
     if (dlc_conv2d_check(s) != DLC_OK) return 0;
     plan p, fp;
     dlc_conv2d_shape fs;
     make_plan(s, &p);
     int64_t slots = DLC_MAX(1, DLC_MIN((int64_t)dlc_threads(), 1024));
-    size_t need = p.partial_bytes + (size_t)slots * p.slot_bytes;
-    if (flip_shape(s, &p, &fs, &fp))
-        need = DLC_MAX(need, flip_kernel_bytes(s) + (size_t)slots * fp.slot_bytes);
+    size_t need = DLC_MAX(p.partial_bytes, p.bd_w_bytes) + (size_t)slots * p.slot_bytes;
+    if (flip_shape(s, &p, &fs, &fp)) /* the flipped kernel, a masked dy, the slots */
+        need = DLC_MAX(need, flip_kernel_bytes(s) + flip_dz_bytes(s) +
+                                 (size_t)slots * fp.slot_bytes);
     return need;
 }
 
@@ -289,8 +346,11 @@ static int usable_threads_at(const plan *p, size_t off, void *ws, size_t ws_size
 }
 
 static int usable_threads(const plan *p, void *ws, size_t ws_size) {
-    return usable_threads_at(p, p->partial_bytes, ws, ws_size);
+    return usable_threads_at(p, DLC_MAX(p->partial_bytes, p->bd_w_bytes), ws, ws_size);
 }
+
+/* Where the slots start in a workspace (after the partials or the packed kernel). */
+static size_t slots_off(const plan *p) { return DLC_MAX(p->partial_bytes, p->bd_w_bytes); }
 
 /* The row-major (image, oy, ox) of flat output pixel q. */
 static inline void pixel_of(const dlc_conv2d_shape *s, int64_t q, int64_t *img, int64_t *oy,
@@ -445,7 +505,8 @@ typedef void (*col2im_fn)(const dlc_conv2d_shape *, const plan *, const float *,
  * use fused multiply-add, the portable one a multiply then an add. */
 
 static void smallk_fwd_generic(int64_t np, int64_t k, int64_t oc, const float *src, int64_t rs,
-                               const int64_t *offs, const float *w, const float *b, float *y) {
+                               const int64_t *offs, const float *w, const float *b, float *y,
+                               int relu) {
     for (int64_t r = 0; r < np; r++) {
         float *yr = y + r * oc;
         const float *sr = src + r * rs;
@@ -455,6 +516,8 @@ static void smallk_fwd_generic(int64_t np, int64_t k, int64_t oc, const float *s
             const float *wk = w + kk * oc;
             for (int64_t o = 0; o < oc; o++) yr[o] += a * wk[o];
         }
+        if (relu)
+            for (int64_t o = 0; o < oc; o++) yr[o] = relu1(yr[o]);
     }
 }
 
@@ -477,7 +540,7 @@ static void smallk_bwdw_generic(int64_t np, int64_t k, int64_t oc, const float *
 DLC_TARGET_AVX2 static inline __attribute__((always_inline)) void
 smallk_fwd_avx2_block(int R, int NB, int64_t k, int64_t oc, const float *src, int64_t rs,
                       const int64_t *offs, const float *w, const __m256 *bias,
-                      const __m256i *mask, float *y) {
+                      const __m256i *mask, float *y, int relu) {
     __m256 acc[4][2];
     for (int i = 0; i < R; i++)
         for (int v = 0; v < NB; v++) acc[i][v] = bias[v];
@@ -490,13 +553,20 @@ smallk_fwd_avx2_block(int R, int NB, int64_t k, int64_t oc, const float *src, in
             for (int v = 0; v < NB; v++) acc[i][v] = _mm256_fmadd_ps(a, wv[v], acc[i][v]);
         }
     }
+    const __m256 z = _mm256_setzero_ps();
     for (int i = 0; i < R; i++)
-        for (int v = 0; v < NB; v++) _mm256_maskstore_ps(y + i * oc + 8 * v, mask[v], acc[i][v]);
+        for (int v = 0; v < NB; v++) {
+            __m256 t = acc[i][v];
+            if (relu) /* v > 0 ? v : 0 * v + 0 */
+                t = _mm256_blendv_ps(_mm256_add_ps(_mm256_mul_ps(z, t), z), t,
+                                     _mm256_cmp_ps(t, z, _CMP_GT_OQ));
+            _mm256_maskstore_ps(y + i * oc + 8 * v, mask[v], t);
+        }
 }
 
 DLC_TARGET_AVX2 static void smallk_fwd_avx2(int64_t np, int64_t k, int64_t oc,
                                             const float *src, int64_t rs, const int64_t *offs,
-                                            const float *w, const float *b, float *y) {
+                                            const float *w, const float *b, float *y, int relu) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int64_t o0 = 0; o0 < oc; o0 += 16) {
         __m256i mask[2];
@@ -512,17 +582,17 @@ DLC_TARGET_AVX2 static void smallk_fwd_avx2(int64_t np, int64_t k, int64_t oc,
         if (oc - o0 > 8) {
             for (; r + 4 <= np; r += 4)
                 smallk_fwd_avx2_block(4, 2, k, oc, src + r * rs, rs, offs, wo, bias, mask,
-                                      yo + r * oc);
+                                      yo + r * oc, relu);
             for (; r < np; r++)
                 smallk_fwd_avx2_block(1, 2, k, oc, src + r * rs, rs, offs, wo, bias, mask,
-                                      yo + r * oc);
+                                      yo + r * oc, relu);
         } else {
             for (; r + 4 <= np; r += 4)
                 smallk_fwd_avx2_block(4, 1, k, oc, src + r * rs, rs, offs, wo, bias, mask,
-                                      yo + r * oc);
+                                      yo + r * oc, relu);
             for (; r < np; r++)
                 smallk_fwd_avx2_block(1, 1, k, oc, src + r * rs, rs, offs, wo, bias, mask,
-                                      yo + r * oc);
+                                      yo + r * oc, relu);
         }
     }
 }
@@ -554,7 +624,7 @@ DLC_TARGET_AVX2 static void smallk_bwdw_avx2(int64_t np, int64_t k, int64_t oc,
 DLC_TARGET_AVX512 static inline __attribute__((always_inline)) void
 smallk_fwd_avx512_block(int R, int NB, int64_t k, int64_t oc, const float *src, int64_t rs,
                         const int64_t *offs, const float *w, const __m512 *bias,
-                        const __mmask16 *mask, float *y) {
+                        const __mmask16 *mask, float *y, int relu) {
     __m512 acc[6][2];
     for (int i = 0; i < R; i++)
         for (int v = 0; v < NB; v++) acc[i][v] = bias[v];
@@ -567,14 +637,21 @@ smallk_fwd_avx512_block(int R, int NB, int64_t k, int64_t oc, const float *src, 
             for (int v = 0; v < NB; v++) acc[i][v] = _mm512_fmadd_ps(a, wv[v], acc[i][v]);
         }
     }
+    const __m512 z = _mm512_setzero_ps();
     for (int i = 0; i < R; i++)
-        for (int v = 0; v < NB; v++) _mm512_mask_storeu_ps(y + i * oc + 16 * v, mask[v], acc[i][v]);
+        for (int v = 0; v < NB; v++) {
+            __m512 t = acc[i][v];
+            if (relu) /* v > 0 ? v : 0 * v + 0 */
+                t = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, z, _CMP_GT_OQ),
+                                         _mm512_add_ps(_mm512_mul_ps(z, t), z), t);
+            _mm512_mask_storeu_ps(y + i * oc + 16 * v, mask[v], t);
+        }
 }
 
 DLC_TARGET_AVX512 static void smallk_fwd_avx512(int64_t np, int64_t k, int64_t oc,
                                                 const float *src, int64_t rs,
                                                 const int64_t *offs, const float *w,
-                                                const float *b, float *y) {
+                                                const float *b, float *y, int relu) {
     for (int64_t o0 = 0; o0 < oc; o0 += 32) {
         __mmask16 mask[2];
         __m512 bias[2];
@@ -589,17 +666,17 @@ DLC_TARGET_AVX512 static void smallk_fwd_avx512(int64_t np, int64_t k, int64_t o
         if (oc - o0 > 16) {
             for (; r + 6 <= np; r += 6)
                 smallk_fwd_avx512_block(6, 2, k, oc, src + r * rs, rs, offs, wo, bias, mask,
-                                        yo + r * oc);
+                                        yo + r * oc, relu);
             for (; r < np; r++)
                 smallk_fwd_avx512_block(1, 2, k, oc, src + r * rs, rs, offs, wo, bias, mask,
-                                        yo + r * oc);
+                                        yo + r * oc, relu);
         } else {
             for (; r + 6 <= np; r += 6)
                 smallk_fwd_avx512_block(6, 1, k, oc, src + r * rs, rs, offs, wo, bias, mask,
-                                        yo + r * oc);
+                                        yo + r * oc, relu);
             for (; r < np; r++)
                 smallk_fwd_avx512_block(1, 1, k, oc, src + r * rs, rs, offs, wo, bias, mask,
-                                        yo + r * oc);
+                                        yo + r * oc, relu);
         }
     }
 }
@@ -659,9 +736,10 @@ DLC_TARGET_AVX512 static void smallk_bwdw_avx512(int64_t np, int64_t k, int64_t 
 }
 #endif
 
-/* y[r, :] = b + sum_k src[r * rs + offs[k]] * w[k, :] for r < np. */
+/* y[r, :] = b + sum_k src[r * rs + offs[k]] * w[k, :] for r < np (then ReLU when relu). */
 typedef void (*smallk_fwd_fn)(int64_t np, int64_t k, int64_t oc, const float *src, int64_t rs,
-                              const int64_t *offs, const float *w, const float *b, float *y);
+                              const int64_t *offs, const float *w, const float *b, float *y,
+                              int relu);
 static const smallk_fwd_fn smallk_fwd_variants[DLC_SIMD_NLEVELS] =
     DLC_SIMD_TABLE(smallk_fwd_generic, smallk_fwd_avx2, smallk_fwd_avx512);
 
@@ -734,12 +812,13 @@ typedef struct {
     int64_t k, oc;
     const float *w, *b;
     float *y;
+    int relu;
 } smallk_fwd_ctx;
 
 static void smallk_fwd_seg(void *ctx, int64_t r, int64_t n, const float *src, int64_t rs,
                            const int64_t *offs) {
     const smallk_fwd_ctx *f = (const smallk_fwd_ctx *)ctx;
-    f->fn(n, f->k, f->oc, src, rs, offs, f->w, f->b, f->y + r * f->oc);
+    f->fn(n, f->k, f->oc, src, rs, offs, f->w, f->b, f->y + r * f->oc, f->relu);
 }
 
 /* Backward-weights segment: dW partial += patches^T x dy rows, db partial += dy rows, by the
@@ -776,7 +855,7 @@ static void smallk_bwdw_seg(void *ctx, int64_t r, int64_t n, const float *src, i
  * The pads may be negative (backward data's flipped shape): the slab then crops the input. */
 static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p,
                                         const float *x, const float *w, const float *b,
-                                        float *y, int acc, char *slots, int nt) {
+                                        float *y, int acc, int relu, char *slots, int nt) {
     const int64_t c = s->c, oc = s->oc, wp = p->wp;
     const int padded = p->slab_bytes != 0;
     const int64_t units = s->n * p->tiles_img;
@@ -819,18 +898,13 @@ static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p
             for (int64_t r = 0, q = 0; r < rows; r++)
                 for (int64_t ox = 0; ox < s->ow; ox++, q++) arow[q] = (r * wp + ox) * c;
             float *yu = y + ((img * s->oh + oy0) * s->ow) * oc;
-            /* With a bias, y starts as b and the GEMM adds to it. */
-            float beta = acc ? 1.0f : 0.0f;
-            if (b && !acc) {
-                for (int64_t q = 0; q < np; q++)
-                    memcpy(yu + q * oc, b, (size_t)oc * sizeof(float));
-                beta = 1.0f;
-            }
             /* One GEMM over all kernel rows: A's row is kh runs of kstep = kw*c floats, one
-             * per kernel row, dh input rows apart; B is the whole (K, oc) kernel. */
-            dlc_status gs = dlc_sgemm_serial_rows(0, np, oc, s->kh * p->kstep, 1.0f, src, arow,
-                                                  p->kstep, s->dh * wp * c, w, oc, beta, yu, oc,
-                                                  gws, p->gemm_bytes);
+             * per kernel row, dh input rows apart; B is the whole (K, oc) kernel. The bias
+             * and the ReLU are the GEMM's epilogue (the bits of y preset to b, beta 1, and a
+             * ReLU pass). */
+            dlc_status gs = dlc_sgemm_serial_rows_epi(
+                0, np, oc, s->kh * p->kstep, 1.0f, src, arow, p->kstep, s->dh * wp * c, w, oc,
+                acc ? 1.0f : 0.0f, yu, oc, acc ? NULL : b, relu, gws, p->gemm_bytes);
             if (gs != DLC_OK) {
 #pragma omp atomic write
                 err = 1;
@@ -865,6 +939,8 @@ static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p
             } else {
                 memcpy(yr, tr, (size_t)(s->ow * oc) * sizeof(float));
             }
+            if (relu && !acc)
+                for (int64_t q = 0; q < s->ow * oc; q++) yr[q] = relu1(yr[q]);
         }
     }
     return err ? DLC_EINVAL : DLC_OK;
@@ -873,9 +949,9 @@ static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p
 /* The forward engine on plan p: y = conv(x, w) + b, or y += conv(x, w) when acc (b unused;
  * never with the small-K kernel). The pads of s may be negative (see flip_shape). */
 static dlc_status conv_forward_run(const dlc_conv2d_shape *s, const plan *p, const float *x,
-                                   const float *w, const float *b, float *y, int acc,
+                                   const float *w, const float *b, float *y, int acc, int relu,
                                    char *slots, int nt) {
-    if (p->implicit) return conv_forward_implicit(s, p, x, w, b, y, acc, slots, nt);
+    if (p->implicit) return conv_forward_implicit(s, p, x, w, b, y, acc, relu, slots, nt);
     const int64_t oc = s->oc;
     const smallk_fwd_fn smallk = DLC_SIMD_PICK(smallk_fwd);
     int err = 0;
@@ -887,7 +963,7 @@ static dlc_status conv_forward_run(const dlc_conv2d_shape *s, const plan *p, con
         int64_t q0 = t * p->tile, np = DLC_MIN(p->tile, p->m - q0);
         float *yt = y + q0 * oc;
         if (p->smallk) {
-            smallk_fwd_ctx f = {smallk, p->k, oc, w, b, yt};
+            smallk_fwd_ctx f = {smallk, p->k, oc, w, b, yt, relu};
             smallk_tile(s, p, x, q0, np, col, smallk_fwd_seg, &f);
             continue;
         }
@@ -909,12 +985,15 @@ static dlc_status conv_forward_run(const dlc_conv2d_shape *s, const plan *p, con
         if (b && !acc)
             for (int64_t r = 0; r < np; r++)
                 for (int64_t o = 0; o < oc; o++) yt[r * oc + o] += b[o];
+        if (relu && !acc)
+            for (int64_t q = 0; q < np * oc; q++) yt[q] = relu1(yt[q]);
     }
     return err ? DLC_EINVAL : DLC_OK;
 }
 
-dlc_status dlc_conv2d_forward(const dlc_conv2d_shape *s, const float *x, const float *w,
-                              const float *b, float *y, void *workspace, size_t workspace_size) {
+dlc_status dlc_conv2d_forward_ex(const dlc_conv2d_shape *s, const float *x, const float *w,
+                                 const float *b, float *y, int relu, void *workspace,
+                                 size_t workspace_size) {
     dlc_status st = dlc_conv2d_check(s);
     if (st != DLC_OK) return st;
     DLC_CHECK(x != NULL && w != NULL && y != NULL);
@@ -922,7 +1001,13 @@ dlc_status dlc_conv2d_forward(const dlc_conv2d_shape *s, const float *x, const f
     make_plan(s, &p);
     int nt = usable_threads(&p, workspace, workspace_size);
     if (nt < 1) return DLC_ENOMEM;
-    return conv_forward_run(s, &p, x, w, b, y, 0, (char *)workspace + p.partial_bytes, nt);
+    return conv_forward_run(s, &p, x, w, b, y, 0, relu != 0, (char *)workspace + slots_off(&p),
+                            nt);
+}
+
+dlc_status dlc_conv2d_forward(const dlc_conv2d_shape *s, const float *x, const float *w,
+                              const float *b, float *y, void *workspace, size_t workspace_size) {
+    return dlc_conv2d_forward_ex(s, x, w, b, y, 0, workspace, workspace_size);
 }
 
 /* ------------------------------------------------------------ backward data */
@@ -938,42 +1023,171 @@ static void flip_kernel(const dlc_conv2d_shape *s, const float *w, float *wf) {
     }
 }
 
-dlc_status dlc_conv2d_backward_data(const dlc_conv2d_shape *s, const float *dy, const float *w,
-                                    float *dx, void *workspace, size_t workspace_size) {
+/* ------------------------------------------------------------ ReLU masks
+ * dz = 0 + dy * (y > 0 ? 1 : 0): dlc_relu_backward's value (plain ReLU, y its output) written
+ * into a zeroed buffer, so a backward that reads dy through the mask gives the bits of a ReLU
+ * backward pass followed by the unmasked kernel. */
+DLC_INLINE float relu_mask1(float dy, float y) {
+    uint32_t m = 0u - (uint32_t)(y > 0.0f), one;
+    float f = 1.0f, d;
+    memcpy(&one, &f, sizeof one);
+    one &= m;
+    memcpy(&d, &one, sizeof d);
+    return 0.0f + dy * d;
+}
+DLC_INLINE void mask_rows_body(int64_t n, const float *restrict dy, const float *restrict y,
+                               float *restrict dz) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) dz[i] = relu_mask1(dy[i], y[i]);
+}
+DLC_SIMD_VARIANTS(mask_rows,
+                  (int64_t n, const float *restrict dy, const float *restrict y,
+                   float *restrict dz),
+                  (n, dy, y, dz));
+typedef void (*mask_rows_fn)(int64_t, const float *, const float *, float *);
+
+/* ------------------------------------------------------------ backward data */
+
+/* Direct backward data (bd_ok, a level with direct kernels and nr dividing c): for tap (ki, kj)
+ * and channel block cb (nr channels) the contribution of output pixels ox0 .. ox0 + mr - 1 of
+ * one output row is the tile dy_rows @ W^T[:, tap, cb] (k = oc), and it lands on mr input
+ * pixels sw apart in one input row: a register tile of dx with row stride sw * c, added in
+ * place (beta 1). No dcol buffer, no col2im. W^T is packed once, shared by the threads. A unit
+ * is (image, channel block): it owns those dx values, which get their terms in (k block, tap,
+ * output pixel) order whatever the thread count. Border tiles (some of the mr input pixels
+ * outside dx) and a row's last pixels (fewer than mr) go through a local tile, then only the
+ * valid rows are added. dy_mask: dy is first masked into the slot (one image). */
+static dlc_status bwdd_direct(const dlc_conv2d_shape *s, const plan *p, const dlc_ukernel *kr,
+                              const float *dy, const float *ymask, const float *w, float *dx,
+                              int accumulate, float *wpack, char *slots, int nt) {
+    const int64_t c = s->c, oc = s->oc, K = p->k, ohw = s->oh * s->ow, hwc = s->h * s->w * c;
+    const int mr = kr->mr, nr = kr->nr;
+    const int64_t kcb = dlc_gemm_k_block(oc), ncb = c / nr, panels = K / nr;
+    /* W^T (oc x K) in k blocks of kcb rows of oc, each as K / nr panels of kcb x nr. */
+    for (int64_t kb = 0; kb < oc; kb += kcb)
+        kr->pack_b(1, w, oc, kb, DLC_MIN(kcb, oc - kb), 0, K, nr, 0, panels, wpack + kb * K);
+    const mask_rows_fn maskf = DLC_SIMD_PICK(mask_rows);
+    const int64_t units = s->n * ncb;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t u = 0; u < units; u++) {
+        char *slot = slots + (size_t)thread_num() * p->slot_bytes;
+        float *dz = (float *)slot, *apk = (float *)(slot + p->bd_dz_bytes);
+        int64_t img = u / ncb, cb = u - img * ncb;
+        float *dxi = dx + img * hwc + cb * nr;
+        const float *dyi = dy + img * ohw * oc;
+        if (ymask) {
+            maskf(ohw * oc, dyi, ymask + img * ohw * oc, dz);
+            dyi = dz;
+        }
+        if (!accumulate)
+            for (int64_t q = 0; q < s->h * s->w; q++)
+                memset(dxi + q * c, 0, (size_t)nr * sizeof(float));
+        for (int64_t kb = 0; kb < oc; kb += kcb) {
+            int64_t kc = DLC_MIN(kcb, oc - kb);
+            for (int64_t oy = 0; oy < s->oh; oy++) {
+                const float *dyr = dyi + oy * s->ow * oc + kb;
+                for (int64_t ox0 = 0; ox0 < s->ow; ox0 += mr) {
+                    int64_t rows = DLC_MIN((int64_t)mr, s->ow - ox0);
+                    const float *ar = dyr + ox0 * oc;
+                    if (rows < mr) kr->pack_a(0, dyr, oc, ox0, rows, 0, kc, mr, apk);
+                    for (int64_t ki = 0; ki < s->kh; ki++) {
+                        int64_t iy = oy * s->sh - s->pad_top + ki * s->dh;
+                        if (iy < 0 || iy >= s->h) continue;
+                        float *dxr = dxi + iy * s->w * c;
+                        for (int64_t kj = 0; kj < s->kw; kj++) {
+                            int64_t q = ((ki * s->kw + kj) * c + cb * nr) / nr;
+                            const float *bp = wpack + kb * K + q * kc * nr;
+                            int64_t ix0 = ox0 * s->sw - s->pad_left + kj * s->dw;
+                            int64_t ixl = ix0 + (rows - 1) * s->sw;
+                            if (rows == mr && ix0 >= 0 && ixl < s->w) {
+                                kr->direct(kc, ar, oc, bp, dxr + ix0 * c, s->sw * c, 1.0f, 1.0f,
+                                           NULL, 0);
+                                continue;
+                            }
+                            float t[DLC_MR_MAX * DLC_NR_MAX];
+                            if (rows == mr)
+                                kr->direct(kc, ar, oc, bp, t, nr, 1.0f, 0.0f, NULL, 0);
+                            else
+                                kr->fn(kc, apk, bp, t, nr, 1.0f, 0.0f, NULL, 0);
+                            for (int64_t i = 0; i < rows; i++) {
+                                int64_t ix = ix0 + i * s->sw;
+                                if (ix < 0 || ix >= s->w) continue;
+                                float *d = dxr + ix * c;
+                                const float *v = t + i * nr;
+                                for (int j = 0; j < nr; j++) d[j] += v[j];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return DLC_OK;
+}
+
+dlc_status dlc_conv2d_backward_data_ex(const dlc_conv2d_shape *s, const float *dy,
+                                       const float *dy_mask, const float *w, float *dx,
+                                       int accumulate, void *workspace,
+                                       size_t workspace_size) {
     dlc_status st = dlc_conv2d_check(s);
     if (st != DLC_OK) return st;
     DLC_CHECK(dy != NULL && w != NULL && dx != NULL);
     plan p;
     make_plan(s, &p);
+    const dlc_ukernel *kr = dlc_ukernel_pick();
+    if (p.bd_ok && kr->conv_direct && s->c % kr->nr == 0) {
+        int nt = usable_threads(&p, workspace, workspace_size);
+        if (nt < 1) return DLC_ENOMEM;
+        return bwdd_direct(s, &p, kr, dy, dy_mask, w, dx, accumulate, (float *)workspace,
+                           (char *)workspace + slots_off(&p), nt);
+    }
+    const size_t dx_bytes = (size_t)(s->n * s->h * s->w * s->c) * sizeof(float);
     dlc_conv2d_shape fs;
     plan fp;
     if (flip_shape(s, &p, &fs, &fp)) {
-        /* dx += forward correlation of dy with the flipped kernel, built in the workspace. */
-        size_t wf_bytes = flip_kernel_bytes(s);
-        int nt = usable_threads_at(&fp, wf_bytes, workspace, workspace_size);
+        /* dx += forward correlation of dy with the flipped kernel, built in the workspace
+         * (after it, dy masked by dy_mask when given). */
+        size_t wf_bytes = flip_kernel_bytes(s), dz_bytes = flip_dz_bytes(s);
+        int nt = usable_threads_at(&fp, wf_bytes + dz_bytes, workspace, workspace_size);
         if (nt < 1) return DLC_ENOMEM;
         float *wf = (float *)workspace;
         flip_kernel(s, w, wf);
-        return conv_forward_run(&fs, &fp, dy, wf, NULL, dx, 1, (char *)workspace + wf_bytes,
-                                nt);
+        if (dy_mask) {
+            float *dz = (float *)((char *)workspace + wf_bytes);
+            const mask_rows_fn maskf = DLC_SIMD_PICK(mask_rows);
+            const int64_t total = s->n * s->oh * s->ow * s->oc, blk = 16384;
+#pragma omp parallel for schedule(static) num_threads(nt)
+            for (int64_t i = 0; i < total; i += blk)
+                maskf(DLC_MIN(blk, total - i), dy + i, dy_mask + i, dz + i);
+            dy = dz;
+        }
+        if (!accumulate) memset(dx, 0, dx_bytes);
+        return conv_forward_run(&fs, &fp, dy, wf, NULL, dx, 1, 0,
+                                (char *)workspace + wf_bytes + dz_bytes, nt);
     }
     int nt = usable_threads(&p, workspace, workspace_size);
     if (nt < 1) return DLC_ENOMEM;
-    char *slots = (char *)workspace + p.partial_bytes;
+    char *slots = (char *)workspace + slots_off(&p);
     const int64_t oc = s->oc, c = s->c;
+    const mask_rows_fn maskf = DLC_SIMD_PICK(mask_rows);
     int err = 0;
     if (p.is1x1) {
-        /* dx rows are the output pixels: dx_tile[:, g] += dy_tile[:, g] @ W_g^T. */
+        /* dx rows are the output pixels: dx_tile[:, g] (+)= dy_tile[:, g] @ W_g^T. */
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int64_t t = 0; t < p.ntiles; t++) {
-            void *gws = slots + (size_t)thread_num() * p.slot_bytes +
-                        p.gemm_off;
+            char *slot = slots + (size_t)thread_num() * p.slot_bytes;
+            void *gws = slot + p.gemm_off;
+            float *dz = (float *)(slot + p.gemm_off + p.gemm_bytes);
             int64_t q0 = t * p.tile, np = DLC_MIN(p.tile, p.m - q0);
+            const float *dyt = dy + q0 * oc;
+            if (dy_mask) {
+                maskf(np * oc, dyt, dy_mask + q0 * oc, dz);
+                dyt = dz;
+            }
             for (int64_t g = 0; g < s->groups; g++) {
-                dlc_status gs = dlc_sgemm_serial(0, 1, np, p.cg, p.ocg, 1.0f,
-                                                 dy + q0 * oc + g * p.ocg, oc, w + g * p.ocg, oc,
-                                                 1.0f, dx + q0 * c + g * p.cg, c, gws,
-                                                 p.gemm_bytes);
+                dlc_status gs = dlc_sgemm_serial(0, 1, np, p.cg, p.ocg, 1.0f, dyt + g * p.ocg, oc,
+                                                 w + g * p.ocg, oc, accumulate ? 1.0f : 0.0f,
+                                                 dx + q0 * c + g * p.cg, c, gws, p.gemm_bytes);
                 if (gs != DLC_OK) {
 #pragma omp atomic write
                     err = 1;
@@ -994,12 +1208,23 @@ dlc_status dlc_conv2d_backward_data(const dlc_conv2d_shape *s, const float *dy, 
         char *slot = slots + (size_t)thread_num() * p.slot_bytes;
         float *dcol = (float *)slot;
         void *gws = slot + p.gemm_off;
+        float *dz = (float *)(slot + p.gemm_off + p.gemm_bytes);
         int64_t img = u / s->groups, g = u - img * s->groups;
+        if (!accumulate) {
+            float *dxi = dx + img * s->h * s->w * c + g * p.cg;
+            for (int64_t q = 0; q < s->h * s->w; q++)
+                memset(dxi + q * c, 0, (size_t)p.cg * sizeof(float));
+        }
         for (int64_t r0 = 0; r0 < ohw; r0 += tile_img) {
             int64_t np = DLC_MIN(tile_img, ohw - r0);
-            const float *dyt = dy + (img * ohw + r0) * oc + g * p.ocg;
-            dlc_status gs = dlc_sgemm_serial(0, 1, np, p.k, p.ocg, 1.0f, dyt, oc, w + g * p.ocg,
-                                             oc, 0.0f, dcol, p.k, gws, p.gemm_bytes);
+            const float *dyt = dy + (img * ohw + r0) * oc;
+            if (dy_mask) {
+                maskf(np * oc, dyt, dy_mask + (img * ohw + r0) * oc, dz);
+                dyt = dz;
+            }
+            dlc_status gs = dlc_sgemm_serial(0, 1, np, p.k, p.ocg, 1.0f, dyt + g * p.ocg, oc,
+                                             w + g * p.ocg, oc, 0.0f, dcol, p.k, gws,
+                                             p.gemm_bytes);
             if (gs != DLC_OK) {
 #pragma omp atomic write
                 err = 1;
@@ -1010,11 +1235,145 @@ dlc_status dlc_conv2d_backward_data(const dlc_conv2d_shape *s, const float *dy, 
     return err ? DLC_EINVAL : DLC_OK;
 }
 
+dlc_status dlc_conv2d_backward_data(const dlc_conv2d_shape *s, const float *dy, const float *w,
+                                    float *dx, void *workspace, size_t workspace_size) {
+    return dlc_conv2d_backward_data_ex(s, dy, NULL, w, dx, 1, workspace, workspace_size);
+}
+
 /* ------------------------------------------------------------ backward weights */
 
-dlc_status dlc_conv2d_backward_weights(const dlc_conv2d_shape *s, const float *x,
-                                       const float *dy, float *dw, float *db, void *workspace,
-                                       size_t workspace_size) {
+/* dy rows [0, np) (masked by ymask when given) into panels of nr columns, dst[q][p * nr + j]
+ * (kc = np), zero past oc; and db[o] += each row's values, row by row. */
+DLC_INLINE void pack_dy_body(int64_t np, int64_t oc, int nr, const float *restrict dy,
+                             const float *restrict ym, float *restrict dst,
+                             float *restrict db) {
+    const int64_t panels = (oc + nr - 1) / nr;
+    for (int64_t p = 0; p < np; p++) {
+        const float *d = dy + p * oc, *m = ym ? ym + p * oc : NULL;
+        for (int64_t q = 0; q < panels; q++) {
+            float *o = dst + q * np * nr + p * nr;
+            int64_t j0 = q * nr, cols = DLC_MIN((int64_t)nr, oc - j0);
+            if (m) {
+#pragma omp simd
+                for (int64_t j = 0; j < cols; j++) o[j] = relu_mask1(d[j0 + j], m[j0 + j]);
+            } else {
+#pragma omp simd
+                for (int64_t j = 0; j < cols; j++) o[j] = d[j0 + j];
+            }
+            for (int64_t j = cols; j < nr; j++) o[j] = 0.0f;
+            if (db)
+#pragma omp simd
+                for (int64_t j = 0; j < cols; j++) db[j0 + j] += o[j];
+        }
+    }
+}
+DLC_SIMD_VARIANTS(pack_dy,
+                  (int64_t np, int64_t oc, int nr, const float *restrict dy,
+                   const float *restrict ym, float *restrict dst, float *restrict db),
+                  (np, oc, nr, dy, ym, dst, db));
+typedef void (*pack_dy_fn)(int64_t, int64_t, int, const float *, const float *, float *,
+                           float *);
+
+/* Implicit backward weights (bw_ok and a level with kt_rows): a unit is bw_rows output rows of
+ * one image (np pixels, consecutive rows of dy); units are cut into bw_nchunks chunks fixed by
+ * the shape, each with its partial dW (K x oc, row stride oc) and db. For a unit: the input rows
+ * it reads (a zero-padded copy in the slot when the convolution pads), a row table pr of its
+ * pixels' patch origins, and dy packed into nr-wide panels (masked, and summed into db, on the
+ * way). Then dW[kk, :] (+)= sum_p src[pr[p] + koff(kk)] dy[p, :]: the patch index kk runs
+ * through runs of consecutive floats of the input (kw*c per kernel row when dw == 1, c per tap
+ * otherwise), cut into mr-row tiles; a tile is kt_rows over all np pixels, B panel by B panel.
+ * A run's last rows (fewer than mr) are packed and go through fn. */
+static dlc_status bwdw_implicit(const dlc_conv2d_shape *s, const plan *p, const dlc_ukernel *kr,
+                                const float *x, const float *dy, const float *ymask,
+                                float *partials, int has_db, char *slots, int nt) {
+    const int64_t c = s->c, oc = s->oc, K = p->k, per_chunk = K * oc + oc;
+    const int mr = kr->mr, nr = kr->nr;
+    const int64_t panels = (oc + nr - 1) / nr;
+    const int padded = p->bw_slab_bytes != 0;
+    const int64_t wp = padded ? p->wp : s->w; /* the row length of what pr indexes */
+    const int64_t seglen = s->dw == 1 ? s->kw * c : c, nruns = s->dw == 1 ? s->kh : s->kh * s->kw;
+    const int64_t nch = p->bw_nchunks, units = p->bw_units;
+    const pack_dy_fn packf = DLC_SIMD_PICK(pack_dy);
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t ch = 0; ch < nch; ch++) {
+        char *slot = slots + (size_t)thread_num() * p->slot_bytes;
+        float *slab = (float *)slot;
+        int64_t *pr = (int64_t *)(slot + p->bw_slab_bytes);
+        float *bpk = (float *)(slot + p->bw_slab_bytes + p->bw_pr_bytes);
+        float *apk = (float *)(slot + p->bw_slab_bytes + p->bw_pr_bytes + p->bw_b_bytes);
+        float *pw = partials + ch * per_chunk, *pb = pw + K * oc;
+        int64_t u0 = ch * units / nch, u1 = (ch + 1) * units / nch;
+        for (int64_t o = 0; o < oc; o++) pb[o] = 0.0f;
+        for (int64_t u = u0; u < u1; u++) {
+            const float beta = u == u0 ? 0.0f : 1.0f;
+            int64_t img = u / p->bw_units_img, oy0 = (u - img * p->bw_units_img) * p->bw_rows;
+            int64_t rows = DLC_MIN(p->bw_rows, s->oh - oy0), np = rows * s->ow;
+            int64_t iy0 = oy0 * s->sh - s->pad_top; /* the unit's first input row */
+            const float *xi = x + img * s->h * s->w * c, *src;
+            if (padded) {
+                int64_t srows = (rows - 1) * s->sh + (s->kh - 1) * s->dh + 1;
+                for (int64_t r = 0; r < srows; r++) {
+                    float *d = slab + r * wp * c;
+                    int64_t iy = iy0 + r;
+                    memset(d, 0, (size_t)(wp * c) * sizeof(float));
+                    if (iy >= 0 && iy < s->h)
+                        memcpy(d + s->pad_left * c, xi + iy * s->w * c,
+                               (size_t)(s->w * c) * sizeof(float));
+                }
+                src = slab;
+            } else {
+                src = xi + iy0 * s->w * c;
+            }
+            for (int64_t r = 0, q = 0; r < rows; r++)
+                for (int64_t ox = 0; ox < s->ow; ox++, q++)
+                    pr[q] = (r * s->sh * wp + ox * s->sw) * c;
+            const int64_t q0 = (img * s->oh + oy0) * s->ow;
+            packf(np, oc, nr, dy + q0 * oc, ymask ? ymask + q0 * oc : NULL, bpk,
+                  has_db ? pb : NULL);
+            for (int64_t q = 0; q < panels; q++) {
+                const float *bp = bpk + q * np * nr;
+                int64_t cols = DLC_MIN((int64_t)nr, oc - q * nr);
+                for (int64_t run = 0; run < nruns; run++) {
+                    int64_t ki = s->dw == 1 ? run : run / s->kw, kj = s->dw == 1 ? 0 : run % s->kw;
+                    const float *a = src + (ki * s->dh * wp + kj * s->dw) * c;
+                    for (int64_t t0 = 0; t0 < seglen; t0 += mr) {
+                        int64_t trows = DLC_MIN((int64_t)mr, seglen - t0);
+                        float *cq = pw + (run * seglen + t0) * oc + q * nr;
+                        if (trows == mr && cols == nr) {
+                            kr->kt_rows(np, a + t0, pr, bp, cq, oc, 1.0f, beta);
+                            continue;
+                        }
+                        float t[DLC_MR_MAX * DLC_NR_MAX];
+                        const float *ap = apk;
+                        if (trows == mr) {
+                            if (beta != 0.0f) {
+                                memset(t, 0, sizeof t);
+                                for (int64_t i = 0; i < trows; i++)
+                                    memcpy(t + i * nr, cq + i * oc, (size_t)cols * sizeof(float));
+                            }
+                            kr->kt_rows(np, a + t0, pr, bp, t, nr, 1.0f, beta);
+                            for (int64_t i = 0; i < trows; i++)
+                                memcpy(cq + i * oc, t + i * nr, (size_t)cols * sizeof(float));
+                            continue;
+                        }
+                        for (int64_t pp = 0; pp < np; pp++) {
+                            const float *sp = a + t0 + pr[pp];
+                            for (int i = 0; i < mr; i++)
+                                apk[pp * mr + i] = i < trows ? sp[i] : 0.0f;
+                        }
+                        dlc_ukr_tile(kr, np, ap, bp, cq, oc, trows, cols, 1.0f, beta, NULL, 0);
+                    }
+                }
+            }
+        }
+    }
+    return DLC_OK;
+}
+
+dlc_status dlc_conv2d_backward_weights_ex(const dlc_conv2d_shape *s, const float *x,
+                                          const float *dy, const float *dy_mask, float *dw,
+                                          float *db, int accumulate, void *workspace,
+                                          size_t workspace_size) {
     dlc_status st = dlc_conv2d_check(s);
     if (st != DLC_OK) return st;
     DLC_CHECK(x != NULL && dy != NULL && dw != NULL);
@@ -1023,43 +1382,56 @@ dlc_status dlc_conv2d_backward_weights(const dlc_conv2d_shape *s, const float *x
     int nt = usable_threads(&p, workspace, workspace_size);
     if (nt < 1) return DLC_ENOMEM;
     float *partials = (float *)workspace;
-    char *slots = (char *)workspace + p.partial_bytes;
+    char *slots = (char *)workspace + slots_off(&p);
     const int64_t oc = s->oc, kw_elems = p.k * oc, per_chunk = kw_elems + oc;
-    const int64_t nch = p.nchunks;
-    const smallk_bwdw_fn smallk = DLC_SIMD_PICK(smallk_bwdw);
-    const add_rows_fn add_rows = DLC_SIMD_PICK(add_rows);
+    const dlc_ukernel *kr = dlc_ukernel_pick();
+    const int implicit = p.bw_ok && kr->kt_rows != NULL;
+    const int64_t nch = implicit ? p.bw_nchunks : p.nchunks;
     int err = 0;
+    if (implicit) {
+        dlc_status is = bwdw_implicit(s, &p, kr, x, dy, dy_mask, partials, db != NULL, slots, nt);
+        if (is != DLC_OK) return is;
+    } else {
+        const smallk_bwdw_fn smallk = DLC_SIMD_PICK(smallk_bwdw);
+        const add_rows_fn add_rows = DLC_SIMD_PICK(add_rows);
+        const mask_rows_fn maskf = DLC_SIMD_PICK(mask_rows);
 #pragma omp parallel for schedule(static) num_threads(nt)
-    for (int64_t ch = 0; ch < nch; ch++) {
-        char *slot = slots + (size_t)thread_num() * p.slot_bytes;
-        float *col = (float *)slot;
-        void *gws = slot + p.gemm_off;
-        float *pw = partials + ch * per_chunk, *pb = pw + kw_elems;
-        int64_t t0 = ch * p.ntiles / nch, t1 = (ch + 1) * p.ntiles / nch;
-        if (p.smallk) memset(pw, 0, (size_t)kw_elems * sizeof(float));
-        for (int64_t o = 0; o < oc; o++) pb[o] = 0.0f;
-        for (int64_t t = t0; t < t1; t++) {
-            int64_t q0 = t * p.tile, np = DLC_MIN(p.tile, p.m - q0);
-            const float *dyt = dy + q0 * oc;
-            if (p.smallk) {
-                smallk_bwdw_ctx f = {smallk, p.k, oc, dyt, pw, db ? pb : NULL};
-                smallk_tile(s, &p, x, q0, np, col, smallk_bwdw_seg, &f);
-                continue;
-            }
-            if (db) add_rows(pb, dyt, np, oc);
-            for (int64_t g = 0; g < s->groups; g++) {
-                const float *a = x + q0 * s->c + g * p.cg;
-                int64_t lda = s->c;
-                if (!p.is1x1) {
-                    im2col_tile(s, &p, x, q0, np, g, col);
-                    a = col, lda = p.k;
+        for (int64_t ch = 0; ch < nch; ch++) {
+            char *slot = slots + (size_t)thread_num() * p.slot_bytes;
+            float *col = (float *)slot;
+            void *gws = slot + p.gemm_off;
+            float *dz = (float *)(slot + p.gemm_off + p.gemm_bytes);
+            float *pw = partials + ch * per_chunk, *pb = pw + kw_elems;
+            int64_t t0 = ch * p.ntiles / nch, t1 = (ch + 1) * p.ntiles / nch;
+            if (p.smallk) memset(pw, 0, (size_t)kw_elems * sizeof(float));
+            for (int64_t o = 0; o < oc; o++) pb[o] = 0.0f;
+            for (int64_t t = t0; t < t1; t++) {
+                int64_t q0 = t * p.tile, np = DLC_MIN(p.tile, p.m - q0);
+                const float *dyt = dy + q0 * oc;
+                if (dy_mask) {
+                    maskf(np * oc, dyt, dy_mask + q0 * oc, dz);
+                    dyt = dz;
                 }
-                dlc_status gs = dlc_sgemm_serial(1, 0, p.k, p.ocg, np, 1.0f, a, lda,
-                                                 dyt + g * p.ocg, oc, t == t0 ? 0.0f : 1.0f,
-                                                 pw + g * p.ocg, oc, gws, p.gemm_bytes);
-                if (gs != DLC_OK) {
+                if (p.smallk) {
+                    smallk_bwdw_ctx f = {smallk, p.k, oc, dyt, pw, db ? pb : NULL};
+                    smallk_tile(s, &p, x, q0, np, col, smallk_bwdw_seg, &f);
+                    continue;
+                }
+                if (db) add_rows(pb, dyt, np, oc);
+                for (int64_t g = 0; g < s->groups; g++) {
+                    const float *a = x + q0 * s->c + g * p.cg;
+                    int64_t lda = s->c;
+                    if (!p.is1x1) {
+                        im2col_tile(s, &p, x, q0, np, g, col);
+                        a = col, lda = p.k;
+                    }
+                    dlc_status gs = dlc_sgemm_serial(1, 0, p.k, p.ocg, np, 1.0f, a, lda,
+                                                     dyt + g * p.ocg, oc, t == t0 ? 0.0f : 1.0f,
+                                                     pw + g * p.ocg, oc, gws, p.gemm_bytes);
+                    if (gs != DLC_OK) {
 #pragma omp atomic write
-                    err = 1;
+                        err = 1;
+                    }
                 }
             }
         }
@@ -1071,10 +1443,14 @@ dlc_status dlc_conv2d_backward_weights(const dlc_conv2d_shape *s, const float *x
     for (int64_t e = 0; e < total; e++) {
         float sum = partials[e];
         for (int64_t ch = 1; ch < nch; ch++) sum += partials[ch * per_chunk + e];
-        if (e < kw_elems)
-            dw[e] += sum;
-        else
-            db[e - kw_elems] += sum;
+        float *out = e < kw_elems ? dw + e : db + (e - kw_elems);
+        *out = accumulate ? *out + sum : sum;
     }
     return DLC_OK;
+}
+
+dlc_status dlc_conv2d_backward_weights(const dlc_conv2d_shape *s, const float *x,
+                                       const float *dy, float *dw, float *db, void *workspace,
+                                       size_t workspace_size) {
+    return dlc_conv2d_backward_weights_ex(s, x, dy, NULL, dw, db, 1, workspace, workspace_size);
 }

@@ -81,6 +81,14 @@ size_t dlc_sgemm_workspace_size(int64_t m, int64_t n, int64_t k);
 dlc_status dlc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                      const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                      float *c, int64_t ldc, void *workspace, size_t workspace_size);
+/* The same with an epilogue: C = act(alpha * op(A) @ op(B) + beta * C + bias), bias (n floats,
+ * one per column, may be NULL) and act the plain ReLU when relu != 0 (x > 0 ? x : 0 * x + 0,
+ * dlc_relu_forward's formula). Bit-identical to dlc_sgemm on C preset to the bias with beta 1
+ * (when beta is 0) followed by dlc_relu_forward: a fused Dense layer. Same workspace. */
+dlc_status dlc_sgemm_ex(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                        const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                        float *c, int64_t ldc, const float *bias, int relu, void *workspace,
+                        size_t workspace_size);
 /* Naive triple loop: the fallback and the test oracle. Needs no workspace. */
 dlc_status dlc_sgemm_ref(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                          const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
@@ -111,6 +119,22 @@ size_t dlc_conv2d_workspace_size(const dlc_conv2d_shape *s);
 /* y = conv(x, w) + b; b may be NULL. */
 dlc_status dlc_conv2d_forward(const dlc_conv2d_shape *s, const float *x, const float *w,
                               const float *b, float *y, void *workspace, size_t workspace_size);
+/* The fused forms. relu != 0: y = max-style ReLU of (conv + b) (dlc_relu_forward's formula),
+ * the bits of the unfused forward followed by a ReLU pass. accumulate != 0: the gradients are
+ * added (+=) as below, 0: they are overwritten (dx, dw, db need not be initialised).
+ * dy_mask (NULL: none): dy is read as 0 + dy * (dy_mask > 0): dy_mask is the output y of a
+ * plain ReLU that produced this convolution's dy, the bits of a ReLU backward pass into a
+ * zeroed buffer followed by the unmasked kernel. */
+dlc_status dlc_conv2d_forward_ex(const dlc_conv2d_shape *s, const float *x, const float *w,
+                                 const float *b, float *y, int relu, void *workspace,
+                                 size_t workspace_size);
+dlc_status dlc_conv2d_backward_data_ex(const dlc_conv2d_shape *s, const float *dy,
+                                       const float *dy_mask, const float *w, float *dx,
+                                       int accumulate, void *workspace, size_t workspace_size);
+dlc_status dlc_conv2d_backward_weights_ex(const dlc_conv2d_shape *s, const float *x,
+                                          const float *dy, const float *dy_mask, float *dw,
+                                          float *db, int accumulate, void *workspace,
+                                          size_t workspace_size);
 /* dx += conv_transpose(dy, w). */
 dlc_status dlc_conv2d_backward_data(const dlc_conv2d_shape *s, const float *dy, const float *w,
                                     float *dx, void *workspace, size_t workspace_size);

@@ -82,44 +82,34 @@ dlc_status dlc_sgemm_ref(int trans_a, int trans_b, int64_t m, int64_t n, int64_t
 
 /* ---------------------------------------------------------------- micro-kernels */
 
-/* c (MR x NR, row stride ldc) = alpha * sum_p a[p*MR + i] * b[p*NR + j] + beta * c;
- * beta == 0 writes c without reading it. */
-typedef void (*ukernel_fn)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                           float alpha, float beta);
-/* The same, reading A unpacked: element (i, p) at a[i * lda + p] (not transposed) or at
- * a[p * lda + i] (transposed). */
-typedef void (*ukernel_direct_fn)(int64_t kc, const float *a, int64_t lda, const float *b,
-                                  float *c, int64_t ldc, float alpha, float beta);
-/* The same, A given by a row table in segments (see dlc_sgemm_serial_rows): element (i, p) of
- * the k block [p0, p0 + kc) is a[ro[i] + (p / kseg) * sstride + p % kseg]. */
-typedef void (*ukernel_rows_fn)(int64_t kc, const float *a, const int64_t *ro, int64_t p0,
-                                int64_t kseg, int64_t sstride, const float *b, float *c,
-                                int64_t ldc, float alpha, float beta);
-
-/* Packing routines (see pack_a_generic / pack_b_generic for the layouts). */
-typedef void (*pack_a_fn)(int trans_a, const float *a, int64_t lda, int64_t i0, int64_t mc,
-                          int64_t p0, int64_t kc, int mr, float *dst);
-typedef void (*pack_b_fn)(int trans_b, const float *b, int64_t ldb, int64_t p0, int64_t kc,
-                          int64_t j0, int64_t nc, int nr, int64_t q0, int64_t q1, float *dst);
-
-typedef struct {
-    int mr, nr;      /* register tile */
-    int64_t mc, nc;  /* cache blocks: rows of A per packed block, columns of B per block */
-    ukernel_fn fn;
-    ukernel_direct_fn direct, direct_t; /* NULL: always pack A */
-    ukernel_rows_fn direct_rows;        /* NULL: pack A given by a row table */
-    int rows_mr;                        /* rows per direct_rows call (<= mr) */
-    void (*prefetch)(const float *a, int64_t lda, int rows, int64_t kc); /* for direct */
-    pack_a_fn pack_a;
-    pack_b_fn pack_b;
-} ukernel;
+/* c (MR x NR, row stride ldc) = act(alpha * sum_p a[p*MR + i] * b[p*NR + j] + beta * c + bias);
+ * beta == 0 writes c without reading it; see dlc_ukernel (internal.h) for the other forms. */
+typedef dlc_ukr_fn ukernel_fn;
+typedef dlc_ukr_direct_fn ukernel_direct_fn;
+typedef dlc_ukr_rows_fn ukernel_rows_fn;
+typedef dlc_pack_a_fn pack_a_fn;
+typedef dlc_pack_b_fn pack_b_fn;
+typedef dlc_ukernel ukernel;
 
 /* k is cut into blocks of (about) KC_MAX; the cut depends on k only (see k_block). */
 #define KC_MAX 320
 /* Up to this many columns of C, A is read in place rather than packed (where a kernel can). */
 #define DIRECT_MAX_N 256
-#define MR_MAX 16
-#define NR_MAX 32
+#define MR_MAX DLC_MR_MAX
+#define NR_MAX DLC_NR_MAX
+
+/* The epilogue on one value, portable: v = alpha * acc (+ beta * c) (+ bias), then ReLU.
+ * r = v > 0 ? v : 0 * v + 0 is dlc_relu_forward's formula (NaN and -inf stay NaN). */
+static inline float epi_scalar(float acc, const float *cij, float alpha, float beta,
+                               const float *bias, int64_t j, int relu) {
+    float v = beta == 0.0f ? alpha * acc : alpha * acc + beta * *cij;
+    if (bias) v = v + bias[j];
+    if (relu) {
+        float lo = 0.0f * v + 0.0f;
+        v = v > 0.0f ? v : lo;
+    }
+    return v;
+}
 
 /* Portable C: 6 x 8 (fits the 16 SSE registers of baseline x86-64). The compiler may vectorise
  * the j loop; it does not contract to FMA (ISO C mode), so this path rounds the product and
@@ -127,7 +117,8 @@ typedef struct {
 #define G_MR 6
 #define G_NR 8
 static void ukr_generic(int64_t kc, const float *restrict a, const float *restrict b,
-                        float *restrict c, int64_t ldc, float alpha, float beta) {
+                        float *restrict c, int64_t ldc, float alpha, float beta,
+                        const float *bias, int relu) {
     float acc[G_MR][G_NR];
     for (int i = 0; i < G_MR; i++)
         for (int j = 0; j < G_NR; j++) acc[i][j] = 0.0f;
@@ -141,20 +132,65 @@ static void ukr_generic(int64_t kc, const float *restrict a, const float *restri
     }
     for (int i = 0; i < G_MR; i++) {
         float *ci = c + i * ldc;
-        if (beta == 0.0f)
+        if (beta == 0.0f && !bias && !relu)
             for (int j = 0; j < G_NR; j++) ci[j] = alpha * acc[i][j];
         else
-            for (int j = 0; j < G_NR; j++) ci[j] = alpha * acc[i][j] + beta * ci[j];
+            for (int j = 0; j < G_NR; j++)
+                ci[j] = epi_scalar(acc[i][j], ci + j, alpha, beta, bias, j, relu);
     }
 }
 
 #if DLC_X86
-/* AVX2 + FMA: 6 x 16, twelve ymm accumulators. */
+/* AVX2 + FMA: 6 x 16, twelve ymm accumulators, A broadcast from memory. The body reads element
+ * (i, p) of A at a[i * rs + p * cs]: packed (rs 1, cs MR), in place (rs lda, cs 1) or in place
+ * transposed (rs 1, cs lda); every instance does the same operations in the same order. */
 #define A2_MR 6
 #define A2_NR 16
-DLC_TARGET_AVX2 static void ukr_avx2(int64_t kc, const float *restrict a,
-                                     const float *restrict b, float *restrict c, int64_t ldc,
-                                     float alpha, float beta) {
+
+/* ReLU with dlc_relu_forward's formula: v > 0 ? v : 0 * v + 0. */
+DLC_TARGET_AVX2 static inline __attribute__((always_inline)) __m256 relu_avx2(__m256 v) {
+    const __m256 z = _mm256_setzero_ps();
+    __m256 lo = _mm256_add_ps(_mm256_mul_ps(z, v), z);
+    return _mm256_blendv_ps(lo, v, _mm256_cmp_ps(v, z, _CMP_GT_OQ));
+}
+
+/* The epilogue of an R x 16 tile (R a constant after inlining). */
+DLC_TARGET_AVX2 static inline __attribute__((always_inline)) void
+ukr_avx2_store(int R, __m256 acc[][2], float *restrict c, int64_t ldc, float alpha, float beta,
+               const float *bias, int relu) {
+    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    if (beta == 0.0f && !bias && !relu) {
+#pragma GCC unroll 8
+        for (int i = 0; i < R; i++) {
+            _mm256_storeu_ps(c + i * ldc, _mm256_mul_ps(va, acc[i][0]));
+            _mm256_storeu_ps(c + i * ldc + 8, _mm256_mul_ps(va, acc[i][1]));
+        }
+        return;
+    }
+    __m256 bb[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    if (bias) bb[0] = _mm256_loadu_ps(bias), bb[1] = _mm256_loadu_ps(bias + 8);
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++) {
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            float *ci = c + i * ldc + 8 * h;
+            __m256 v;
+            if (beta == 0.0f) {
+                v = bias ? _mm256_fmadd_ps(va, acc[i][h], bb[h]) : _mm256_mul_ps(va, acc[i][h]);
+            } else {
+                v = _mm256_fmadd_ps(va, acc[i][h], _mm256_mul_ps(vb, _mm256_loadu_ps(ci)));
+                if (bias) v = _mm256_add_ps(v, bb[h]);
+            }
+            if (relu) v = relu_avx2(v);
+            _mm256_storeu_ps(ci, v);
+        }
+    }
+}
+
+DLC_TARGET_AVX2 static inline __attribute__((always_inline)) void
+ukr_avx2_body(int64_t kc, const float *restrict a, int64_t rs, int64_t cs,
+              const float *restrict b, float *restrict c, int64_t ldc, float alpha, float beta,
+              const float *bias, int relu) {
     __m256 acc[A2_MR][2];
 #pragma GCC unroll 8
     for (int i = 0; i < A2_MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
@@ -162,30 +198,88 @@ DLC_TARGET_AVX2 static void ukr_avx2(int64_t kc, const float *restrict a,
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 8
         for (int i = 0; i < A2_MR; i++) {
-            __m256 ai = _mm256_broadcast_ss(a + i);
+            __m256 ai = _mm256_broadcast_ss(a + i * rs);
             acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
             acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
         }
-        a += A2_MR;
+        a += cs;
         b += A2_NR;
     }
-    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-    if (beta == 0.0f) {
+    ukr_avx2_store(A2_MR, acc, c, ldc, alpha, beta, bias, relu);
+}
+
+DLC_TARGET_AVX2 static void ukr_avx2(int64_t kc, const float *restrict a,
+                                     const float *restrict b, float *restrict c, int64_t ldc,
+                                     float alpha, float beta, const float *bias, int relu) {
+    ukr_avx2_body(kc, a, 1, A2_MR, b, c, ldc, alpha, beta, bias, relu);
+}
+
+DLC_TARGET_AVX2 static void ukr_avx2_direct(int64_t kc, const float *restrict a, int64_t lda,
+                                            const float *restrict b, float *restrict c,
+                                            int64_t ldc, float alpha, float beta,
+                                            const float *bias, int relu) {
+    ukr_avx2_body(kc, a, lda, 1, b, c, ldc, alpha, beta, bias, relu);
+}
+
+DLC_TARGET_AVX2 static void ukr_avx2_direct_t(int64_t kc, const float *restrict a, int64_t lda,
+                                              const float *restrict b, float *restrict c,
+                                              int64_t ldc, float alpha, float beta,
+                                              const float *bias, int relu) {
+    ukr_avx2_body(kc, a, 1, lda, b, c, ldc, alpha, beta, bias, relu);
+}
+
+/* 6 x 16, A by a row table in segments (see dlc_sgemm_serial_rows): ukr_avx2_body's operations
+ * per element of C, p running through the segments in turn. */
+DLC_TARGET_AVX2 static void ukr_avx2_direct_rows(int64_t kc, const float *restrict a,
+                                                 const int64_t *ro, int64_t p0, int64_t kseg,
+                                                 int64_t sstride, const float *restrict b,
+                                                 float *restrict c, int64_t ldc, float alpha,
+                                                 float beta, const float *bias, int relu) {
+    __m256 acc[A2_MR][2];
 #pragma GCC unroll 8
-        for (int i = 0; i < A2_MR; i++) {
-            _mm256_storeu_ps(c + i * ldc, _mm256_mul_ps(va, acc[i][0]));
-            _mm256_storeu_ps(c + i * ldc + 8, _mm256_mul_ps(va, acc[i][1]));
-        }
-    } else {
+    for (int i = 0; i < A2_MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    int64_t sg = p0 / kseg, off = p0 - sg * kseg;
+    const float *ap[A2_MR];
+    for (int i = 0; i < A2_MR; i++) ap[i] = a + ro[i] + sg * sstride + off;
+    for (int64_t left = kc; left > 0;) {
+        int64_t len = DLC_MIN(kseg - off, left);
+        for (int64_t q = 0; q < len; q++) {
+            __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 8
-        for (int i = 0; i < A2_MR; i++) {
-            float *ci = c + i * ldc;
-            _mm256_storeu_ps(ci, _mm256_fmadd_ps(va, acc[i][0],
-                                                 _mm256_mul_ps(vb, _mm256_loadu_ps(ci))));
-            _mm256_storeu_ps(ci + 8, _mm256_fmadd_ps(va, acc[i][1],
-                                                     _mm256_mul_ps(vb, _mm256_loadu_ps(ci + 8))));
+            for (int i = 0; i < A2_MR; i++) {
+                __m256 ai = _mm256_broadcast_ss(ap[i] + q);
+                acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+                acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+            }
+            b += A2_NR;
         }
+        left -= len;
+        for (int i = 0; i < A2_MR; i++) ap[i] += sstride - off; /* the next run's start */
+        off = 0;
     }
+    ukr_avx2_store(A2_MR, acc, c, ldc, alpha, beta, bias, relu);
+}
+
+/* 6 x 16, A^T by a row table over k: element (i, p) at a[pr[p] + i]. */
+DLC_TARGET_AVX2 static void ukr_avx2_kt_rows(int64_t kc, const float *restrict a,
+                                             const int64_t *pr, const float *restrict b,
+                                             float *restrict c, int64_t ldc, float alpha,
+                                             float beta) {
+    __m256 acc[A2_MR][2];
+#pragma GCC unroll 8
+    for (int i = 0; i < A2_MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int64_t p = 0; p < kc; p++) {
+        const float *ap = a + pr[p];
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+#pragma GCC unroll 8
+        for (int i = 0; i < A2_MR; i++) {
+            __m256 ai = _mm256_broadcast_ss(ap + i);
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        b += A2_NR;
+    }
+    ukr_avx2_store(A2_MR, acc, c, ldc, alpha, beta, NULL, 0);
 }
 
 /* AVX-512: 14 x 32, twenty-eight zmm accumulators, A broadcast from memory. The body reads
@@ -193,26 +287,43 @@ DLC_TARGET_AVX2 static void ukr_avx2(int64_t kc, const float *restrict a,
  * row-major A (rs lda, cs 1); both instances do the same operations in the same order. */
 #define A5_MR 14
 #define A5_NR 32
-/* C = alpha * acc + beta * C for an R x 32 tile (R a constant after inlining); beta == 0
- * stores without reading C. */
+/* ReLU with dlc_relu_forward's formula: v > 0 ? v : 0 * v + 0. */
+DLC_TARGET_AVX512 static inline __attribute__((always_inline)) __m512 relu_avx512(__m512 v) {
+    const __m512 z = _mm512_setzero_ps();
+    __m512 lo = _mm512_add_ps(_mm512_mul_ps(z, v), z);
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, z, _CMP_GT_OQ), lo, v);
+}
+
+/* C = act(alpha * acc + beta * C + bias) for an R x 32 tile (R a constant after inlining);
+ * beta == 0 stores without reading C. */
 DLC_TARGET_AVX512 static inline __attribute__((always_inline)) void
 ukr_avx512_store(int R, __m512 acc[][2], float *restrict c, int64_t ldc, float alpha,
-                 float beta) {
+                 float beta, const float *bias, int relu) {
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    if (beta == 0.0f) {
+    if (beta == 0.0f && !bias && !relu) {
 #pragma GCC unroll 16
         for (int i = 0; i < R; i++) {
             _mm512_storeu_ps(c + i * ldc, _mm512_mul_ps(va, acc[i][0]));
             _mm512_storeu_ps(c + i * ldc + 16, _mm512_mul_ps(va, acc[i][1]));
         }
-    } else {
+        return;
+    }
+    __m512 bb[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    if (bias) bb[0] = _mm512_loadu_ps(bias), bb[1] = _mm512_loadu_ps(bias + 16);
 #pragma GCC unroll 16
-        for (int i = 0; i < R; i++) {
-            float *ci = c + i * ldc;
-            _mm512_storeu_ps(ci, _mm512_fmadd_ps(va, acc[i][0],
-                                                 _mm512_mul_ps(vb, _mm512_loadu_ps(ci))));
-            _mm512_storeu_ps(ci + 16, _mm512_fmadd_ps(va, acc[i][1],
-                                                      _mm512_mul_ps(vb, _mm512_loadu_ps(ci + 16))));
+    for (int i = 0; i < R; i++) {
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            float *ci = c + i * ldc + 16 * h;
+            __m512 v;
+            if (beta == 0.0f) {
+                v = bias ? _mm512_fmadd_ps(va, acc[i][h], bb[h]) : _mm512_mul_ps(va, acc[i][h]);
+            } else {
+                v = _mm512_fmadd_ps(va, acc[i][h], _mm512_mul_ps(vb, _mm512_loadu_ps(ci)));
+                if (bias) v = _mm512_add_ps(v, bb[h]);
+            }
+            if (relu) v = relu_avx512(v);
+            _mm512_storeu_ps(ci, v);
         }
     }
 }
@@ -220,7 +331,7 @@ ukr_avx512_store(int R, __m512 acc[][2], float *restrict c, int64_t ldc, float a
 DLC_TARGET_AVX512 static inline __attribute__((always_inline)) void
 ukr_avx512_body(int64_t kc, const float *restrict a, int64_t rs, int64_t cs,
                 const float *restrict b, float *restrict c, int64_t ldc, float alpha,
-                float beta) {
+                float beta, const float *bias, int relu) {
     __m512 acc[A5_MR][2];
 #pragma GCC unroll 16
     for (int i = 0; i < A5_MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -235,26 +346,28 @@ ukr_avx512_body(int64_t kc, const float *restrict a, int64_t rs, int64_t cs,
         a += cs;
         b += A5_NR;
     }
-    ukr_avx512_store(A5_MR, acc, c, ldc, alpha, beta);
+    ukr_avx512_store(A5_MR, acc, c, ldc, alpha, beta, bias, relu);
 }
 
 DLC_TARGET_AVX512 static void ukr_avx512(int64_t kc, const float *restrict a,
                                          const float *restrict b, float *restrict c,
-                                         int64_t ldc, float alpha, float beta) {
-    ukr_avx512_body(kc, a, 1, A5_MR, b, c, ldc, alpha, beta);
+                                         int64_t ldc, float alpha, float beta,
+                                         const float *bias, int relu) {
+    ukr_avx512_body(kc, a, 1, A5_MR, b, c, ldc, alpha, beta, bias, relu);
 }
 
 DLC_TARGET_AVX512 static void ukr_avx512_direct(int64_t kc, const float *restrict a, int64_t lda,
                                                 const float *restrict b, float *restrict c,
-                                                int64_t ldc, float alpha, float beta) {
-    ukr_avx512_body(kc, a, lda, 1, b, c, ldc, alpha, beta);
+                                                int64_t ldc, float alpha, float beta,
+                                                const float *bias, int relu) {
+    ukr_avx512_body(kc, a, lda, 1, b, c, ldc, alpha, beta, bias, relu);
 }
 
 DLC_TARGET_AVX512 static void ukr_avx512_direct_t(int64_t kc, const float *restrict a,
                                                   int64_t lda, const float *restrict b,
                                                   float *restrict c, int64_t ldc, float alpha,
-                                                  float beta) {
-    ukr_avx512_body(kc, a, 1, lda, b, c, ldc, alpha, beta);
+                                                  float beta, const float *bias, int relu) {
+    ukr_avx512_body(kc, a, 1, lda, b, c, ldc, alpha, beta, bias, relu);
 }
 
 /* R5_MR x 32, A given by a row table in segments: the operations of ukr_avx512_body in the
@@ -267,7 +380,8 @@ DLC_TARGET_AVX512 static void ukr_avx512_direct_rows(int64_t kc, const float *re
                                                      int64_t kseg, int64_t sstride,
                                                      const float *restrict b,
                                                      float *restrict c, int64_t ldc,
-                                                     float alpha, float beta) {
+                                                     float alpha, float beta,
+                                                     const float *bias, int relu) {
     __m512 acc[R5_MR][2];
 #pragma GCC unroll 16
     for (int i = 0; i < R5_MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -290,7 +404,7 @@ DLC_TARGET_AVX512 static void ukr_avx512_direct_rows(int64_t kc, const float *re
         for (int i = 0; i < R5_MR; i++) ap[i] += sstride - off; /* the next run's start */
         off = 0;
     }
-    ukr_avx512_store(R5_MR, acc, c, ldc, alpha, beta);
+    ukr_avx512_store(R5_MR, acc, c, ldc, alpha, beta, bias, relu);
 }
 #endif /* DLC_X86 */
 
@@ -468,6 +582,119 @@ DLC_TARGET_AVX512 static void pack_b_avx512(int trans_b, const float *b, int64_t
     }
 }
 
+/* 8 x 8 transpose: out[c] lane r = in[r] lane c. */
+DLC_TARGET_AVX2 static inline __attribute__((always_inline)) void transpose8(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20), r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20), r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20), r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20), r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* The first n (<= 8) lanes of a load mask. */
+DLC_TARGET_AVX2 static inline __attribute__((always_inline)) __m256i lanes_avx2(int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* 6 floats of v to d (4 + 2: nothing written past d + 6). */
+DLC_TARGET_AVX2 static inline __attribute__((always_inline)) void store6(float *d, __m256 v) {
+    _mm_storeu_ps(d, _mm256_castps256_ps128(v));
+    _mm_storel_pi((__m64 *)(d + 4), _mm256_extractf128_ps(v, 1));
+}
+
+/* pack_a_generic's layout for mr == 6 (falls back otherwise): rows transposed 8 values of p at
+ * a time, or (transposed A) 6 consecutive floats per p. */
+DLC_TARGET_AVX2 static void pack_a_avx2(int trans_a, const float *a, int64_t lda, int64_t i0,
+                                        int64_t mc, int64_t p0, int64_t kc, int mr,
+                                        float *restrict dst) {
+    if (mr != 6) {
+        pack_a_generic(trans_a, a, lda, i0, mc, p0, kc, mr, dst);
+        return;
+    }
+    for (int64_t r = 0; r < mc; r += 6) {
+        int64_t rows = DLC_MIN((int64_t)6, mc - r);
+        float *d = dst + r * kc;
+        if (trans_a) {
+            const float *s = a + p0 * lda + i0 + r;
+            if (rows == 6) {
+                for (int64_t p = 0; p < kc; p++, s += lda, d += 6) {
+                    _mm_storeu_ps(d, _mm_loadu_ps(s));
+                    d[4] = s[4], d[5] = s[5];
+                }
+            } else {
+                __m256i m = lanes_avx2(rows);
+                for (int64_t p = 0; p < kc; p++, s += lda, d += 6)
+                    store6(d, _mm256_maskload_ps(s, m));
+            }
+            continue;
+        }
+        const float *s = a + (i0 + r) * lda + p0;
+        int64_t p = 0;
+        for (; p + 8 <= kc; p += 8) {
+            __m256 v[8];
+            for (int i = 0; i < 6; i++)
+                v[i] = i < rows ? _mm256_loadu_ps(s + i * lda + p) : _mm256_setzero_ps();
+            v[6] = v[7] = _mm256_setzero_ps();
+            transpose8(v);
+            for (int t = 0; t < 8; t++) store6(d + (p + t) * 6, v[t]);
+        }
+        for (; p < kc; p++)
+            for (int i = 0; i < 6; i++) d[p * 6 + i] = i < rows ? s[i * lda + p] : 0.0f;
+    }
+}
+
+/* pack_b_generic's layout for nr == 16 (falls back otherwise). */
+DLC_TARGET_AVX2 static void pack_b_avx2(int trans_b, const float *b, int64_t ldb, int64_t p0,
+                                        int64_t kc, int64_t j0, int64_t nc, int nr,
+                                        int64_t q0, int64_t q1, float *restrict dst) {
+    if (nr != 16) {
+        pack_b_generic(trans_b, b, ldb, p0, kc, j0, nc, nr, q0, q1, dst);
+        return;
+    }
+    for (int64_t q = q0; q < q1; q++) {
+        int64_t jq = q * 16, cols = DLC_MIN((int64_t)16, nc - jq);
+        float *d = dst + q * kc * 16;
+        if (!trans_b) {
+            const float *s = b + p0 * ldb + j0 + jq;
+            if (cols == 16) {
+                for (int64_t p = 0; p < kc; p++, s += ldb, d += 16) {
+                    _mm256_storeu_ps(d, _mm256_loadu_ps(s));
+                    _mm256_storeu_ps(d + 8, _mm256_loadu_ps(s + 8));
+                }
+            } else {
+                __m256i m0 = lanes_avx2(cols), m1 = lanes_avx2(cols - 8);
+                for (int64_t p = 0; p < kc; p++, s += ldb, d += 16) {
+                    _mm256_storeu_ps(d, _mm256_maskload_ps(s, m0));
+                    _mm256_storeu_ps(d + 8, _mm256_maskload_ps(s + 8, m1));
+                }
+            }
+            continue;
+        }
+        /* B stored n x k: 16 rows of B, transposed 8 x 8 at a time */
+        const float *s = b + (j0 + jq) * ldb + p0;
+        int64_t p = 0;
+        for (; p + 8 <= kc; p += 8)
+            for (int h = 0; h < 2; h++) {
+                __m256 v[8];
+                for (int j = 0; j < 8; j++)
+                    v[j] = h * 8 + j < cols ? _mm256_loadu_ps(s + (h * 8 + j) * ldb + p)
+                                            : _mm256_setzero_ps();
+                transpose8(v);
+                for (int t = 0; t < 8; t++) _mm256_storeu_ps(d + (p + t) * 16 + h * 8, v[t]);
+            }
+        for (; p < kc; p++)
+            for (int j = 0; j < 16; j++) d[p * 16 + j] = j < cols ? s[j * ldb + p] : 0.0f;
+    }
+}
+
 /* Ask for rows x kc floats of A (the next direct panel) to be brought towards L2. */
 static void prefetch_rows(const float *a, int64_t lda, int rows, int64_t kc) {
     for (int i = 0; i < rows; i++)
@@ -483,7 +710,11 @@ static const ukernel k_generic = {.mr = G_MR, .nr = G_NR, .mc = 120, .nc = 2048,
 #if DLC_X86
 static const ukernel k_avx2 = {.mr = A2_MR, .nr = A2_NR, .mc = 192, .nc = 2048,
                                .fn = ukr_avx2,
-                               .pack_a = pack_a_generic, .pack_b = pack_b_generic};
+                               .direct = ukr_avx2_direct, .direct_t = ukr_avx2_direct_t,
+                               .direct_b_outer = 1,
+                               .direct_rows = ukr_avx2_direct_rows, .rows_mr = A2_MR,
+                               .kt_rows = ukr_avx2_kt_rows, .conv_direct = 1,
+                               .pack_a = pack_a_avx2, .pack_b = pack_b_avx2};
 static const ukernel k_avx512 = {.mr = A5_MR, .nr = A5_NR, .mc = 224, .nc = 2048,
                                  .fn = ukr_avx512,
                                  .direct = ukr_avx512_direct,
@@ -533,6 +764,8 @@ typedef struct {
     const ukernel *kr;
     const int64_t *arow; /* NULL, or A (not transposed) by a row table in segments: */
     int64_t kseg, sstride; /* (i, p) at a[arow[i] + (p / kseg) * sstride + p % kseg] */
+    const float *bias;     /* the epilogue: per column of C (first k block), or NULL */
+    int relu;              /* ReLU on the last k block */
 } gemm_job;
 
 /* Rows [i0, i0+mc), k range [p0, p0+kc) of A into MR-tall panels (pack_a_generic's layout). */
@@ -547,10 +780,14 @@ static void pack_a_job(const gemm_job *g, int64_t i0, int64_t mc, int64_t p0, in
         int64_t rows = DLC_MIN((int64_t)mr, mc - r);
         float *d = dst + r * kc;
         for (int64_t i = 0; i < rows; i++) {
+            /* run by run: the segment of p0 + p, then whole runs */
             const float *s = g->a + g->arow[i0 + r + i];
-            for (int64_t p = 0; p < kc; p++) {
-                int64_t sg = (p0 + p) / g->kseg;
-                d[p * mr + i] = s[sg * g->sstride + (p0 + p - sg * g->kseg)];
+            int64_t sg = p0 / g->kseg, off = p0 - sg * g->kseg;
+            for (int64_t p = 0; p < kc;) {
+                int64_t len = DLC_MIN(g->kseg - off, kc - p);
+                const float *src = s + sg * g->sstride + off;
+                for (int64_t q = 0; q < len; q++) d[(p + q) * mr + i] = src[q];
+                p += len, sg++, off = 0;
             }
         }
         for (int64_t i = rows; i < mr; i++)
@@ -560,22 +797,38 @@ static void pack_a_job(const gemm_job *g, int64_t i0, int64_t mc, int64_t p0, in
 
 /* One tile: the micro-kernel straight on C, or on a local copy at the edges. */
 static void tile(const ukernel *kr, int64_t kc, const float *ap, const float *bp, float *c,
-                 int64_t ldc, int64_t rows, int64_t cols, float alpha, float beta) {
+                 int64_t ldc, int64_t rows, int64_t cols, float alpha, float beta,
+                 const float *bias, int relu) {
     if (rows == kr->mr && cols == kr->nr) {
-        kr->fn(kc, ap, bp, c, ldc, alpha, beta);
+        kr->fn(kc, ap, bp, c, ldc, alpha, beta, bias, relu);
         return;
     }
-    float t[MR_MAX * NR_MAX];
+    float t[MR_MAX * NR_MAX], bt[NR_MAX];
     int nr = kr->nr;
     if (beta != 0.0f) { /* the kernel reads the whole tile: no stale values past the edge */
         memset(t, 0, sizeof t);
         for (int64_t i = 0; i < rows; i++)
             memcpy(t + i * nr, c + i * ldc, (size_t)cols * sizeof(float));
     }
-    kr->fn(kc, ap, bp, t, nr, alpha, beta);
+    if (bias) { /* nr readable values */
+        memset(bt, 0, sizeof bt);
+        memcpy(bt, bias, (size_t)cols * sizeof(float));
+        bias = bt;
+    }
+    kr->fn(kc, ap, bp, t, nr, alpha, beta, bias, relu);
     for (int64_t i = 0; i < rows; i++)
         memcpy(c + i * ldc, t + i * nr, (size_t)cols * sizeof(float));
 }
+
+void dlc_ukr_tile(const dlc_ukernel *kr, int64_t kc, const float *ap, const float *bp, float *c,
+                  int64_t ldc, int64_t rows, int64_t cols, float alpha, float beta,
+                  const float *bias, int relu) {
+    tile(kr, kc, ap, bp, c, ldc, rows, cols, alpha, beta, bias, relu);
+}
+
+const dlc_ukernel *dlc_ukernel_pick(void) { return DLC_SIMD_PICK(ukernel); }
+
+int64_t dlc_gemm_k_block(int64_t k) { return k_block(k); }
 
 /* Skip packing A when each A panel serves few B panels (skinny n, as in convolutions): the
  * packing pass would cost about as much as the kernel reads it saves. */
@@ -584,10 +837,14 @@ static int use_direct(const gemm_job *g, int64_t n) {
     return (g->trans_a ? g->kr->direct_t : g->kr->direct) != NULL && n <= DIRECT_MAX_N;
 }
 
+/* The epilogue's bias for columns from j (NULL when none or not on this k block). */
+static inline const float *bias_at(const float *bias, int64_t j) { return bias ? bias + j : NULL; }
+
 /* Rows [i0, i1) x columns [jc, jc+nc) for one k block, A read in place: each MR panel of A
  * (in L1 after its first use) runs across all B panels. Edge rows go through the packed path. */
 static void gemm_direct(const gemm_job *g, int64_t i0, int64_t i1, int64_t jc, int64_t nc,
-                        int64_t pc, int64_t kc, const float *bpack, float *apack, float beta) {
+                        int64_t pc, int64_t kc, const float *bpack, float *apack, float beta,
+                        const float *bias, int relu) {
     const ukernel *kr = g->kr;
     const int mr = g->arow ? kr->rows_mr : kr->mr, nr = kr->nr; /* rows per panel here */
     int64_t panels = ceil_div(nc, nr);
@@ -598,39 +855,82 @@ static void gemm_direct(const gemm_job *g, int64_t i0, int64_t i1, int64_t jc, i
         for (int64_t q = 0; q < panels; q++) {
             const float *bp = bpack + q * kc * nr;
             int64_t cols = DLC_MIN((int64_t)nr, nc - q * nr);
+            const float *bq = bias_at(bias, jc + q * nr);
             for (int64_t r = i0; r < i1; r += mr) {
                 int64_t rows = DLC_MIN((int64_t)mr, i1 - r);
                 float *cq = g->c + r * g->ldc + jc + q * nr;
                 if (rows == mr && cols == nr) {
                     kr->direct_rows(kc, g->a, g->arow + r, pc, g->kseg, g->sstride, bp, cq,
-                                    g->ldc, g->alpha, beta);
+                                    g->ldc, g->alpha, beta, bq, relu);
                 } else {
                     pack_a_job(g, r, rows, pc, kc, apack);
-                    tile(kr, kc, apack, bp, cq, g->ldc, rows, cols, g->alpha, beta);
+                    tile(kr, kc, apack, bp, cq, g->ldc, rows, cols, g->alpha, beta, bq, relu);
                 }
             }
         }
         return;
     }
     ukernel_direct_fn direct = g->trans_a ? kr->direct_t : kr->direct;
-    for (int64_t r = i0; r < i1; r += mr) {
-        int64_t rows = DLC_MIN((int64_t)mr, i1 - r);
-        const float *ar = g->trans_a ? g->a + pc * g->lda + r : g->a + r * g->lda + pc;
-        if (rows < mr) pack_a_job(g, r, rows, pc, kc, apack);
-        if (!g->trans_a && kr->prefetch && r + 2 * mr <= i1)
-            kr->prefetch(ar + mr * g->lda, g->lda, mr, kc);
+    if (!kr->direct_b_outer) {
+        /* Row panel by row panel: each MR panel of A (in L1 after its first use) runs across
+         * all B panels. */
+        for (int64_t r = i0; r < i1; r += mr) {
+            int64_t rows = DLC_MIN((int64_t)mr, i1 - r);
+            const float *ar = g->trans_a ? g->a + pc * g->lda + r : g->a + r * g->lda + pc;
+            if (rows < mr) pack_a_job(g, r, rows, pc, kc, apack);
+            if (!g->trans_a && kr->prefetch && r + 2 * mr <= i1)
+                kr->prefetch(ar + mr * g->lda, g->lda, mr, kc);
+            for (int64_t q = 0; q < panels; q++) {
+                const float *bp = bpack + q * kc * nr;
+                int64_t cols = DLC_MIN((int64_t)nr, nc - q * nr);
+                float *cq = g->c + r * g->ldc + jc + q * nr;
+                const float *bq = bias_at(bias, jc + q * nr);
+                if (rows == mr && cols == nr)
+                    direct(kc, ar, g->lda, bp, cq, g->ldc, g->alpha, beta, bq, relu);
+                else if (rows == mr) { /* full rows, edge columns: pack this panel once */
+                    if (q == 0 || DLC_MIN((int64_t)nr, nc - (q - 1) * nr) == nr)
+                        pack_a_job(g, r, rows, pc, kc, apack);
+                    tile(kr, kc, apack, bp, cq, g->ldc, rows, cols, g->alpha, beta, bq, relu);
+                } else
+                    tile(kr, kc, apack, bp, cq, g->ldc, rows, cols, g->alpha, beta, bq, relu);
+            }
+        }
+        return;
+    }
+    /* direct_b_outer: blocks of mc rows (in L2), B panel by B panel (in L1) across the block's
+     * row panels, A read in place; a block's edge rows (fewer than mr) are packed once. Edge
+     * columns run the same kernel on a local tile. */
+    for (int64_t ic = i0; ic < i1; ic += kr->mc) {
+        int64_t ie = DLC_MIN(ic + kr->mc, i1), full = ic + (ie - ic) / mr * mr;
+        if (full < ie) pack_a_job(g, full, ie - full, pc, kc, apack);
         for (int64_t q = 0; q < panels; q++) {
             const float *bp = bpack + q * kc * nr;
             int64_t cols = DLC_MIN((int64_t)nr, nc - q * nr);
-            float *cq = g->c + r * g->ldc + jc + q * nr;
-            if (rows == mr && cols == nr)
-                direct(kc, ar, g->lda, bp, cq, g->ldc, g->alpha, beta);
-            else if (rows == mr) { /* full rows, edge columns: pack this panel once */
-                if (q == 0 || DLC_MIN((int64_t)nr, nc - (q - 1) * nr) == nr)
-                    pack_a_job(g, r, rows, pc, kc, apack);
-                tile(kr, kc, apack, bp, cq, g->ldc, rows, cols, g->alpha, beta);
-            } else
-                tile(kr, kc, apack, bp, cq, g->ldc, rows, cols, g->alpha, beta);
+            const float *bq = bias_at(bias, jc + q * nr);
+            for (int64_t r = ic; r < full; r += mr) {
+                const float *ar = g->trans_a ? g->a + pc * g->lda + r : g->a + r * g->lda + pc;
+                float *cq = g->c + r * g->ldc + jc + q * nr;
+                if (cols == nr) {
+                    direct(kc, ar, g->lda, bp, cq, g->ldc, g->alpha, beta, bq, relu);
+                    continue;
+                }
+                float t[MR_MAX * NR_MAX], bt[NR_MAX];
+                if (beta != 0.0f) {
+                    memset(t, 0, sizeof t);
+                    for (int64_t i = 0; i < mr; i++)
+                        memcpy(t + i * nr, cq + i * g->ldc, (size_t)cols * sizeof(float));
+                }
+                if (bq) {
+                    memset(bt, 0, sizeof bt);
+                    memcpy(bt, bq, (size_t)cols * sizeof(float));
+                }
+                direct(kc, ar, g->lda, bp, t, nr, g->alpha, beta, bq ? bt : NULL, relu);
+                for (int64_t i = 0; i < mr; i++)
+                    memcpy(cq + i * g->ldc, t + i * nr, (size_t)cols * sizeof(float));
+            }
+            if (full < ie)
+                tile(kr, kc, apack, bp, g->c + full * g->ldc + jc + q * nr, g->ldc, ie - full,
+                     cols, g->alpha, beta, bq, relu);
         }
     }
 }
@@ -649,9 +949,11 @@ static void gemm_block(const gemm_job *g, int64_t i0, int64_t i1, int64_t j0, in
         for (int64_t pc = 0; pc < g->k; pc += kcb) {
             int64_t kc = DLC_MIN(kcb, g->k - pc);
             float beta = pc == 0 ? g->beta : 1.0f; /* later k blocks accumulate */
+            const float *bias = pc == 0 ? g->bias : NULL; /* the epilogue: bias first, */
+            int relu = pc + kc == g->k ? g->relu : 0;     /* ReLU last */
             kr->pack_b(g->trans_b, g->b, g->ldb, pc, kc, jc, nc, nr, 0, panels, bpack);
             if (direct) {
-                gemm_direct(g, i0, i1, jc, nc, pc, kc, bpack, apack, beta);
+                gemm_direct(g, i0, i1, jc, nc, pc, kc, bpack, apack, beta, bias, relu);
                 continue;
             }
             for (int64_t ic = i0; ic < i1; ic += kr->mc) {
@@ -662,9 +964,10 @@ static void gemm_block(const gemm_job *g, int64_t i0, int64_t i1, int64_t j0, in
                     const float *bp = bpack + q * kc * nr;
                     int64_t cols = DLC_MIN((int64_t)nr, nc - q * nr);
                     float *cq = g->c + ic * g->ldc + jc + q * nr;
+                    const float *bq = bias_at(bias, jc + q * nr);
                     for (int64_t r = 0; r < mc; r += mr)
                         tile(kr, kc, apack + r * kc, bp, cq + r * g->ldc, g->ldc,
-                             DLC_MIN((int64_t)mr, mc - r), cols, g->alpha, beta);
+                             DLC_MIN((int64_t)mr, mc - r), cols, g->alpha, beta, bq, relu);
                 }
             }
         }
@@ -730,12 +1033,13 @@ static void plan(const ukernel *kr, int64_t m, int64_t n, int nth, int64_t *tm, 
             }
 }
 
-/* k == 0: C = alpha * 0 + beta * C, as the reference computes it. */
-static void scale_c(int64_t m, int64_t n, float alpha, float beta, float *c, int64_t ldc) {
+/* k == 0: C = act(alpha * 0 + beta * C + bias), as the reference computes it. */
+static void scale_c(int64_t m, int64_t n, float alpha, float beta, float *c, int64_t ldc,
+                    const float *bias, int relu) {
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n; j++) {
             float *cij = &c[i * ldc + j];
-            *cij = (beta == 0.0f) ? alpha * 0.0f : alpha * 0.0f + beta * *cij;
+            *cij = epi_scalar(0.0f, cij, alpha, beta, bias, j, relu);
         }
 }
 
@@ -750,18 +1054,19 @@ size_t dlc_sgemm_serial_workspace_size(int64_t m, int64_t n, int64_t k) {
 /* Below this many multiply-adds one thread is faster than waking a team. */
 #define PARALLEL_MIN_FMAS ((int64_t)1 << 21)
 
-dlc_status dlc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-                     const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
-                     float *c, int64_t ldc, void *workspace, size_t workspace_size) {
+dlc_status dlc_sgemm_ex(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                        const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                        float *c, int64_t ldc, const float *bias, int relu, void *workspace,
+                        size_t workspace_size) {
     dlc_status st = gemm_check(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
     if (st != DLC_OK) return st;
     if (m == 0 || n == 0) return DLC_OK;
     if (k == 0) {
-        scale_c(m, n, alpha, beta, c, ldc);
+        scale_c(m, n, alpha, beta, c, ldc, bias, relu);
         return DLC_OK;
     }
     const gemm_job g = {trans_a, trans_b, k, alpha, beta, a, b, lda, ldb, c, ldc,
-                        DLC_SIMD_PICK(ukernel), NULL, 0, 0};
+                        DLC_SIMD_PICK(ukernel), NULL, 0, 0, bias, relu != 0};
     int want = dlc_threads();
     if ((double)m * (double)n * (double)k < (double)PARALLEL_MIN_FMAS) want = 1;
     float *ws;
@@ -793,19 +1098,27 @@ dlc_status dlc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, 
     return DLC_OK;
 }
 
+dlc_status dlc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                     const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                     float *c, int64_t ldc, void *workspace, size_t workspace_size) {
+    return dlc_sgemm_ex(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL, 0,
+                        workspace, workspace_size);
+}
+
 /* The serial driver; the caller has checked the arguments. */
 static dlc_status sgemm_serial_run(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                                    float alpha, const float *a, int64_t lda, const float *b,
                                    int64_t ldb, float beta, float *c, int64_t ldc,
                                    const int64_t *arow, int64_t kseg, int64_t sstride,
-                                   void *workspace, size_t workspace_size) {
+                                   const float *bias, int relu, void *workspace,
+                                   size_t workspace_size) {
     if (m == 0 || n == 0) return DLC_OK;
     if (k == 0) {
-        scale_c(m, n, alpha, beta, c, ldc);
+        scale_c(m, n, alpha, beta, c, ldc, bias, relu);
         return DLC_OK;
     }
     const gemm_job g = {trans_a, trans_b, k, alpha, beta, a, b, lda, ldb, c, ldc,
-                        DLC_SIMD_PICK(ukernel), arow, kseg, sstride};
+                        DLC_SIMD_PICK(ukernel), arow, kseg, sstride, bias, relu != 0};
     float *ws;
     size_t stride;
     if (ws_carve(g.kr, m, n, k, workspace, workspace_size, 1, &ws, &stride) < 1)
@@ -814,30 +1127,48 @@ static dlc_status sgemm_serial_run(int trans_a, int trans_b, int64_t m, int64_t 
     return DLC_OK;
 }
 
+dlc_status dlc_sgemm_serial_epi(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                                float alpha, const float *a, int64_t lda, const float *b,
+                                int64_t ldb, float beta, float *c, int64_t ldc,
+                                const float *bias, int relu, void *workspace,
+                                size_t workspace_size) {
+    dlc_status st = gemm_check(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
+    if (st != DLC_OK) return st;
+    return sgemm_serial_run(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+                            NULL, 0, 0, bias, relu, workspace, workspace_size);
+}
+
 dlc_status dlc_sgemm_serial(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                             float alpha, const float *a, int64_t lda, const float *b,
                             int64_t ldb, float beta, float *c, int64_t ldc, void *workspace,
                             size_t workspace_size) {
-    dlc_status st = gemm_check(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
-    if (st != DLC_OK) return st;
-    return sgemm_serial_run(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
-                            NULL, 0, 0, workspace, workspace_size);
+    return dlc_sgemm_serial_epi(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+                                NULL, 0, workspace, workspace_size);
 }
 
 /* A not transposed, given by a row table in segments: row i is the k / kseg runs
  * a[arow[i] + s * sstride .. + kseg), s = 0, 1, ... (rows may overlap or come in any order):
  * a convolution's patch rows, one run per kernel row, read where they lie. The arithmetic is
  * that of dlc_sgemm_serial on the gathered rows. */
-dlc_status dlc_sgemm_serial_rows(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-                                 const float *a, const int64_t *arow, int64_t kseg,
-                                 int64_t sstride, const float *b, int64_t ldb, float beta,
-                                 float *c, int64_t ldc, void *workspace,
-                                 size_t workspace_size) {
+dlc_status dlc_sgemm_serial_rows_epi(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                                     const float *a, const int64_t *arow, int64_t kseg,
+                                     int64_t sstride, const float *b, int64_t ldb, float beta,
+                                     float *c, int64_t ldc, const float *bias, int relu,
+                                     void *workspace, size_t workspace_size) {
     DLC_CHECK(m == 0 || arow != NULL);
     DLC_CHECK(kseg >= 1 && sstride >= 0 && (k == 0 || k % kseg == 0));
     dlc_status st = gemm_check(0, trans_b, m, n, k, a, DLC_MAX(1, k), b, ldb, c, ldc);
     if (st != DLC_OK) return st;
     for (int64_t i = 0; i < m && k > 0 && n > 0; i++) DLC_CHECK(arow[i] >= 0);
     return sgemm_serial_run(0, trans_b, m, n, k, alpha, a, DLC_MAX(1, k), b, ldb, beta, c, ldc,
-                            arow, kseg, sstride, workspace, workspace_size);
+                            arow, kseg, sstride, bias, relu, workspace, workspace_size);
+}
+
+dlc_status dlc_sgemm_serial_rows(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                                 const float *a, const int64_t *arow, int64_t kseg,
+                                 int64_t sstride, const float *b, int64_t ldb, float beta,
+                                 float *c, int64_t ldc, void *workspace,
+                                 size_t workspace_size) {
+    return dlc_sgemm_serial_rows_epi(trans_b, m, n, k, alpha, a, arow, kseg, sstride, b, ldb,
+                                     beta, c, ldc, NULL, 0, workspace, workspace_size);
 }

@@ -44,6 +44,81 @@ dlc_status dlc_sgemm_serial_rows(int trans_b, int64_t m, int64_t n, int64_t k, f
                                  float *c, int64_t ldc, void *workspace,
                                  size_t workspace_size);
 
+/* The GEMM epilogue: C = act(alpha * op(A) op(B) + beta * C + bias), bias (n floats, per
+ * column, may be NULL) added on the first k block and act (relu != 0: Keras's plain ReLU,
+ * r = x > 0 ? x : 0 * x + 0, the formula of dlc_relu_forward) applied on the last one, so a
+ * fused Dense or convolution layer gives the bits of the GEMM, a bias preset and a ReLU pass. */
+dlc_status dlc_sgemm_serial_epi(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                                float alpha, const float *a, int64_t lda, const float *b,
+                                int64_t ldb, float beta, float *c, int64_t ldc,
+                                const float *bias, int relu, void *workspace,
+                                size_t workspace_size);
+dlc_status dlc_sgemm_serial_rows_epi(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                                     const float *a, const int64_t *arow, int64_t kseg,
+                                     int64_t sstride, const float *b, int64_t ldb, float beta,
+                                     float *c, int64_t ldc, const float *bias, int relu,
+                                     void *workspace, size_t workspace_size);
+
+/* ---------------------------------------------------------------- GEMM micro-kernels
+ * The register tiles of gemm.c, for kernels that drive tiles themselves (conv2d.c). Each
+ * computes an mr x nr tile of C = alpha * sum_p A(i, p) B(p, j) + beta * C (+ bias, ReLU: the
+ * epilogue above, applied by the caller's choice of arguments for its k block); beta == 0
+ * writes C without reading it. B is always a packed panel: kc groups of nr floats. A is
+ *   fn:          a packed panel, kc groups of mr floats;
+ *   direct:      row-major in place, (i, p) at a[i * lda + p]; direct_t: at a[p * lda + i];
+ *   direct_rows: (i, p) at a[ro[i] + (p0 + p) / kseg * sstride + (p0 + p) % kseg] (rows_mr
+ *                rows per call);
+ *   kt_rows:     (i, p) at a[pr[p] + i]: the k index runs through a row table (a
+ *                convolution's output pixels), the mr rows are consecutive floats of each.
+ * The portable path has only fn (NULL entries: pack A). For every path the operations on one
+ * element of C are the same, in the same order, so all of them give the same bits. */
+typedef void (*dlc_ukr_fn)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                           float alpha, float beta, const float *bias, int relu);
+typedef void (*dlc_ukr_direct_fn)(int64_t kc, const float *a, int64_t lda, const float *b,
+                                  float *c, int64_t ldc, float alpha, float beta,
+                                  const float *bias, int relu);
+typedef void (*dlc_ukr_rows_fn)(int64_t kc, const float *a, const int64_t *ro, int64_t p0,
+                                int64_t kseg, int64_t sstride, const float *b, float *c,
+                                int64_t ldc, float alpha, float beta, const float *bias,
+                                int relu);
+typedef void (*dlc_ukr_kt_fn)(int64_t kc, const float *a, const int64_t *pr, const float *b,
+                              float *c, int64_t ldc, float alpha, float beta);
+/* Packing (gemm.c's layouts): rows [i0, i0+mc) x k range [p0, p0+kc) of op(A) into mr-tall
+ * panels, dst[r*kc*mr + p*mr + i], zero past mc; panels q in [q0, q1) of rows [p0, p0+kc) x
+ * columns [j0, j0+nc) of op(B) into nr-wide panels, dst[q*kc*nr + p*nr + j], zero past nc. */
+typedef void (*dlc_pack_a_fn)(int trans_a, const float *a, int64_t lda, int64_t i0, int64_t mc,
+                              int64_t p0, int64_t kc, int mr, float *dst);
+typedef void (*dlc_pack_b_fn)(int trans_b, const float *b, int64_t ldb, int64_t p0, int64_t kc,
+                              int64_t j0, int64_t nc, int nr, int64_t q0, int64_t q1,
+                              float *dst);
+typedef struct {
+    int mr, nr;      /* register tile */
+    int64_t mc, nc;  /* cache blocks: rows of A per packed block, columns of B per block */
+    dlc_ukr_fn fn;
+    dlc_ukr_direct_fn direct, direct_t; /* NULL: always pack A */
+    int direct_b_outer;                 /* direct: B panel by B panel over blocks of mc rows
+                                           (else row panel by row panel over all B panels) */
+    dlc_ukr_rows_fn direct_rows;        /* NULL: pack A given by a row table */
+    int rows_mr;                        /* rows per direct_rows call (<= mr) */
+    dlc_ukr_kt_fn kt_rows;              /* NULL: pack A^T given by a row table */
+    int conv_direct;                    /* conv2d's direct backward data may run on direct */
+    void (*prefetch)(const float *a, int64_t lda, int rows, int64_t kc); /* for direct */
+    dlc_pack_a_fn pack_a;
+    dlc_pack_b_fn pack_b;
+} dlc_ukernel;
+#define DLC_MR_MAX 16
+#define DLC_NR_MAX 32
+/* The micro-kernels of the SIMD level in use. */
+const dlc_ukernel *dlc_ukernel_pick(void);
+/* One tile of rows x cols (<= mr x nr) with fn: straight on C when whole, else through a local
+ * copy (so every element gets the very same operations wherever its tile falls). bias, when
+ * not NULL, holds the tile's cols values. */
+void dlc_ukr_tile(const dlc_ukernel *kr, int64_t kc, const float *ap, const float *bp, float *c,
+                  int64_t ldc, int64_t rows, int64_t cols, float alpha, float beta,
+                  const float *bias, int relu);
+/* The k block of a GEMM with inner size k (at most 320, a function of k alone). */
+int64_t dlc_gemm_k_block(int64_t k);
+
 /* ---------------------------------------------------------------- SIMD dispatch
  *
  * One idiom in every kernel family (see ARCHITECTURE.md). A vectorisable loop is written once,

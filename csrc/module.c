@@ -273,7 +273,7 @@ static int array(call *c, int i) {
     PyArrayObject *x = (PyArrayObject *)o;
     const char *name = p->name, *want = typenames[p->kind];
     c->a[i] = NULL;
-    if (o == Py_None && (p->flags & F_OPT)) {
+    if ((o == NULL || o == Py_None) && (p->flags & F_OPT)) { /* keyword arrays may be left out */
         if (w && (w->kind == K_BOOL ? c->v[p->need].b != 0 : c->v[p->need].f != 0.0f))
             return err(PyExc_ValueError, c, "argument '%s' must be a %s array when %s%s, "
                        "received None", name, want, w->name, w->kind == K_BOOL ? "" : " != 0");
@@ -459,8 +459,8 @@ static int gemm_b(call *c, int ib, int tb) {
 
 /* gemm(a, b, c, ...): m, k from a, n from b (through the transposes); ld 0 becomes 1. */
 static int fin_gemm(call *c) {
-    const int ta = c->v[3].b, tb = c->v[4].b;
-    if (c->v[7].b && c->v[8].b)
+    const int ta = c->v[4].b, tb = c->v[5].b;
+    if (c->v[8].b && c->v[9].b)
         return err(PyExc_ValueError, c, "arguments 'reference' and 'serial' are exclusive, "
                    "received both True");
     if (need_nd(c, 0, 2) || need_nd(c, 1, 2)) return -1;
@@ -542,18 +542,29 @@ static const family fam_none = {"", NULL, 0}, fam_elem = {"=n", fin_elem, 0},
 #define MNK S.mm.m, S.mm.n, S.mm.k
 static size_t serial_ws(const call *c) { return dlc_sgemm_serial_workspace_size(MNK); }
 static size_t gemm_ws(const call *c) {
-    return B(7) ? 0 : B(8) ? serial_ws(c) : dlc_sgemm_workspace_size(MNK);
+    return B(8) ? 0 : B(9) ? serial_ws(c) : dlc_sgemm_workspace_size(MNK);
+}
+/* The plain GEMM, or the fused epilogue (bias, relu) when asked; reference: no epilogue. */
+static dlc_status gemm_call(call *c) {
+    if (B(8)) {
+        if (A(3) || B(10)) return DLC_EINVAL;
+        return dlc_sgemm_ref(B(4), B(5), MNK, F(6), A(0), S.mm.lda, A(1), S.mm.ldb, F(7), A(2),
+                             S.mm.ldc);
+    }
+    if (B(9))
+        return dlc_sgemm_serial_epi(B(4), B(5), MNK, F(6), A(0), S.mm.lda, A(1), S.mm.ldb, F(7),
+                                    A(2), S.mm.ldc, A(3), B(10), c->ws, c->wsz);
+    return dlc_sgemm_ex(B(4), B(5), MNK, F(6), A(0), S.mm.lda, A(1), S.mm.ldb, F(7), A(2),
+                        S.mm.ldc, A(3), B(10), c->ws, c->wsz);
 }
 #define ALPHA_BETA FLT(alpha, 1, 0, 0, F_ANY), FLT(beta, 0, 0, 0, F_ANY)
-KERNEL(gemm, fam_gemm, "c = alpha * op(a) @ op(b) + beta * c, 2-D; reference=True runs the "
-       "naive dlc_sgemm_ref, serial=True the single-threaded dlc_sgemm_serial (tests).",
-       B(7) ? dlc_sgemm_ref(B(3), B(4), MNK, F(5), A(0), S.mm.lda, A(1), S.mm.ldb, F(6), A(2),
-                            S.mm.ldc)
-            : (B(8) ? dlc_sgemm_serial : dlc_sgemm)(B(3), B(4), MNK, F(5), A(0), S.mm.lda, A(1),
-                                                    S.mm.ldb, F(6), A(2), S.mm.ldc, c->ws, c->wsz),
-       .ws = gemm_ws,
-       .p = {IN(a, NULL), IN(b, NULL), ARR(c, K_F32, F_OUT | F_DEF, "m, n"), BOOL(trans_a, 0),
-             BOOL(trans_b, 0), ALPHA_BETA, BOOL(reference, 0), BOOL(serial, 0)});
+KERNEL(gemm, fam_gemm, "c = relu?(alpha * op(a) @ op(b) + beta * c + bias), 2-D (bias: one "
+       "value per column, may be None; relu: the fused ReLU); reference=True runs the naive "
+       "dlc_sgemm_ref (no bias, relu), serial=True the single-threaded dlc_sgemm_serial (tests).",
+       gemm_call(c), .ws = gemm_ws,
+       .p = {IN(a, NULL), IN(b, NULL), ARR(c, K_F32, F_OUT | F_DEF, "m, n"),
+             ARR(bias, K_F32, F_OPT | F_KW, "n"), BOOL(trans_a, 0), BOOL(trans_b, 0),
+             ALPHA_BETA, BOOL(reference, 0), BOOL(serial, 0), BOOL(relu, 0)});
 KERNEL(gemm_rows, fam_gemm_rows, "internal serial GEMM (tests): row i of A is the k / kseg "
        "runs a[arow[i] + s * sstride : ... + kseg] (kseg 0: one run of k); k, n from b.",
        dlc_sgemm_serial_rows(B(6), MNK, F(7), A(0), A(1), S.mm.kseg, L(5), A(2), S.mm.ldb, F(8),
@@ -568,17 +579,24 @@ KERNEL(gemm_rows, fam_gemm_rows, "internal serial GEMM (tests): row i of A is th
 #define CONV_HYPER INTS(strides, 2, 1, 1, "sh, sw"), INTS(dilation, 2, 1, 1, "dh, dw"), PADDING, \
     INT(groups, 1, 1, "groups", 0)
 static size_t conv_ws(const call *c) { return dlc_conv2d_workspace_size(&S.conv); }
-KERNEL(conv2d_forward, fam_conv, "y = conv(x, w) + b (NHWC; b may be None).",
-       dlc_conv2d_forward(&S.conv, A(0), A(1), A(2), A(3), c->ws, c->wsz), .ws = conv_ws,
+KERNEL(conv2d_forward, fam_conv, "y = conv(x, w) + b (NHWC; b may be None); relu=True fuses "
+       "the ReLU.", dlc_conv2d_forward_ex(&S.conv, A(0), A(1), A(2), A(3), B(8), c->ws, c->wsz),
+       .ws = conv_ws,
        .p = {NHWC(x, 0), KHWC(w, 0), ARR(b, K_F32, F_OPT, "oc"), OUT(y, "n, oh, ow, oc"),
-             CONV_HYPER});
-KERNEL(conv2d_backward_data, fam_conv, "dx += the input gradient of conv2d.",
-       dlc_conv2d_backward_data(&S.conv, A(0), A(1), A(2), c->ws, c->wsz), .ws = conv_ws,
-       .p = {IN(dy, "n, oh, ow, oc"), KHWC(w, 0), NHWC(dx, F_OUT), CONV_HYPER});
+             CONV_HYPER, BOOL(relu, 0)});
+#define DY_MASK ARR(dy_mask, K_F32, F_OPT | F_KW, "n, oh, ow, oc")
+KERNEL(conv2d_backward_data, fam_conv, "dx += the input gradient of conv2d (accumulate=False: "
+       "dx =); dy_mask: dy read as dy * (dy_mask > 0), the ReLU that produced dy fused.",
+       dlc_conv2d_backward_data_ex(&S.conv, A(0), A(3), A(1), A(2), B(8), c->ws, c->wsz),
+       .ws = conv_ws,
+       .p = {IN(dy, "n, oh, ow, oc"), KHWC(w, 0), NHWC(dx, F_OUT), DY_MASK, CONV_HYPER,
+             BOOL(accumulate, 1)});
 KERNEL(conv2d_backward_weights, fam_conv, "dw += the kernel gradient, db += the sum of dy (db "
-       "may be None).", dlc_conv2d_backward_weights(&S.conv, A(0), A(1), A(2), A(3), c->ws, c->wsz),
+       "may be None; accumulate=False: =); dy_mask as conv2d_backward_data.",
+       dlc_conv2d_backward_weights_ex(&S.conv, A(0), A(1), A(4), A(2), A(3), B(9), c->ws, c->wsz),
        .ws = conv_ws, .p = {NHWC(x, 0), IN(dy, "n, oh, ow, oc"), KHWC(dw, F_OUT),
-                            ARR(db, K_F32, F_OUT | F_OPT, "oc"), CONV_HYPER});
+                            ARR(db, K_F32, F_OUT | F_OPT, "oc"), DY_MASK, CONV_HYPER,
+                            BOOL(accumulate, 1)});
 /* ---------------------------------------------------------------- pool2d */
 #define POOLED(nm, ty, fl) ARR(nm, ty, fl, "n, oh, ow, c")
 #define POOL_HYPER INTS(pool_size, 2, 2, 1, "ph, pw"), INTS(strides, 2, 2, 1, "sh, sw"), PADDING
@@ -825,6 +843,7 @@ static int make_doc(kernel *k) {
         if (p->kind == K_FLTN || p->kind == K_BOOL)
             cat(d, "=%s", p->kind == K_FLTN ? "None" : p->def ? "True" : "False");
         if (p->kind == K_INT) cat(d, "=%lld", LL(p->def));
+        if (p->kind < K_FLT && (p->flags & F_OPT)) cat(d, "=None"); /* a keyword array */
         for (int j = 0; p->kind == K_INTS && j < p->count; j++)
             cat(d, "%s%lld%s", j ? ", " : "=(", LL(p->def), j + 1 == p->count ? ")" : "");
     }

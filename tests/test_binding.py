@@ -41,7 +41,10 @@ def test_every_doc_starts_with_its_signature(name):
 def test_docs_carry_the_defaults_of_the_records():
     assert _C.conv2d_forward.__doc__.startswith(
         "conv2d_forward(x, w, b, y, *, strides=(1, 1), dilation=(1, 1), padding=(0, 0, 0, 0), "
-        "groups=1): ")
+        "groups=1, relu=False): ")
+    assert _C.conv2d_backward_data.__doc__.startswith(
+        "conv2d_backward_data(dy, w, dx, *, dy_mask=None, strides=(1, 1), dilation=(1, 1), "
+        "padding=(0, 0, 0, 0), groups=1, accumulate=True): ")
     assert _C.adam_step.__doc__.startswith(
         "adam_step(w, g, m, v, vhat, *, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-07, "
         "amsgrad=False, step, weight_decay=0.0): ")
