@@ -79,18 +79,27 @@ DLC_SIMD_VARIANTS(relu_fwd,
 
 DLC_INLINE void relu_bwd_body(int64_t n, float slope, float thr, float maxv,
                               const float *restrict x, const float *restrict dy,
-                              float *restrict dx) {
+                              float *restrict dx, int accumulate) {
+    if (accumulate) {
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i];
-        float d = act_select(v >= maxv, 0.0f, act_select(v > thr, 1.0f, slope));
-        dx[i] += dy[i] * d;
+        for (int64_t i = 0; i < n; i++) {
+            float v = x[i];
+            float d = act_select(v >= maxv, 0.0f, act_select(v > thr, 1.0f, slope));
+            dx[i] += dy[i] * d;
+        }
+    } else { /* the value accumulate gives on a zeroed dx: 0 + dy * d */
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) {
+            float v = x[i];
+            float d = act_select(v >= maxv, 0.0f, act_select(v > thr, 1.0f, slope));
+            dx[i] = 0.0f + dy[i] * d;
+        }
     }
 }
 DLC_SIMD_VARIANTS(relu_bwd,
                   (int64_t n, float slope, float thr, float maxv, const float *restrict x,
-                   const float *restrict dy, float *restrict dx),
-                  (n, slope, thr, maxv, x, dy, dx));
+                   const float *restrict dy, float *restrict dx, int accumulate),
+                  (n, slope, thr, maxv, x, dy, dx, accumulate));
 
 static int relu_params_ok(float slope, float thr, float maxv) {
     return isfinite(slope) && isfinite(thr) && !isnan(maxv);
@@ -109,21 +118,27 @@ dlc_status dlc_relu_forward(int64_t n, float negative_slope, float threshold, fl
     return DLC_OK;
 }
 
-dlc_status dlc_relu_backward(int64_t n, float negative_slope, float threshold, float max_value,
-                             const float *x, const float *dy, float *dx) {
+dlc_status dlc_relu_backward_ex(int64_t n, float negative_slope, float threshold,
+                                float max_value, const float *x, const float *dy, float *dx,
+                                int accumulate) {
     DLC_CHECK(n == 0 || x != NULL);
     DLC_CHECK(act_backward_ok(n, x, NULL, dy, dx) &&
               relu_params_ok(negative_slope, threshold, max_value));
-    void (*f)(int64_t, float, float, float, const float *, const float *, float *) =
+    void (*f)(int64_t, float, float, float, const float *, const float *, float *, int) =
         DLC_SIMD_PICK(relu_bwd);
     int64_t nb = act_blocks(n);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (n >= ACT_PAR_MIN)
     for (int64_t b = 0; b < nb; b++) {
         int64_t i0 = b * ACT_BLOCK;
         f(DLC_MIN(ACT_BLOCK, n - i0), negative_slope, threshold, max_value, x + i0, dy + i0,
-          dx + i0);
+          dx + i0, accumulate != 0);
     }
     return DLC_OK;
+}
+
+dlc_status dlc_relu_backward(int64_t n, float negative_slope, float threshold, float max_value,
+                             const float *x, const float *dy, float *dx) {
+    return dlc_relu_backward_ex(n, negative_slope, threshold, max_value, x, dy, dx, 1);
 }
 
 /* ---------------------------------------------------------------- ELU */
@@ -148,7 +163,7 @@ DLC_INLINE void elu_bwd_body(int64_t n, float alpha, const float *restrict x,
                              float *restrict dx) {
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
-        float d = x[i] > 0.0f ? 1.0f : y[i] + alpha;
+        float d = act_select(x[i] > 0.0f, 1.0f, y[i] + alpha);
         dx[i] += dy[i] * d;
     }
 }

@@ -171,6 +171,22 @@ dlc_status dlc_maxpool2d_forward(const dlc_pool2d_shape *s, const float *x, floa
  * window contributes nothing (so a corrupt argmax can never write out of bounds). */
 dlc_status dlc_maxpool2d_backward(const dlc_pool2d_shape *s, const float *dy,
                                   const int32_t *argmax, float *dx);
+/* accumulate == 0: dx = the routed dy (dx need not be initialised). relu_y (NULL: none, only
+ * with accumulate == 0): the pooled output of a plain ReLU's result, each routed value times
+ * relu_y > 0: the ReLU behind the pooling fused (the bits of a ReLU backward pass after it). */
+dlc_status dlc_maxpool2d_backward_ex(const dlc_pool2d_shape *s, const float *dy,
+                                     const int32_t *argmax, const float *relu_y, float *dx,
+                                     int accumulate);
+/* MaxPooling2D then Dropout in one pass: y = dropout(maxpool(x)) with dlc_dropout_forward's
+ * stream over the pooled elements, code (n, oh, ow, c) uint8 = the winner's row-major position
+ * in its window | 0x80 when kept; the pooled tensor is not written. ph * pw <= 128. Backward:
+ * dx (+)= the routed 0 + (kept ? dy / (1 - rate) : 0), times relu_y > 0 when relu_y (the pair's
+ * output y of a plain ReLU's result; overwrite only). */
+dlc_status dlc_maxpool2d_dropout_forward(const dlc_pool2d_shape *s, const float *x, float rate,
+                                         uint64_t seed, uint64_t step, float *y, uint8_t *code);
+dlc_status dlc_maxpool2d_dropout_backward(const dlc_pool2d_shape *s, const float *dy,
+                                          const uint8_t *code, float rate, const float *relu_y,
+                                          float *dx, int accumulate);
 dlc_status dlc_avgpool2d_forward(const dlc_pool2d_shape *s, const float *x, float *y);
 dlc_status dlc_avgpool2d_backward(const dlc_pool2d_shape *s, const float *dy, float *dx);
 /* Global pooling over hw = h * w positions: x (n, hw, c) -> y (n, c). Sizes are valid when
@@ -227,6 +243,10 @@ dlc_status dlc_relu_forward(int64_t n, float negative_slope, float threshold, fl
                             const float *x, float *y);
 dlc_status dlc_relu_backward(int64_t n, float negative_slope, float threshold, float max_value,
                              const float *x, const float *dy, float *dx);
+/* accumulate == 0: dx = 0 + dy * relu'(x) (the bits accumulate gives on a zeroed dx). */
+dlc_status dlc_relu_backward_ex(int64_t n, float negative_slope, float threshold,
+                                float max_value, const float *x, const float *dy, float *dx,
+                                int accumulate);
 /* ELU: x if x > 0 else alpha * (exp(x) - 1) (computed with expm1). Backward uses
  * f'(x) = y + alpha for x <= 0. */
 dlc_status dlc_elu_forward(int64_t n, float alpha, const float *x, float *y);
@@ -299,12 +319,29 @@ dlc_status dlc_dropout_forward(int64_t n, float rate, uint64_t seed, uint64_t st
 /* dx += dy * mask / (1 - rate). */
 dlc_status dlc_dropout_backward(int64_t n, float rate, const uint8_t *mask, const float *dy,
                                 float *dx);
+/* accumulate == 0: dx = 0 + dy * mask / (1 - rate); relu_y (NULL: none, overwrite only): the
+ * dropout's input, a plain ReLU's output: dx = 0 + that * (relu_y > 0), the ReLU fused. */
+dlc_status dlc_dropout_backward_ex(int64_t n, float rate, const uint8_t *mask, const float *dy,
+                                   const float *relu_y, float *dx, int accumulate);
 /* n uniform floats in [0, 1) from the same generator (for tests and initializers):
  * uniform(seed, step, i) = (word i % 4 of Philox4x32-10 with counter
  * (b_lo, b_hi, step_lo, step_hi), b = i / 4, and key (seed_lo, seed_hi)) >> 8, times 2^-24. */
 dlc_status dlc_philox_uniform(int64_t n, uint64_t seed, uint64_t step, float *out);
 /* One block of Philox4x32-10 (Random123's philox4x32_R(10, ctr, key)): for known-answer tests. */
 dlc_status dlc_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+
+/* ---------------------------------------------------------------- elementwise.c */
+
+/* The executor's data movement as kernels (so a step can run as kernel calls only). Outputs
+ * must not overlap inputs. y = value; y = x; y += x (n floats). */
+dlc_status dlc_fill(int64_t n, float value, float *y);
+dlc_status dlc_copy(int64_t n, const float *x, float *y);
+dlc_status dlc_add_into(int64_t n, const float *x, float *y);
+/* y[j] (+)= sum over rows i (in order) of x[i * n + j], x (m, n): a bias gradient. */
+dlc_status dlc_colsum(int64_t m, int64_t n, const float *x, float *y, int accumulate);
+/* y[r * ldy + j] (+)= x[r * ldx + j], r < rows, j < cols: concatenation and its backward. */
+dlc_status dlc_copy2d(int64_t rows, int64_t cols, const float *x, int64_t ldx, float *y,
+                      int64_t ldy, int accumulate);
 
 /* ---------------------------------------------------------------- optim.c */
 

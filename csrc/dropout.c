@@ -145,21 +145,57 @@ dlc_status dlc_dropout_forward(int64_t n, float rate, uint64_t seed, uint64_t st
     return DLC_OK;
 }
 
-dlc_status dlc_dropout_backward(int64_t n, float rate, const uint8_t *mask, const float *dy,
-                                float *dx) {
+/* t = 0 + (kept ? dy * scale : 0), the value dlc_dropout_backward adds to a zeroed dx; with a
+ * ReLU output y (relu_y) behind the dropout, 0 + t * (y > 0): a ReLU backward pass on it. */
+DLC_INLINE void dropout_bwd_body(int64_t n, float scale, const uint8_t *restrict mask,
+                                 const float *restrict dy, const float *restrict ry,
+                                 float *restrict dx, int accumulate) {
+    if (accumulate) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) dx[i] += select_kept(mask[i], dy[i] * scale);
+    } else if (ry) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) {
+            float t = 0.0f + select_kept(mask[i], dy[i] * scale);
+            dx[i] = 0.0f + t * select_kept(ry[i] > 0.0f, 1.0f);
+        }
+    } else {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) dx[i] = 0.0f + select_kept(mask[i], dy[i] * scale);
+    }
+}
+DLC_SIMD_VARIANTS(dropout_bwd,
+                  (int64_t n, float scale, const uint8_t *restrict mask,
+                   const float *restrict dy, const float *restrict ry, float *restrict dx,
+                   int accumulate),
+                  (n, scale, mask, dy, ry, dx, accumulate));
+
+dlc_status dlc_dropout_backward_ex(int64_t n, float rate, const uint8_t *mask, const float *dy,
+                                   const float *relu_y, float *dx, int accumulate) {
     DLC_CHECK(n >= 0);
     DLC_CHECK(rate >= 0.0f && rate < 1.0f);
+    DLC_CHECK(!(relu_y && accumulate)); /* a fused ReLU needs the whole gradient: overwrite */
     if (n == 0) return DLC_OK;
     DLC_CHECK(mask && dy && dx);
     const float scale = 1.0f / (1.0f - rate);
+    void (*f)(int64_t, float, const uint8_t *, const float *, const float *, float *, int) =
+        DLC_SIMD_PICK(dropout_bwd);
     int64_t nc = nchunks(n);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (n >= DROPOUT_PAR_MIN)
     for (int64_t c = 0; c < nc; c++) {
-        int64_t i1 = DLC_MIN(n, (c + 1) * DROPOUT_CHUNK);
-#pragma omp simd
-        for (int64_t i = c * DROPOUT_CHUNK; i < i1; i++) {
-            dx[i] += select_kept(mask[i], dy[i] * scale);
-        }
+        int64_t i0 = c * DROPOUT_CHUNK, len = DLC_MIN(n, i0 + DROPOUT_CHUNK) - i0;
+        f(len, scale, mask + i0, dy + i0, relu_y ? relu_y + i0 : NULL, dx + i0, accumulate != 0);
     }
     return DLC_OK;
+}
+
+dlc_status dlc_dropout_backward(int64_t n, float rate, const uint8_t *mask, const float *dy,
+                                float *dx) {
+    return dlc_dropout_backward_ex(n, rate, mask, dy, NULL, dx, 1);
+}
+
+/* The keep decision of element i of the stream (seed, step): the mask of dlc_dropout_forward,
+ * for kernels that fuse a dropout (pool2d.c). u must hold GROUP floats; returns the uniform. */
+void dlc_dropout_uniform_group(uint64_t seed, uint64_t step, int64_t i, float *u) {
+    DLC_SIMD_PICK(uniform)(seed, step, (uint64_t)(i / 4), u);
 }

@@ -119,6 +119,10 @@ void dlc_ukr_tile(const dlc_ukernel *kr, int64_t kc, const float *ap, const floa
 /* The k block of a GEMM with inner size k (at most 320, a function of k alone). */
 int64_t dlc_gemm_k_block(int64_t k);
 
+/* dropout.c: the uniforms of elements [i, i + 64) of the dropout stream (seed, step), i a
+ * multiple of 64: dlc_dropout_forward's keep decision is u >= rate. */
+void dlc_dropout_uniform_group(uint64_t seed, uint64_t step, int64_t i, float *u);
+
 /* ---------------------------------------------------------------- SIMD dispatch
  *
  * One idiom in every kernel family (see ARCHITECTURE.md). A vectorisable loop is written once,

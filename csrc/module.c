@@ -603,9 +603,11 @@ KERNEL(conv2d_backward_weights, fam_conv, "dw += the kernel gradient, db += the 
 KERNEL(maxpool2d_forward, fam_pool, "max pooling, NHWC; argmax (int32) is ih * w + iw.",
        dlc_maxpool2d_forward(&S.pool, A(0), A(1), A(2)),
        .p = {NHWC(x, 0), POOLED(y, K_F32, F_OUT), POOLED(argmax, K_I32, F_OUT), POOL_HYPER});
-KERNEL(maxpool2d_backward, fam_pool, "dx += dy routed to argmax.",
-       dlc_maxpool2d_backward(&S.pool, A(0), A(1), A(2)),
-       .p = {POOLED(dy, K_F32, 0), POOLED(argmax, K_I32, 0), NHWC(dx, F_OUT), POOL_HYPER});
+KERNEL(maxpool2d_backward, fam_pool, "dx += dy routed to argmax (accumulate=False: dx =; "
+       "relu_y, overwrite only: the pooled output of a ReLU's result, its backward fused).",
+       dlc_maxpool2d_backward_ex(&S.pool, A(0), A(1), A(3), A(2), B(7)),
+       .p = {POOLED(dy, K_F32, 0), POOLED(argmax, K_I32, 0), NHWC(dx, F_OUT),
+             POOLED(relu_y, K_F32, F_OPT | F_KW), POOL_HYPER, BOOL(accumulate, 1)});
 KERNEL(avgpool2d_forward, fam_pool, "average pooling, NHWC, padding not counted.",
        dlc_avgpool2d_forward(&S.pool, A(0), A(1)),
        .p = {NHWC(x, 0), POOLED(y, K_F32, F_OUT), POOL_HYPER});
@@ -653,9 +655,9 @@ KERNEL(batchnorm_backward, fam_bn_rows, "dx, dgamma, dbeta += the gradients (gam
 #define BACKWARD_Y(sh) IN(y, sh), IN(dy, "like y"), OUT(dx, "like y")
 KERNEL(relu_forward, fam_elem, "Keras's general ReLU; y may be x (in place).",
        dlc_relu_forward(N, F(2), F(3), F(4), A(0), A(1)), .p = {IN(x, NULL), YINPLACE, RELU_HYPER});
-KERNEL(relu_backward, fam_elem, "dx += dy * relu'(x).",
-       dlc_relu_backward(N, F(3), F(4), F(5), A(0), A(1), A(2)),
-       .p = {IN(x, NULL), IN(dy, "like x"), OUT(dx, "like x"), RELU_HYPER});
+KERNEL(relu_backward, fam_elem, "dx += dy * relu'(x) (accumulate=False: dx = 0 + that).",
+       dlc_relu_backward_ex(N, F(3), F(4), F(5), A(0), A(1), A(2), B(6)),
+       .p = {IN(x, NULL), IN(dy, "like x"), OUT(dx, "like x"), RELU_HYPER, BOOL(accumulate, 1)});
 KERNEL(elu_forward, fam_elem, "y may be x (in place).", dlc_elu_forward(N, F(2), A(0), A(1)),
        .p = {IN(x, NULL), YINPLACE, FLT(alpha, 1, FINITE, 0)});
 KERNEL(elu_backward, fam_elem, "dx += dy * elu'(x).",
@@ -728,9 +730,11 @@ KERNEL(dropout_forward, fam_elem, "inverted dropout, mask (uint8) from Philox-4x
        "(seed, step).", dlc_dropout_forward(N, F(3), U(4), U(5), A(0), A(1), A(2)),
        .p = {IN(x, NULL), OUT(y, "like x"), ARR(mask, K_U8, F_OUT, "like x"), RATE, U64(seed),
              U64(step)});
-KERNEL(dropout_backward, fam_elem, "dx += dy * mask / (1 - rate).",
-       dlc_dropout_backward(N, F(3), A(0), A(1), A(2)),
-       .p = {ARR(mask, K_U8, 0, NULL), IN(dy, "like mask"), OUT(dx, "like mask"), RATE});
+KERNEL(dropout_backward, fam_elem, "dx += dy * mask / (1 - rate) (accumulate=False: dx =; "
+       "relu_y, overwrite only: the dropout's input, a ReLU's output, its backward fused).",
+       dlc_dropout_backward_ex(N, F(4), A(0), A(1), A(3), A(2), B(5)),
+       .p = {ARR(mask, K_U8, 0, NULL), IN(dy, "like mask"), OUT(dx, "like mask"),
+             ARR(relu_y, K_F32, F_OPT | F_KW, "like mask"), RATE, BOOL(accumulate, 1)});
 KERNEL(philox_uniform, fam_elem, "fills out (any shape) with the dropout stream, floats in [0, 1).",
        dlc_philox_uniform(N, U(1), U(2), A(0)), .p = {OUT(out, NULL), U64(seed), U64(step)});
 KERNEL(philox4x32_10, fam_none, "returns 4 ints: one raw Philox4x32-10 block (known-answer tests).",
@@ -763,6 +767,53 @@ KERNEL(adadelta_step, fam_elem, "one Keras 3 Adadelta update in place.",
        dlc_adadelta_step(N, F(4), F(5), F(6), F(7), A(0), A(1), A(2), A(3)),
        .p = {WG, STATE(acc_grad, 0, NULL), STATE(acc_delta, 0, NULL), LR, FLT(rho, 0.95, UNIT, 0),
              EPS, WD});
+/* ---------------------------------------------------------------- perf: fused and data movement
+ * (pool2d.c's max pooling + dropout pair, elementwise.c) */
+KERNEL(maxpool2d_dropout_forward, fam_pool, "y = dropout(maxpool(x)); code (uint8) = the winner's "
+       "window position | 0x80 when kept (the dropout stream of dropout_forward).",
+       dlc_maxpool2d_dropout_forward(&S.pool, A(0), F(6), U(7), U(8), A(1), A(2)),
+       .p = {NHWC(x, 0), POOLED(y, K_F32, F_OUT), POOLED(code, K_U8, F_OUT), POOL_HYPER, RATE,
+             U64(seed), U64(step)});
+KERNEL(maxpool2d_dropout_backward, fam_pool, "dx += the routed dy * kept / (1 - rate) "
+       "(accumulate=False: dx =; relu_y: the pair's output y of a ReLU's result, overwrite only).",
+       dlc_maxpool2d_dropout_backward(&S.pool, A(0), A(1), F(7), A(3), A(2), B(8)),
+       .p = {POOLED(dy, K_F32, 0), POOLED(code, K_U8, 0), NHWC(dx, F_OUT),
+             POOLED(relu_y, K_F32, F_OPT | F_KW), POOL_HYPER, RATE, BOOL(accumulate, 1)});
+KERNEL(fill, fam_elem, "y[...] = value.", dlc_fill(N, F(1), A(0)),
+       .p = {OUT(y, NULL), FLT(value, 0, 0, 0, F_ANY)});
+KERNEL(copy, fam_elem, "y[...] = x (same size, no overlap).", dlc_copy(N, A(0), A(1)),
+       .p = {IN(x, NULL), OUT(y, "like x")});
+KERNEL(add_into, fam_elem, "y += x (same size, no overlap).", dlc_add_into(N, A(0), A(1)),
+       .p = {IN(x, NULL), OUT(y, "like x")});
+KERNEL(colsum, fam_rows, "y (k,) (+)= the sum of x's rows, x taken as (m, k), rows in order.",
+       dlc_colsum(MK, A(0), A(1), B(2)), .p = {IN(x, NULL), OUT(y, "k"), BOOL(accumulate, 0)});
+/* copy2d(x, y, *, rows, cols, ldx, ldy, offset_x, offset_y): both views inside their arrays. */
+static int fin_copy2d(call *c) {
+    const int64_t rows = L(2), cols = L(3), ldx = L(4), ldy = L(5), ox = L(6), oy = L(7);
+    if (ldx < cols || ldy < cols)
+        return err(PyExc_ValueError, c, "arguments 'ldx' and 'ldy' must be >= cols = %lld, "
+                   "received %lld and %lld", LL(cols), LL(ldx), LL(ldy));
+    for (int i = 0; i < 2 && rows > 0 && cols > 0; i++) {
+        int64_t off = i ? oy : ox, ld = i ? ldy : ldx, end, size = PyArray_SIZE(c->arr[i]);
+        if (__builtin_mul_overflow(rows - 1, ld, &end) || __builtin_add_overflow(end, off + cols, &end)
+            || end > size)
+            return err(PyExc_ValueError, c, "the %s view (offset %lld, %lld rows of %lld, stride "
+                       "%lld) must lie inside the array of %lld floats", i ? "y" : "x", LL(off),
+                       LL(rows), LL(cols), LL(ld), LL(size));
+    }
+    return 0;
+}
+static const family fam_copy2d = {"", fin_copy2d, 0};
+#define SIZE(nm) INT(nm, 0, 0, NULL, F_REQ)
+KERNEL(copy2d, fam_copy2d, "y[oy + r*ldy + j] (+)= x[ox + r*ldx + j] for r < rows, j < cols "
+       "(flat arrays; concatenation along channels and its backward).",
+       dlc_copy2d(L(2), L(3), (const float *)A(0) + L(6), L(4), (float *)A(1) + L(7), L(5), B(8)),
+       .p = {IN(x, NULL), OUT(y, NULL), SIZE(rows), SIZE(cols), SIZE(ldx), SIZE(ldy),
+             INT(offset_x, 0, 0, NULL, 0), INT(offset_y, 0, 0, NULL, 0), BOOL(accumulate, 0)});
+#define PERF_KERNELS(X)                                                                        \
+    X(maxpool2d_dropout_forward) X(maxpool2d_dropout_backward) X(fill) X(copy) X(add_into)    \
+    X(colsum) X(copy2d)
+
 /* ---------------------------------------------------------------- runtime.c */
 static PyObject *threads_result(call *c UNUSED) { return PyLong_FromLong(dlc_get_num_threads()); }
 static PyObject *features_result(call *c UNUSED) {
@@ -798,6 +849,7 @@ KERNEL(cpu_features, fam_none, "returns a dict: the SIMD path in use and what th
     static PyObject *py_##nm(PyObject *m UNUSED, PyObject *const *a, Py_ssize_t n,              \
                              PyObject *kw) { return run(&nm##_k, a, n, kw); }
 KERNELS(ENTRY)
+PERF_KERNELS(ENTRY)
 
 /* ================================================================ import-time preparation */
 
@@ -904,10 +956,10 @@ static PyObject *py_set_simd(PyObject *self UNUSED, PyObject *args) {
 #define RECORD(nm) &nm##_k,
 
 static PyMethodDef methods[] = {
-    KERNELS(METHOD){"set_simd", py_set_simd, METH_VARARGS,
+    KERNELS(METHOD) PERF_KERNELS(METHOD){"set_simd", py_set_simd, METH_VARARGS,
                     "set_simd(level): force 'generic', 'avx2' or 'avx512' (tests, benchmarks)."},
     {NULL, NULL, 0, NULL}};
-static kernel *const kernels[] = {KERNELS(RECORD)};
+static kernel *const kernels[] = {KERNELS(RECORD) PERF_KERNELS(RECORD)};
 
 static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "dlc._C",
                                        "dlc's C kernels (float32, NHWC, zero copy).", -1,

@@ -22,6 +22,8 @@
  */
 #include "internal.h"
 
+#include <string.h>
+
 #define POOL_PAR_MIN 32768 /* touched values below which one thread is used */
 #define POOL_GAVG_BLOCK 64 /* channels per double accumulator block in global average */
 
@@ -180,9 +182,42 @@ dlc_status dlc_maxpool2d_forward(const dlc_pool2d_shape *s, const float *x, floa
     return DLC_OK;
 }
 
-/* One input row (image b, input row ih) of the max-pooling backward (gather). */
+/* Bit selects (branch-free, so the channel loops vectorise without evaluating an arm). */
+DLC_INLINE float pool_sel(int c, float a, float b) {
+    uint32_t ua, ub, m = 0u - (uint32_t)(c != 0);
+    memcpy(&ua, &a, sizeof ua);
+    memcpy(&ub, &b, sizeof ub);
+    uint32_t r = (ua & m) | (ub & ~m);
+    float f;
+    memcpy(&f, &r, sizeof f);
+    return f;
+}
+
+/* acc[k] = arg[k] == idx ? acc[k] + dy[k] * (ry ? ry[k] > 0 : 1) : acc[k]. */
+DLC_INLINE void pool_gather_max_ex(int64_t c, const float *restrict dy,
+                                   const int32_t *restrict arg, int32_t idx,
+                                   const float *restrict ry, float *restrict acc) {
+    if (ry) {
+#pragma omp simd
+        for (int64_t k = 0; k < c; k++) {
+            float d = acc[k], v = d + dy[k] * pool_sel(ry[k] > 0.0f, 1.0f, 0.0f);
+            acc[k] = pool_sel(arg[k] == idx, v, d);
+        }
+    } else {
+#pragma omp simd
+        for (int64_t k = 0; k < c; k++) {
+            float d = acc[k], v = d + dy[k];
+            acc[k] = pool_sel(arg[k] == idx, v, d);
+        }
+    }
+}
+
+/* One input row (image b, input row ih) of the max-pooling backward (gather). accumulate: dx
+ * += the routed dy; else dx = it (starting from +0, the bits of a zeroed dx). ry (a ReLU fused
+ * behind the pooling: its pooled output, overwrite only): each routed value times ry > 0. */
 DLC_INLINE void maxpool_bwd_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t ih,
-                                     const float *dy, const int32_t *argmax, float *dx) {
+                                     const float *dy, const int32_t *argmax, const float *ry,
+                                     float *dx, int accumulate) {
     const int64_t w = s->w, c = s->c;
     int64_t oh0, oh1;
     pool_cover(ih, s->sh, s->pad_top, s->ph, s->oh, &oh0, &oh1);
@@ -190,33 +225,192 @@ DLC_INLINE void maxpool_bwd_row_body(const dlc_pool2d_shape *s, int64_t b, int64
         int64_t ow0, ow1;
         pool_cover(iw, s->sw, s->pad_left, s->pw, s->ow, &ow0, &ow1);
         float *dxp = dx + ((b * s->h + ih) * w + iw) * c;
+        if (!accumulate)
+            for (int64_t k = 0; k < c; k++) dxp[k] = 0.0f;
         int32_t idx = (int32_t)(ih * w + iw);
         for (int64_t oh = oh0; oh < oh1; oh++)
             for (int64_t ow = ow0; ow < ow1; ow++) {
                 int64_t o = ((b * s->oh + oh) * s->ow + ow) * c;
-                pool_gather_max(c, dy + o, argmax + o, idx, dxp);
+                pool_gather_max_ex(c, dy + o, argmax + o, idx, ry ? ry + o : NULL, dxp);
             }
     }
 }
 DLC_SIMD_VARIANTS(maxpool_bwd_row,
                   (const dlc_pool2d_shape *s, int64_t b, int64_t ih, const float *dy,
-                   const int32_t *argmax, float *dx),
-                  (s, b, ih, dy, argmax, dx));
+                   const int32_t *argmax, const float *ry, float *dx, int accumulate),
+                  (s, b, ih, dy, argmax, ry, dx, accumulate));
 
-dlc_status dlc_maxpool2d_backward(const dlc_pool2d_shape *s, const float *dy,
-                                  const int32_t *argmax, float *dx) {
+dlc_status dlc_maxpool2d_backward_ex(const dlc_pool2d_shape *s, const float *dy,
+                                     const int32_t *argmax, const float *relu_y, float *dx,
+                                     int accumulate) {
     dlc_status st = dlc_pool2d_check(s);
     if (st != DLC_OK) return st;
     DLC_CHECK(dy != NULL && argmax != NULL && dx != NULL);
+    DLC_CHECK(!(relu_y && accumulate)); /* a fused ReLU needs the whole gradient: overwrite */
     size_t xb = (size_t)(s->n * s->h * s->w * s->c) * sizeof(float);
     size_t yb = (size_t)(s->n * s->oh * s->ow * s->c) * sizeof(float);
-    DLC_CHECK(pool_disjoint(dx, xb, dy, yb) && pool_disjoint(dx, xb, argmax, yb));
+    DLC_CHECK(pool_disjoint(dx, xb, dy, yb) && pool_disjoint(dx, xb, argmax, yb) &&
+              pool_disjoint(dx, xb, relu_y, relu_y ? yb : 0));
     void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, const int32_t *,
-                float *) = DLC_SIMD_PICK(maxpool_bwd_row);
+                const float *, float *, int) = DLC_SIMD_PICK(maxpool_bwd_row);
     int64_t rows = s->n * s->h;
     const int par = pool_parallel(s->n * s->oh * s->ow * s->c * s->ph * s->pw + rows * s->w * s->c);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
-    for (int64_t r = 0; r < rows; r++) row(s, r / s->h, r % s->h, dy, argmax, dx);
+    for (int64_t r = 0; r < rows; r++)
+        row(s, r / s->h, r % s->h, dy, argmax, relu_y, dx, accumulate != 0);
+    return DLC_OK;
+}
+
+dlc_status dlc_maxpool2d_backward(const dlc_pool2d_shape *s, const float *dy,
+                                  const int32_t *argmax, float *dx) {
+    return dlc_maxpool2d_backward_ex(s, dy, argmax, NULL, dx, 1);
+}
+
+/* ---------------------------------------------------------------- max pooling + dropout
+ * The pair MaxPooling2D -> Dropout in one pass each way. Forward: y = dropout(maxpool(x)) with
+ * the dropout stream of the pooled tensor's elements (dlc_dropout_forward's mask, element by
+ * element), and one byte per output: the winner's position in its (unclipped) window, row-major,
+ * plus DLC_POOL_KEPT when the dropout kept it. The pooled tensor itself is never written.
+ * Backward: each input pixel gathers 0 + (kept ? dy * scale : 0) from the outputs whose winner
+ * it is (times y > 0 for a ReLU fused behind the pooling: y, the pair's output, is positive
+ * exactly where the pooled value is and the dropout kept it). */
+#define DLC_POOL_KEPT 0x80
+
+DLC_INLINE void maxpool_code_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t oh,
+                                      const float *x, float *pm, uint8_t *pos) {
+    const int64_t w = s->w, c = s->c;
+    const float *xb = x + b * s->h * w * c;
+    int64_t h0, h1, ah = oh * s->sh - s->pad_top;
+    pool_span(oh, s->sh, s->pad_top, s->ph, s->h, &h0, &h1);
+    for (int64_t ow = 0; ow < s->ow; ow++) {
+        int64_t w0, w1, aw = ow * s->sw - s->pad_left;
+        pool_span(ow, s->sw, s->pad_left, s->pw, w, &w0, &w1);
+        float *yo = pm + ow * c;
+        uint8_t *po = pos + ow * c;
+        const float *first = xb + (h0 * w + w0) * c;
+        uint8_t p0 = (uint8_t)((h0 - ah) * s->pw + (w0 - aw));
+        for (int64_t k = 0; k < c; k++) yo[k] = first[k], po[k] = p0;
+        for (int64_t ih = h0; ih < h1; ih++)
+            for (int64_t iw = (ih == h0 ? w0 + 1 : w0); iw < w1; iw++) {
+                const float *xp = xb + (ih * w + iw) * c;
+                uint8_t pi = (uint8_t)((ih - ah) * s->pw + (iw - aw));
+#pragma omp simd
+                for (int64_t k = 0; k < c; k++) {
+                    float v = xp[k], bv = yo[k];
+                    int gt = v > bv;
+                    yo[k] = gt ? v : bv;
+                    po[k] = gt ? pi : po[k];
+                }
+            }
+    }
+}
+DLC_SIMD_VARIANTS(maxpool_code_row,
+                  (const dlc_pool2d_shape *s, int64_t b, int64_t oh, const float *x, float *pm,
+                   uint8_t *pos),
+                  (s, b, oh, x, pm, pos));
+
+/* Values per stack buffer of the fused forward (a multiple of 64, the uniform group). */
+#define PD_CHUNK 1024
+
+dlc_status dlc_maxpool2d_dropout_forward(const dlc_pool2d_shape *s, const float *x, float rate,
+                                         uint64_t seed, uint64_t step, float *y,
+                                         uint8_t *code) {
+    dlc_status st = dlc_pool2d_check(s);
+    if (st != DLC_OK) return st;
+    DLC_CHECK(x != NULL && y != NULL && code != NULL);
+    DLC_CHECK(rate >= 0.0f && rate < 1.0f);
+    DLC_CHECK(s->ph * s->pw <= 128); /* a window position fits in 7 bits */
+    size_t xb = (size_t)(s->n * s->h * s->w * s->c) * sizeof(float);
+    size_t yb = (size_t)(s->n * s->oh * s->ow * s->c) * sizeof(float);
+    DLC_CHECK(pool_disjoint(x, xb, y, yb) && pool_disjoint(x, xb, code, yb / 4) &&
+              pool_disjoint(y, yb, code, yb / 4));
+    void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, float *, uint8_t *) =
+        DLC_SIMD_PICK(maxpool_code_row);
+    const float scale = 1.0f / (1.0f - rate);
+    const int64_t rows = s->n * s->oh, rowlen = s->ow * s->c;
+    const int par = pool_parallel(rows * s->ow * s->c * s->ph * s->pw);
+#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
+    for (int64_t r = 0; r < rows; r++) {
+        float *yr = y + r * rowlen;
+        uint8_t *cr = code + r * rowlen;
+        row(s, r / s->oh, r % s->oh, x, yr, cr); /* the pooled row into y, positions in code */
+        const int64_t e0 = r * rowlen, e1 = e0 + rowlen;
+        for (int64_t g = e0 - e0 % 64; g < e1; g += PD_CHUNK) {
+            float u[PD_CHUNK];
+            int64_t gl = DLC_MIN((int64_t)PD_CHUNK, e1 - g);
+            for (int64_t q = 0; q < gl; q += 64) dlc_dropout_uniform_group(seed, step, g + q, u + q);
+            int64_t a = DLC_MAX(g, e0), bnd = g + gl;
+            for (int64_t e = a; e < bnd; e++) {
+                int keep = u[e - g] >= rate;
+                float v = yr[e - e0] * scale;
+                yr[e - e0] = pool_sel(keep, v, 0.0f);
+                cr[e - e0] = (uint8_t)(cr[e - e0] | (keep ? DLC_POOL_KEPT : 0));
+            }
+        }
+    }
+    return DLC_OK;
+}
+
+/* acc[k] (+)= 0 + (kept ? dy[k] * scale : 0) (times ry > 0) where the code names position pi. */
+DLC_INLINE void pool_gather_code(int64_t c, const float *restrict dy,
+                                 const uint8_t *restrict code, uint8_t pi, float scale,
+                                 const float *restrict ry, float *restrict acc) {
+#pragma omp simd
+    for (int64_t k = 0; k < c; k++) {
+        uint8_t cd = code[k];
+        float t = 0.0f + pool_sel(cd & DLC_POOL_KEPT, dy[k] * scale, 0.0f);
+        if (ry) t = t * pool_sel(ry[k] > 0.0f, 1.0f, 0.0f);
+        float d = acc[k];
+        acc[k] = pool_sel((cd & 0x7F) == pi, d + t, d);
+    }
+}
+
+DLC_INLINE void maxpool_dropout_bwd_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t ih,
+                                             const float *dy, const uint8_t *code, float scale,
+                                             const float *ry, float *dx, int accumulate) {
+    const int64_t w = s->w, c = s->c;
+    int64_t oh0, oh1;
+    pool_cover(ih, s->sh, s->pad_top, s->ph, s->oh, &oh0, &oh1);
+    for (int64_t iw = 0; iw < w; iw++) {
+        int64_t ow0, ow1;
+        pool_cover(iw, s->sw, s->pad_left, s->pw, s->ow, &ow0, &ow1);
+        float *dxp = dx + ((b * s->h + ih) * w + iw) * c;
+        if (!accumulate)
+            for (int64_t k = 0; k < c; k++) dxp[k] = 0.0f;
+        for (int64_t oh = oh0; oh < oh1; oh++)
+            for (int64_t ow = ow0; ow < ow1; ow++) {
+                int64_t o = ((b * s->oh + oh) * s->ow + ow) * c;
+                uint8_t pi = (uint8_t)((ih - (oh * s->sh - s->pad_top)) * s->pw +
+                                       (iw - (ow * s->sw - s->pad_left)));
+                pool_gather_code(c, dy + o, code + o, pi, scale, ry ? ry + o : NULL, dxp);
+            }
+    }
+}
+DLC_SIMD_VARIANTS(maxpool_dropout_bwd_row,
+                  (const dlc_pool2d_shape *s, int64_t b, int64_t ih, const float *dy,
+                   const uint8_t *code, float scale, const float *ry, float *dx, int accumulate),
+                  (s, b, ih, dy, code, scale, ry, dx, accumulate));
+
+dlc_status dlc_maxpool2d_dropout_backward(const dlc_pool2d_shape *s, const float *dy,
+                                          const uint8_t *code, float rate, const float *relu_y,
+                                          float *dx, int accumulate) {
+    dlc_status st = dlc_pool2d_check(s);
+    if (st != DLC_OK) return st;
+    DLC_CHECK(dy != NULL && code != NULL && dx != NULL);
+    DLC_CHECK(rate >= 0.0f && rate < 1.0f && s->ph * s->pw <= 128);
+    DLC_CHECK(!(relu_y && accumulate));
+    size_t xb = (size_t)(s->n * s->h * s->w * s->c) * sizeof(float);
+    size_t yb = (size_t)(s->n * s->oh * s->ow * s->c) * sizeof(float);
+    DLC_CHECK(pool_disjoint(dx, xb, dy, yb) && pool_disjoint(dx, xb, code, yb / 4) &&
+              pool_disjoint(dx, xb, relu_y, relu_y ? yb : 0));
+    void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, const uint8_t *, float,
+                const float *, float *, int) = DLC_SIMD_PICK(maxpool_dropout_bwd_row);
+    const float scale = 1.0f / (1.0f - rate);
+    int64_t rows = s->n * s->h;
+    const int par = pool_parallel(s->n * s->oh * s->ow * s->c * s->ph * s->pw + rows * s->w * s->c);
+#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
+    for (int64_t r = 0; r < rows; r++)
+        row(s, r / s->h, r % s->h, dy, code, scale, relu_y, dx, accumulate != 0);
     return DLC_OK;
 }
 

@@ -117,3 +117,137 @@ def test_conv_dy_mask_refuses_wrong_shape_and_overlap(rng):
         _C.conv2d_backward_data(dy, w, dx, dy_mask=np.zeros((2, 4, 4, 7), np.float32))
     with pytest.raises(ValueError, match="share memory"):
         _C.conv2d_backward_data(dy, w, dx, dy_mask=dx.reshape(-1)[: dy.size].reshape(dy.shape))
+
+
+# ---------------------------------------------------------------- ReLU, dropout, max pooling
+
+def test_relu_backward_overwrite_is_accumulate_on_zeros(simd, rng):
+    x = rng.standard_normal(70001).astype(np.float32)
+    x[::7] = 0.0
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    want = np.zeros_like(x)
+    _C.relu_backward(x, dy, want)
+    got = np.full_like(x, np.nan)
+    _C.relu_backward(x, dy, got, accumulate=False)
+    assert np.array_equal(got, want)
+
+
+def _drop(x, rate, seed, step):
+    y, m = np.empty_like(x), np.empty(x.shape, np.uint8)
+    _C.dropout_forward(x, y, m, rate=rate, seed=seed, step=step)
+    return y, m
+
+
+def test_dropout_backward_overwrite_and_fused_relu(simd, threads, rng):
+    h = _relu(rng.standard_normal((96, 300)).astype(np.float32))
+    dy = rng.standard_normal(h.shape).astype(np.float32)
+    _, mask = _drop(h, 0.5, 7, 3)
+    acc = np.zeros_like(h)
+    _C.dropout_backward(mask, dy, acc, rate=0.5)
+    want = np.zeros_like(h)
+    _C.relu_backward(h, acc, want)
+    for nt in (1, 2):
+        threads(nt)
+        got = np.full_like(h, np.nan)
+        _C.dropout_backward(mask, dy, got, rate=0.5, accumulate=False)
+        assert np.array_equal(got, acc)
+        got = np.full_like(h, np.nan)
+        _C.dropout_backward(mask, dy, got, relu_y=h, rate=0.5, accumulate=False)
+        assert np.array_equal(got, want)
+    with pytest.raises(ValueError):
+        _C.dropout_backward(mask, dy, got, relu_y=h, rate=0.5)  # relu needs overwrite
+
+
+POOLS = [((2, 12, 12, 64), (2, 2), (2, 2), (0, 0, 0, 0)),
+         ((3, 13, 11, 5), (2, 2), (2, 2), (0, 0, 0, 0)),
+         ((2, 12, 12, 24), (3, 3), (1, 1), (1, 1, 1, 1)),
+         ((1, 9, 10, 17), (3, 2), (2, 1), (1, 0, 0, 1))]
+
+
+@pytest.mark.parametrize("shape,pool,strides,pad", POOLS)
+def test_maxpool_overwrite_relu_and_dropout_pair(simd, threads, rng, shape, pool, strides, pad):
+    x = _relu(rng.standard_normal(shape).astype(np.float32))
+    x[0, 0, 0, :3] = 0.0
+    kw = dict(pool_size=pool, strides=strides, padding=pad)
+    n, h, w, c = shape
+    oh = (h + pad[0] + pad[1] - pool[0]) // strides[0] + 1
+    ow = (w + pad[2] + pad[3] - pool[1]) // strides[1] + 1
+    p, am = np.empty((n, oh, ow, c), np.float32), np.empty((n, oh, ow, c), np.int32)
+    _C.maxpool2d_forward(x, p, am, **kw)
+    d, mask = _drop(p, 0.25, 11, 5)
+    dy = rng.standard_normal(p.shape).astype(np.float32)
+    # unfused references, each into a zeroed buffer
+    raw = np.zeros_like(x)
+    _C.maxpool2d_backward(dy, am, raw, **kw)
+    raw_relu = np.zeros_like(x)
+    _C.relu_backward(x, raw, raw_relu)
+    dd = np.zeros_like(p)
+    _C.dropout_backward(mask, dy, dd, rate=0.25)
+    pair = np.zeros_like(x)
+    _C.maxpool2d_backward(dd, am, pair, **kw)
+    pair_relu = np.zeros_like(x)
+    _C.relu_backward(x, pair, pair_relu)
+    outs = []
+    for nt in (1, 2):
+        threads(nt)
+        got = np.full_like(x, np.nan)
+        _C.maxpool2d_backward(dy, am, got, accumulate=False, **kw)
+        assert np.array_equal(got, raw)
+        got = np.full_like(x, np.nan)
+        _C.maxpool2d_backward(dy, am, got, relu_y=p, accumulate=False, **kw)
+        assert np.array_equal(got, raw_relu)
+        y, code = np.full_like(p, np.nan), np.zeros(p.shape, np.uint8)
+        _C.maxpool2d_dropout_forward(x, y, code, rate=0.25, seed=11, step=5, **kw)
+        assert np.array_equal(y, d)
+        assert np.array_equal((code >> 7).astype(np.uint8), mask)
+        got = np.full_like(x, np.nan)
+        _C.maxpool2d_dropout_backward(dy, code, got, rate=0.25, accumulate=False, **kw)
+        assert np.array_equal(got, pair)
+        got2 = np.full_like(x, np.nan)
+        _C.maxpool2d_dropout_backward(dy, code, got2, relu_y=y, rate=0.25, accumulate=False, **kw)
+        assert np.array_equal(got2, pair_relu)
+        acc, ref_acc = np.ones_like(x), np.ones_like(x)
+        _C.maxpool2d_dropout_backward(dy, code, acc, rate=0.25, **kw)
+        _C.maxpool2d_backward(dd, am, ref_acc, **kw)
+        assert np.array_equal(acc, ref_acc)
+        outs.append((y, code, got, got2))
+    for a, b in zip(*outs):
+        assert np.array_equal(a, b)
+
+
+# ---------------------------------------------------------------- data movement
+
+def test_fill_copy_add_colsum_copy2d(simd, threads, rng):
+    x = rng.standard_normal((300, 70)).astype(np.float32)
+    y = np.empty_like(x)
+    for nt in (1, 2):
+        threads(nt)
+        _C.fill(y, value=2.5)
+        assert (y == 2.5).all()
+        _C.fill(y)
+        assert (y == 0).all() and not np.signbit(y).any()
+        _C.copy(x, y)
+        assert np.array_equal(x, y)
+        _C.add_into(x, y)
+        assert np.array_equal(y, x + x)
+        s = np.full(70, np.nan, np.float32)
+        _C.colsum(x, s)
+        want = np.zeros(70, np.float32)
+        for r in x:
+            want += r
+        assert np.array_equal(s, want)
+        _C.colsum(x, s, accumulate=True)
+        want2 = want.copy()
+        for r in x:
+            want2 += r
+        assert np.array_equal(s, want2)
+        big = np.zeros((300, 100), np.float32)
+        _C.copy2d(x, big, rows=300, cols=70, ldx=70, ldy=100, offset_y=20)
+        assert np.array_equal(big[:, 20:90], x) and (big[:, :20] == 0).all()
+        back = np.ones((300, 30), np.float32)
+        _C.copy2d(big, back, rows=300, cols=30, ldx=100, ldy=30, offset_x=60, accumulate=True)
+        assert np.array_equal(back, 1 + x[:, 40:70])
+    with pytest.raises(ValueError, match="inside"):
+        _C.copy2d(x, big, rows=300, cols=70, ldx=70, ldy=100, offset_y=31)
+    with pytest.raises(ValueError, match="share memory"):
+        _C.copy(x, x)
