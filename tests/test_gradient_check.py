@@ -49,7 +49,7 @@ def test_correct_model_passes_and_reports_every_weight_and_the_input(rng):
     lines = []
     result = dlc.utils.check_gradients(model, x, y, print_fn=lines.append)
     assert result.passed, str(result)
-    assert result.max_error < 2e-2
+    assert result.max_error < 5e-2
     names = [f"{r.layer}/{r.weight}" for r in result.rows]
     expected = [v.path for v in model.trainable_weights] + [model.inputs[0].name + "/x"]
     assert names == expected
@@ -71,7 +71,7 @@ def test_wrong_backward_is_flagged_with_a_large_error(rng):
     errors = result.errors
     assert errors["hidden/kernel"] > 0.2  # twice the gradient: about 1/2
     assert [f"{r.layer}/{r.weight}" for r in result.failed] == ["hidden/kernel"]
-    assert errors["hidden/bias"] < 2e-2 and errors["out/kernel"] < 2e-2
+    assert errors["hidden/bias"] < 5e-2 and errors["out/kernel"] < 5e-2
     text = str(result)
     assert "FAIL" in text and "hidden/kernel" in text.splitlines()[-1]
 
@@ -87,7 +87,7 @@ def test_wrong_input_gradient_is_flagged_upstream_and_at_the_input(rng):
     y = dlc.utils.to_categorical([0, 1, 2, 1], 3)
     result = dlc.utils.check_gradients(model, x, y, verbose=False)
     assert result.errors[f"{inputs.name}/x"] > 1.0  # the opposite sign: about 2
-    assert result.errors["flipped/kernel"] < 2e-2  # its own weights are right
+    assert result.errors["flipped/kernel"] < 5e-2  # its own weights are right
 
 
 def test_nothing_of_the_model_changes(rng):
@@ -147,7 +147,7 @@ def test_kink_at_zero_biases_on_a_zero_background_is_inconclusive_not_a_failure(
     kinks = {f"{r.layer}/{r.weight}" for r in result.inconclusive}
     # Only what moves the units over the background: the biases, and the input's black pixels.
     assert kinks <= {v.path for v in model.trainable_weights if v.name == "bias"} | {f"{model.inputs[0].name}/x"}
-    assert all(r.error <= 2e-2 for r in result.rows if not r.kink)
+    assert all(r.error <= 5e-2 for r in result.rows if not r.kink)
     if kinks:
         assert "kink (inconclusive)" in str(result)
 
@@ -162,3 +162,25 @@ def test_arguments_are_checked(rng):
     fresh = Sequential([L.Input((3,)), L.Dense(2)])
     with pytest.raises(RuntimeError, match="compile"):
         dlc.utils.check_gradients(fresh, np.ones((2, 3), np.float32), np.ones((2, 2), np.float32))
+
+
+def test_the_course_cnn_passes_on_real_mnist_at_initialisation():
+    """The CNN-MNIST network, fresh (zero biases) on real digits (black backgrounds)."""
+    from conftest import data_dir
+
+    if data_dir() is None:
+        pytest.skip("needs MNIST: set DLC_DATA_DIR or put shared/datasets above the repository")
+    from dlc.datasets import mnist
+
+    (x, y), _ = mnist.load_data()
+    x = (x[:8, :, :, None] / 255.0).astype(np.float32)
+    y = dlc.utils.to_categorical(y[:8], 10)
+    dlc.utils.set_random_seed(0)
+    model = Sequential([L.Input((28, 28, 1)), L.Conv2D(32, 3, activation="relu"),
+                        L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(2), L.Dropout(0.25),
+                        L.Flatten(), L.Dense(128, activation="relu"), L.Dropout(0.5),
+                        L.Dense(10, activation="softmax")])
+    model.compile(loss="categorical_crossentropy", optimizer=dlc.optimizers.Adadelta(learning_rate=1.0))
+    result = dlc.utils.check_gradients(model, x, y, verbose=False)
+    assert result.passed, str(result)
+    assert len(result.rows) == 9

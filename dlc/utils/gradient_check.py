@@ -18,8 +18,8 @@ dlc computes in float32, so the directions are tilted towards the analytic gradi
 direction in a space of a million weights is nearly orthogonal to the gradient, and its
 derivative would drown in float32 rounding. A wrong gradient still shows: a wrong scale, sign or
 a missing term moves `<g, d>` away from the numerical value. Errors of a correct float32 model
-are typically 1e-5 to 1e-2 (ReLUs and max pooling switching inside the step cost the most); a
-wrong backward gives errors near 1 (or larger).
+are typically 1e-5 to 2e-2 (ReLUs and max pooling switching inside the step cost the most); a
+wrong backward gives errors near 1 (a doubled gradient 0.5, a flipped sign 2).
 
 A direction that fails is tried again with steps 4, 16, 64 and 256 times smaller (units
 switching inside the step bend the loss); if it still fails and the one-sided slopes
@@ -159,9 +159,9 @@ def _relative(a: float, n: float) -> float:
     return abs(a - n) / scale
 
 
-def check_gradients(model: Any, x: Any, y: Any, epsilon: float = 1e-2, directions: int = 3,
-                    sample_weight: Any = None, tolerance: float = 2e-2, seed: int = 0,
-                    check_inputs: bool = True, verbose: bool = True,
+def check_gradients(model: Any, x: Any, y: Any, epsilon: float = 1e-3, directions: int = 3,
+                    sample_weight: Any = None, tolerance: float = 5e-2, seed: int = 0,
+                    check_inputs: bool = True, jitter: float = 1e-2, verbose: bool = True,
                     print_fn: Optional[Callable[[str], Any]] = None) -> GradientCheck:
     """Checks the model's gradients against central finite differences of its compiled loss,
     weight by weight (grouped by layer) and for the input; prints and returns a table of the
@@ -170,15 +170,19 @@ def check_gradients(model: Any, x: Any, y: Any, epsilon: float = 1e-2, direction
     Args:
         model: a compiled model (its loss, and its regularizers, are what is differentiated).
         x, y: one batch of inputs and targets (a few samples are enough: 4 to 32).
-        epsilon: the step of the finite differences along each unit direction (default 1e-2).
+        epsilon: the step of the finite differences along each unit direction (default 1e-3).
         directions: directions per tensor (the first along the analytic gradient, the others
             random, tilted towards it; see the module's doc).
         sample_weight: optional weights of the samples, as for `train_on_batch`.
-        tolerance: the largest relative error that passes (default 2e-2: correct float32
-            models with ReLUs and max pooling agree to about 1e-2 or better, a wrong backward is
-            off by about 1).
+        tolerance: the largest relative error that passes (default 5e-2: correct float32
+            models with ReLUs and max pooling agree to about 2e-2 or better, smooth ones to
+            1e-4; a wrong backward is off by about 0.5 to 2).
         seed: seeds the random directions.
         check_inputs: also check the gradient with respect to each model input.
+        jitter: the check runs at `x` plus Gaussian noise of `jitter` times x's standard
+            deviation (a copy; 0 for none): images with a black background and zero biases put
+            ReLUs exactly at their switch, where the loss has a kink and no finite difference
+            can judge a gradient; the noise moves them off it.
         verbose: print the table (with `print_fn`, default print).
 
     Returns:
@@ -208,12 +212,15 @@ def check_gradients(model: Any, x: Any, y: Any, epsilon: float = 1e-2, direction
     model._prepare(fn, x)
     data = D.get_data_adapter(fn, model, x, y, sample_weight, None, batch_size=1 << 62)
     (batch,) = list(data.epoch(None))
+    rng = np.random.default_rng(seed)
     xs = [np.ascontiguousarray(a, dtype=np.float32).copy() for a in batch.xs]
+    for a in xs:  # off the exact zeros where ReLUs would sit at their switch (a copy of x)
+        if jitter:
+            a += (jitter * max(float(np.std(a)), 1e-3) * rng.standard_normal(a.shape)).astype(np.float32)
     batch = D.Batch(xs, list(batch.ys), list(batch.sws))
     plan = model._step_plan()
     arena = plan.arena
     compile_loss = model._compile_loss
-    rng = np.random.default_rng(seed)
 
     saved_params, saved_state, saved_grads = arena.params.copy(), arena.state.copy(), arena.grads.copy()
     random_layers = _random_layers(model)
