@@ -60,8 +60,8 @@ def plot_history(history: Any, metrics: Optional[Sequence[str]] = None):
 
     Args:
         history: what `fit` returns (a `History`), or its `.history` dict.
-        metrics: the names to plot, e.g. `["loss", "accuracy"]` (default: every name that does
-            not start with `val_`, in the order `fit` logged them).
+        metrics: the names to plot, e.g. `["loss", "accuracy"]` (default: the loss, then every
+            other name that does not start with `val_`, in the order `fit` logged them).
 
     Returns:
         The Figure: one Axes per metric, titled with its name, a line labelled "training" and,
@@ -78,6 +78,7 @@ def plot_history(history: Any, metrics: Optional[Sequence[str]] = None):
                         f".history dict, received {type(history).__name__}")
     if metrics is None:
         metrics = [k for k in logs if not k.startswith("val_")] or list(logs)
+        metrics.sort(key=lambda k: k != "loss")  # the loss first, the rest as logged
     elif isinstance(metrics, str):
         metrics = [metrics]
     metrics = list(metrics)
