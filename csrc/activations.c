@@ -2,10 +2,10 @@
  * the last axis, forward and backward.
  *
  * Memory-bound loops. The vectorisable ones are written once as always-inline bodies and
- * compiled three times (portable, AVX2+FMA, AVX-512) by ACT_VARIANTS; the compiler vectorises
- * each copy for its target. The build is ISO C11 without fast-math, so floating-point
- * contraction is off and every copy evaluates exactly the same expression: the SIMD paths are
- * bit-identical to the portable one. Transcendentals are libm calls (expf, exp) in every
+ * compiled three times (portable, AVX2+FMA, AVX-512) by DLC_SIMD_VARIANTS (internal.h) and
+ * chosen with DLC_SIMD_PICK; the compiler vectorises each copy for its target. The build is
+ * ISO C11 without fast-math, so floating-point contraction is off and every copy evaluates
+ * exactly the same expression: the SIMD paths are bit-identical to the portable one. Transcendentals are libm calls (expf, exp) in every
  * path, so they too give the same bits whatever the path.
  *
  * Threads: large arrays are cut into fixed blocks of ACT_BLOCK values (rows for softmax) and
@@ -19,24 +19,6 @@
 
 #define ACT_PAR_MIN 32768 /* values below which one thread is used */
 #define ACT_BLOCK 16384   /* values per parallel work item */
-
-#define ACT_INLINE static inline __attribute__((always_inline))
-
-/* name##_generic / _avx2 / _avx512 from the always-inline name##_body; ACT_PICK(name) chooses
- * one by the SIMD level in use. */
-#if DLC_X86
-#define ACT_VARIANTS(name, params, args)                                                       \
-    static void name##_generic params { name##_body args; }                                   \
-    DLC_TARGET_AVX2 static void name##_avx2 params { name##_body args; }                      \
-    DLC_TARGET_AVX512 static void name##_avx512 params { name##_body args; }
-#define ACT_PICK(name)                                                                         \
-    (dlc_simd_get() >= DLC_SIMD_AVX512 ? name##_avx512                                         \
-     : dlc_simd_get() >= DLC_SIMD_AVX2 ? name##_avx2                                           \
-                                       : name##_generic)
-#else
-#define ACT_VARIANTS(name, params, args) static void name##_generic params { name##_body args; }
-#define ACT_PICK(name) name##_generic
-#endif
 
 /* 1 if the n floats at a and at b do not overlap. */
 static int act_disjoint(const float *a, const float *b, int64_t n) {
@@ -78,7 +60,7 @@ static inline float act_select(int c, float a, float b) {
 
 /* No restrict on x / y: the forward may run in place (y == x); each y[i] depends on x[i] only,
  * which `omp simd` states. */
-ACT_INLINE void relu_fwd_body(int64_t n, float slope, float thr, float maxv, const float *x,
+DLC_INLINE void relu_fwd_body(int64_t n, float slope, float thr, float maxv, const float *x,
                               float *y) {
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
@@ -88,10 +70,11 @@ ACT_INLINE void relu_fwd_body(int64_t n, float slope, float thr, float maxv, con
         y[i] = v >= maxv ? maxv : r;
     }
 }
-ACT_VARIANTS(relu_fwd, (int64_t n, float slope, float thr, float maxv, const float *x, float *y),
-             (n, slope, thr, maxv, x, y))
+DLC_SIMD_VARIANTS(relu_fwd,
+                  (int64_t n, float slope, float thr, float maxv, const float *x, float *y),
+                  (n, slope, thr, maxv, x, y));
 
-ACT_INLINE void relu_bwd_body(int64_t n, float slope, float thr, float maxv,
+DLC_INLINE void relu_bwd_body(int64_t n, float slope, float thr, float maxv,
                               const float *restrict x, const float *restrict dy,
                               float *restrict dx) {
 #pragma omp simd
@@ -101,10 +84,10 @@ ACT_INLINE void relu_bwd_body(int64_t n, float slope, float thr, float maxv,
         dx[i] += dy[i] * d;
     }
 }
-ACT_VARIANTS(relu_bwd,
-             (int64_t n, float slope, float thr, float maxv, const float *restrict x,
-              const float *restrict dy, float *restrict dx),
-             (n, slope, thr, maxv, x, dy, dx))
+DLC_SIMD_VARIANTS(relu_bwd,
+                  (int64_t n, float slope, float thr, float maxv, const float *restrict x,
+                   const float *restrict dy, float *restrict dx),
+                  (n, slope, thr, maxv, x, dy, dx));
 
 static int relu_params_ok(float slope, float thr, float maxv) {
     return isfinite(slope) && isfinite(thr) && !isnan(maxv);
@@ -113,7 +96,7 @@ static int relu_params_ok(float slope, float thr, float maxv) {
 dlc_status dlc_relu_forward(int64_t n, float negative_slope, float threshold, float max_value,
                             const float *x, float *y) {
     DLC_CHECK(act_forward_ok(n, x, y) && relu_params_ok(negative_slope, threshold, max_value));
-    void (*f)(int64_t, float, float, float, const float *, float *) = ACT_PICK(relu_fwd);
+    void (*f)(int64_t, float, float, float, const float *, float *) = DLC_SIMD_PICK(relu_fwd);
     int64_t nb = act_blocks(n);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (n >= ACT_PAR_MIN)
     for (int64_t b = 0; b < nb; b++) {
@@ -129,7 +112,7 @@ dlc_status dlc_relu_backward(int64_t n, float negative_slope, float threshold, f
     DLC_CHECK(act_backward_ok(n, x, NULL, dy, dx) &&
               relu_params_ok(negative_slope, threshold, max_value));
     void (*f)(int64_t, float, float, float, const float *, const float *, float *) =
-        ACT_PICK(relu_bwd);
+        DLC_SIMD_PICK(relu_bwd);
     int64_t nb = act_blocks(n);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (n >= ACT_PAR_MIN)
     for (int64_t b = 0; b < nb; b++) {
@@ -157,7 +140,7 @@ static void elu_fwd_span(int64_t n, float alpha, const float *x, float *y) {
 }
 
 /* f'(x) = 1 for x > 0, else alpha * exp(x) = y + alpha. */
-ACT_INLINE void elu_bwd_body(int64_t n, float alpha, const float *restrict x,
+DLC_INLINE void elu_bwd_body(int64_t n, float alpha, const float *restrict x,
                              const float *restrict y, const float *restrict dy,
                              float *restrict dx) {
 #pragma omp simd
@@ -166,10 +149,10 @@ ACT_INLINE void elu_bwd_body(int64_t n, float alpha, const float *restrict x,
         dx[i] += dy[i] * d;
     }
 }
-ACT_VARIANTS(elu_bwd,
-             (int64_t n, float alpha, const float *restrict x, const float *restrict y,
-              const float *restrict dy, float *restrict dx),
-             (n, alpha, x, y, dy, dx))
+DLC_SIMD_VARIANTS(elu_bwd,
+                  (int64_t n, float alpha, const float *restrict x, const float *restrict y,
+                   const float *restrict dy, float *restrict dx),
+                  (n, alpha, x, y, dy, dx));
 
 dlc_status dlc_elu_forward(int64_t n, float alpha, const float *x, float *y) {
     DLC_CHECK(act_forward_ok(n, x, y) && isfinite(alpha));
@@ -187,7 +170,7 @@ dlc_status dlc_elu_backward(int64_t n, float alpha, const float *x, const float 
     DLC_CHECK(n == 0 || (x != NULL && y != NULL));
     DLC_CHECK(act_backward_ok(n, x, y, dy, dx) && isfinite(alpha));
     void (*f)(int64_t, float, const float *, const float *, const float *, float *) =
-        ACT_PICK(elu_bwd);
+        DLC_SIMD_PICK(elu_bwd);
     int64_t nb = act_blocks(n);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (n >= ACT_PAR_MIN)
     for (int64_t b = 0; b < nb; b++) {
@@ -228,24 +211,26 @@ static void tanh_fwd_span(int64_t n, const float *x, float *y) {
 }
 
 /* sigmoid' = y (1 - y). */
-ACT_INLINE void sigmoid_bwd_body(int64_t n, const float *restrict y, const float *restrict dy,
+DLC_INLINE void sigmoid_bwd_body(int64_t n, const float *restrict y, const float *restrict dy,
                                  float *restrict dx) {
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * (y[i] * (1.0f - y[i]));
 }
-ACT_VARIANTS(sigmoid_bwd,
-             (int64_t n, const float *restrict y, const float *restrict dy, float *restrict dx),
-             (n, y, dy, dx))
+DLC_SIMD_VARIANTS(sigmoid_bwd,
+                  (int64_t n, const float *restrict y, const float *restrict dy,
+                   float *restrict dx),
+                  (n, y, dy, dx));
 
 /* tanh' = 1 - y^2. */
-ACT_INLINE void tanh_bwd_body(int64_t n, const float *restrict y, const float *restrict dy,
+DLC_INLINE void tanh_bwd_body(int64_t n, const float *restrict y, const float *restrict dy,
                               float *restrict dx) {
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
 }
-ACT_VARIANTS(tanh_bwd,
-             (int64_t n, const float *restrict y, const float *restrict dy, float *restrict dx),
-             (n, y, dy, dx))
+DLC_SIMD_VARIANTS(tanh_bwd,
+                  (int64_t n, const float *restrict y, const float *restrict dy,
+                   float *restrict dx),
+                  (n, y, dy, dx));
 
 typedef void (*act_unary_fn)(int64_t, const float *, float *);
 typedef void (*act_grad_fn)(int64_t, const float *, const float *, float *);
@@ -279,7 +264,7 @@ dlc_status dlc_sigmoid_forward(int64_t n, const float *x, float *y) {
 }
 
 dlc_status dlc_sigmoid_backward(int64_t n, const float *y, const float *dy, float *dx) {
-    return act_grad(ACT_PICK(sigmoid_bwd), n, y, dy, dx);
+    return act_grad(DLC_SIMD_PICK(sigmoid_bwd), n, y, dy, dx);
 }
 
 dlc_status dlc_tanh_forward(int64_t n, const float *x, float *y) {
@@ -287,7 +272,7 @@ dlc_status dlc_tanh_forward(int64_t n, const float *x, float *y) {
 }
 
 dlc_status dlc_tanh_backward(int64_t n, const float *y, const float *dy, float *dx) {
-    return act_grad(ACT_PICK(tanh_bwd), n, y, dy, dx);
+    return act_grad(DLC_SIMD_PICK(tanh_bwd), n, y, dy, dx);
 }
 
 /* ---------------------------------------------------------------- softmax */
@@ -308,7 +293,7 @@ static void softmax_fwd_row(int64_t k, const float *x, float *y) {
 }
 
 /* dx += y * (dy - t) with t = sum(dy * y), the scalar reduction sequential in double. */
-ACT_INLINE void softmax_bwd_row_body(int64_t k, const float *restrict y,
+DLC_INLINE void softmax_bwd_row_body(int64_t k, const float *restrict y,
                                      const float *restrict dy, float *restrict dx) {
     double t = 0.0;
     for (int64_t j = 0; j < k; j++) t += (double)dy[j] * y[j];
@@ -316,9 +301,10 @@ ACT_INLINE void softmax_bwd_row_body(int64_t k, const float *restrict y,
 #pragma omp simd
     for (int64_t j = 0; j < k; j++) dx[j] += y[j] * (dy[j] - tf);
 }
-ACT_VARIANTS(softmax_bwd_row,
-             (int64_t k, const float *restrict y, const float *restrict dy, float *restrict dx),
-             (k, y, dy, dx))
+DLC_SIMD_VARIANTS(softmax_bwd_row,
+                  (int64_t k, const float *restrict y, const float *restrict dy,
+                   float *restrict dx),
+                  (k, y, dy, dx));
 
 dlc_status dlc_softmax_forward(int64_t m, int64_t k, const float *x, float *y) {
     DLC_CHECK(m >= 0 && k >= 0 && (m == 0 || k <= INT64_MAX / m));
@@ -335,7 +321,7 @@ dlc_status dlc_softmax_backward(int64_t m, int64_t k, const float *y, const floa
     DLC_CHECK(m * k == 0 || y != NULL);
     DLC_CHECK(act_backward_ok(m * k, y, NULL, dy, dx));
     if (m == 0 || k == 0) return DLC_OK;
-    act_grad_fn f = ACT_PICK(softmax_bwd_row);
+    act_grad_fn f = DLC_SIMD_PICK(softmax_bwd_row);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (m * k >= ACT_PAR_MIN)
     for (int64_t i = 0; i < m; i++) f(k, y + i * k, dy + i * k, dx + i * k);
     return DLC_OK;

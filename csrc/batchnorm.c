@@ -8,8 +8,8 @@
  *
  * Every loop runs across channels (c is contiguous), so each lane is one channel and the
  * summation order per channel is the same in every SIMD path: the always-inline bodies are
- * compiled for the portable, AVX2+FMA and AVX-512 targets (BN_VARIANTS), ISO C11 without
- * fast-math, and give the same bits in every path.
+ * compiled for the portable, AVX2+FMA and AVX-512 targets (DLC_SIMD_VARIANTS, internal.h),
+ * ISO C11 without fast-math, and give the same bits in every path.
  */
 #include "internal.h"
 
@@ -19,22 +19,6 @@
 #define BN_MIN_ROWS 32    /* at least this many rows per chunk */
 #define BN_PAR_MIN 32768  /* values below which one thread is used */
 #define BN_CBLOCK 256     /* channels per block in inference (stack coefficients) */
-
-#define BN_INLINE static inline __attribute__((always_inline))
-
-#if DLC_X86
-#define BN_VARIANTS(name, params, args)                                                        \
-    static void name##_generic params { name##_body args; }                                   \
-    DLC_TARGET_AVX2 static void name##_avx2 params { name##_body args; }                      \
-    DLC_TARGET_AVX512 static void name##_avx512 params { name##_body args; }
-#define BN_PICK(name)                                                                          \
-    (dlc_simd_get() >= DLC_SIMD_AVX512 ? name##_avx512                                         \
-     : dlc_simd_get() >= DLC_SIMD_AVX2 ? name##_avx2                                           \
-                                       : name##_generic)
-#else
-#define BN_VARIANTS(name, params, args) static void name##_generic params { name##_body args; }
-#define BN_PICK(name) name##_generic
-#endif
 
 /* Rows per chunk: a function of m alone (never of the thread count). */
 static int64_t bn_chunk_rows(int64_t m) {
@@ -97,8 +81,8 @@ static int bn_disjoint(const void *a, size_t abytes, const void *b, size_t bbyte
 /* ---------------------------------------------------------------- channel loops */
 
 /* acc[k] = sum over rows of x[r][k] (the chunk's partial row, overwritten). */
-BN_INLINE void bn_sum_body(int64_t rows, int64_t c, const float *restrict x,
-                           double *restrict acc) {
+DLC_INLINE void bn_sum_body(int64_t rows, int64_t c, const float *restrict x,
+                            double *restrict acc) {
     for (int64_t k = 0; k < c; k++) acc[k] = 0.0;
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * c;
@@ -106,12 +90,12 @@ BN_INLINE void bn_sum_body(int64_t rows, int64_t c, const float *restrict x,
         for (int64_t k = 0; k < c; k++) acc[k] += (double)xr[k];
     }
 }
-BN_VARIANTS(bn_sum, (int64_t rows, int64_t c, const float *restrict x, double *restrict acc),
-            (rows, c, x, acc))
+DLC_SIMD_VARIANTS(bn_sum, (int64_t rows, int64_t c, const float *restrict x, double *restrict acc),
+                  (rows, c, x, acc));
 
 /* acc[k] = sum over rows of (x[r][k] - mean[k])^2, in double. */
-BN_INLINE void bn_sqdev_body(int64_t rows, int64_t c, const float *restrict x,
-                             const double *restrict mean, double *restrict acc) {
+DLC_INLINE void bn_sqdev_body(int64_t rows, int64_t c, const float *restrict x,
+                              const double *restrict mean, double *restrict acc) {
     for (int64_t k = 0; k < c; k++) acc[k] = 0.0;
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * c;
@@ -122,15 +106,15 @@ BN_INLINE void bn_sqdev_body(int64_t rows, int64_t c, const float *restrict x,
         }
     }
 }
-BN_VARIANTS(bn_sqdev,
-            (int64_t rows, int64_t c, const float *restrict x, const double *restrict mean,
-             double *restrict acc),
-            (rows, c, x, mean, acc))
+DLC_SIMD_VARIANTS(bn_sqdev,
+                  (int64_t rows, int64_t c, const float *restrict x, const double *restrict mean,
+                   double *restrict acc),
+                  (rows, c, x, mean, acc));
 
 /* y = (x - mu) * scale + shift. */
-BN_INLINE void bn_affine_body(int64_t rows, int64_t c, const float *restrict x,
-                              const float *restrict mu, const float *restrict scale,
-                              const float *restrict shift, float *restrict y) {
+DLC_INLINE void bn_affine_body(int64_t rows, int64_t c, const float *restrict x,
+                               const float *restrict mu, const float *restrict scale,
+                               const float *restrict shift, float *restrict y) {
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * c;
         float *yr = y + r * c;
@@ -138,16 +122,16 @@ BN_INLINE void bn_affine_body(int64_t rows, int64_t c, const float *restrict x,
         for (int64_t k = 0; k < c; k++) yr[k] = (xr[k] - mu[k]) * scale[k] + shift[k];
     }
 }
-BN_VARIANTS(bn_affine,
-            (int64_t rows, int64_t c, const float *restrict x, const float *restrict mu,
-             const float *restrict scale, const float *restrict shift, float *restrict y),
-            (rows, c, x, mu, scale, shift, y))
+DLC_SIMD_VARIANTS(bn_affine,
+                  (int64_t rows, int64_t c, const float *restrict x, const float *restrict mu,
+                   const float *restrict scale, const float *restrict shift, float *restrict y),
+                  (rows, c, x, mu, scale, shift, y));
 
 /* The inference form over a block of kn channels of rows of stride c. */
-BN_INLINE void bn_affine_block_body(int64_t rows, int64_t c, int64_t kn,
-                                    const float *restrict x, const float *restrict mu,
-                                    const float *restrict scale, const float *restrict shift,
-                                    float *restrict y) {
+DLC_INLINE void bn_affine_block_body(int64_t rows, int64_t c, int64_t kn,
+                                     const float *restrict x, const float *restrict mu,
+                                     const float *restrict scale, const float *restrict shift,
+                                     float *restrict y) {
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * c;
         float *yr = y + r * c;
@@ -155,17 +139,17 @@ BN_INLINE void bn_affine_block_body(int64_t rows, int64_t c, int64_t kn,
         for (int64_t k = 0; k < kn; k++) yr[k] = (xr[k] - mu[k]) * scale[k] + shift[k];
     }
 }
-BN_VARIANTS(bn_affine_block,
-            (int64_t rows, int64_t c, int64_t kn, const float *restrict x,
-             const float *restrict mu, const float *restrict scale,
-             const float *restrict shift, float *restrict y),
-            (rows, c, kn, x, mu, scale, shift, y))
+DLC_SIMD_VARIANTS(bn_affine_block,
+                  (int64_t rows, int64_t c, int64_t kn, const float *restrict x,
+                   const float *restrict mu, const float *restrict scale,
+                   const float *restrict shift, float *restrict y),
+                  (rows, c, kn, x, mu, scale, shift, y));
 
 /* sdy[k] = sum dy, sdx[k] = sum dy * xhat with xhat = (x - mean) * invstd. */
-BN_INLINE void bn_bwd_sums_body(int64_t rows, int64_t c, const float *restrict x,
-                                const float *restrict dy, const float *restrict mean,
-                                const float *restrict invstd, double *restrict sdy,
-                                double *restrict sdx) {
+DLC_INLINE void bn_bwd_sums_body(int64_t rows, int64_t c, const float *restrict x,
+                                 const float *restrict dy, const float *restrict mean,
+                                 const float *restrict invstd, double *restrict sdy,
+                                 double *restrict sdx) {
     for (int64_t k = 0; k < c; k++) sdy[k] = 0.0, sdx[k] = 0.0;
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * c, *dr = dy + r * c;
@@ -177,18 +161,18 @@ BN_INLINE void bn_bwd_sums_body(int64_t rows, int64_t c, const float *restrict x
         }
     }
 }
-BN_VARIANTS(bn_bwd_sums,
-            (int64_t rows, int64_t c, const float *restrict x, const float *restrict dy,
-             const float *restrict mean, const float *restrict invstd, double *restrict sdy,
-             double *restrict sdx),
-            (rows, c, x, dy, mean, invstd, sdy, sdx))
+DLC_SIMD_VARIANTS(bn_bwd_sums,
+                  (int64_t rows, int64_t c, const float *restrict x, const float *restrict dy,
+                   const float *restrict mean, const float *restrict invstd, double *restrict sdy,
+                   double *restrict sdx),
+                  (rows, c, x, dy, mean, invstd, sdy, sdx));
 
 /* dx += g * (dy - mdy - xhat * mdx), g = gamma * invstd, mdy = mean(dy), mdx = mean(dy*xhat). */
-BN_INLINE void bn_bwd_dx_body(int64_t rows, int64_t c, const float *restrict x,
-                              const float *restrict dy, const float *restrict mean,
-                              const float *restrict invstd, const float *restrict g,
-                              const float *restrict mdy, const float *restrict mdx,
-                              float *restrict dx) {
+DLC_INLINE void bn_bwd_dx_body(int64_t rows, int64_t c, const float *restrict x,
+                               const float *restrict dy, const float *restrict mean,
+                               const float *restrict invstd, const float *restrict g,
+                               const float *restrict mdy, const float *restrict mdx,
+                               float *restrict dx) {
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * c, *dr = dy + r * c;
         float *dxr = dx + r * c;
@@ -199,11 +183,12 @@ BN_INLINE void bn_bwd_dx_body(int64_t rows, int64_t c, const float *restrict x,
         }
     }
 }
-BN_VARIANTS(bn_bwd_dx,
-            (int64_t rows, int64_t c, const float *restrict x, const float *restrict dy,
-             const float *restrict mean, const float *restrict invstd, const float *restrict g,
-             const float *restrict mdy, const float *restrict mdx, float *restrict dx),
-            (rows, c, x, dy, mean, invstd, g, mdy, mdx, dx))
+DLC_SIMD_VARIANTS(bn_bwd_dx,
+                  (int64_t rows, int64_t c, const float *restrict x, const float *restrict dy,
+                   const float *restrict mean, const float *restrict invstd,
+                   const float *restrict g, const float *restrict mdy, const float *restrict mdx,
+                   float *restrict dx),
+                  (rows, c, x, dy, mean, invstd, g, mdy, mdx, dx));
 
 /* parts (chunks x c) summed over chunks in chunk order into out (c). */
 static void bn_reduce(int64_t chunks, int64_t c, const double *parts, double *out) {
@@ -241,7 +226,7 @@ dlc_status dlc_batchnorm_forward_train(int64_t m, int64_t c, float eps, float mo
     double *stat = ws.b; /* chunk 0 of B holds the reduced statistic (c doubles) */
 
     /* Pass 1: mean. */
-    void (*sum)(int64_t, int64_t, const float *, double *) = BN_PICK(bn_sum);
+    void (*sum)(int64_t, int64_t, const float *, double *) = DLC_SIMD_PICK(bn_sum);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t q = 0; q < chunks; q++)
         sum(DLC_MIN(rows, m - q * rows), c, x + q * rows * c, ws.a + q * c);
@@ -249,7 +234,8 @@ dlc_status dlc_batchnorm_forward_train(int64_t m, int64_t c, float eps, float mo
     for (int64_t k = 0; k < c; k++) stat[k] /= (double)m;
 
     /* Pass 2: biased variance about the mean. */
-    void (*sqdev)(int64_t, int64_t, const float *, const double *, double *) = BN_PICK(bn_sqdev);
+    void (*sqdev)(int64_t, int64_t, const float *, const double *, double *) =
+        DLC_SIMD_PICK(bn_sqdev);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t q = 0; q < chunks; q++)
         sqdev(DLC_MIN(rows, m - q * rows), c, x + q * rows * c, stat, ws.a + q * c);
@@ -269,7 +255,7 @@ dlc_status dlc_batchnorm_forward_train(int64_t m, int64_t c, float eps, float mo
 
     /* Pass 3: y = (x - mean) * gamma * invstd + beta. */
     void (*aff)(int64_t, int64_t, const float *, const float *, const float *, const float *,
-                float *) = BN_PICK(bn_affine);
+                float *) = DLC_SIMD_PICK(bn_affine);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t q = 0; q < chunks; q++)
         aff(DLC_MIN(rows, m - q * rows), c, x + q * rows * c, mean, ws.k0, ws.k1,
@@ -292,7 +278,7 @@ dlc_status dlc_batchnorm_forward_infer(int64_t m, int64_t c, float eps, const fl
     const int64_t rows = bn_chunk_rows(m), chunks = bn_chunks(m);
     const int par = m * c >= BN_PAR_MIN;
     void (*aff)(int64_t, int64_t, int64_t, const float *, const float *, const float *,
-                const float *, float *) = BN_PICK(bn_affine_block);
+                const float *, float *) = DLC_SIMD_PICK(bn_affine_block);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t q = 0; q < chunks; q++) {
         int64_t r0 = q * rows, nr = DLC_MIN(rows, m - r0);
@@ -334,7 +320,7 @@ dlc_status dlc_batchnorm_backward(int64_t m, int64_t c, const float *x, const fl
 
     /* Pass 1: per-chunk sum(dy) into A and sum(dy * xhat) into B. */
     void (*sums)(int64_t, int64_t, const float *, const float *, const float *, const float *,
-                 double *, double *) = BN_PICK(bn_bwd_sums);
+                 double *, double *) = DLC_SIMD_PICK(bn_bwd_sums);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t q = 0; q < chunks; q++)
         sums(DLC_MIN(rows, m - q * rows), c, x + q * rows * c, dy + q * rows * c, mean, invstd,
@@ -351,7 +337,7 @@ dlc_status dlc_batchnorm_backward(int64_t m, int64_t c, const float *x, const fl
 
     /* Pass 2: dx. */
     void (*dxf)(int64_t, int64_t, const float *, const float *, const float *, const float *,
-                const float *, const float *, const float *, float *) = BN_PICK(bn_bwd_dx);
+                const float *, const float *, const float *, float *) = DLC_SIMD_PICK(bn_bwd_dx);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t q = 0; q < chunks; q++)
         dxf(DLC_MIN(rows, m - q * rows), c, x + q * rows * c, dy + q * rows * c, mean, invstd,

@@ -24,10 +24,11 @@
  * per-chunk partial dW / db sit in the workspace and are added in chunk order. Tiles and chunks
  * depend on the shape alone, so the results are bit-identical for every thread count.
  *
- * col2im adds with AVX-512 / AVX2 (elementwise adds: the same bits on every path), one
- * contiguous run per kernel row when dw == 1 and groups == 1. Stride-1, groups-1 backward data
- * with c >= 2*oc and 'same'-like padding instead runs the forward engine on dy with the flipped
- * kernel (flip_shape), where that measured faster.
+ * col2im's adds are one portable loop compiled per SIMD target (DLC_SIMD_VARIANTS; elementwise
+ * adds: the same bits on every path), one contiguous run per kernel row when dw == 1 and
+ * groups == 1. Stride-1, groups-1 backward data with c >= 2*oc and 'same'-like padding
+ * instead runs the forward engine on dy with the flipped kernel (flip_shape), where that
+ * measured faster.
  *
  * Workspace layout: [partials: nchunks * (K*oc + oc) floats][slot 0][slot 1]... with one slot
  * per thread (col tile of P*K floats + the tile GEMM's workspace). The size function sizes the
@@ -102,29 +103,54 @@ typedef struct {
 
 static int mul_ok(int64_t a, int64_t b, int64_t *r) { return !__builtin_mul_overflow(a, b, r); }
 
-dlc_status dlc_conv2d_check(const dlc_conv2d_shape *s) {
-    DLC_CHECK(s != NULL);
+/* The conditions of dlc_conv2d_fault up to FIT, in its order; when they hold, *oh and *ow get
+ * the formula's output size. */
+static dlc_fault conv2d_fault_in(const dlc_conv2d_shape *s, int64_t *oh, int64_t *ow) {
     const int64_t lim = (int64_t)1 << 31;
-    DLC_CHECK(s->n >= 1 && s->h >= 1 && s->w >= 1 && s->c >= 1);
-    DLC_CHECK(s->kh >= 1 && s->kw >= 1 && s->oc >= 1);
-    DLC_CHECK(s->sh >= 1 && s->sw >= 1 && s->dh >= 1 && s->dw >= 1 && s->groups >= 1);
-    DLC_CHECK(s->pad_top >= 0 && s->pad_bottom >= 0 && s->pad_left >= 0 && s->pad_right >= 0);
-    DLC_CHECK(s->n < lim && s->h < lim && s->w < lim && s->c < lim && s->kh < lim &&
-              s->kw < lim && s->oc < lim && s->sh < lim && s->sw < lim && s->dh < lim &&
-              s->dw < lim && s->pad_top < lim && s->pad_bottom < lim && s->pad_left < lim &&
-              s->pad_right < lim && s->groups < lim);
-    DLC_CHECK(s->c % s->groups == 0 && s->oc % s->groups == 0);
+    if (s == NULL) return DLC_FAULT_NULL;
+    if (!(s->n >= 1 && s->h >= 1 && s->w >= 1 && s->c >= 1)) return DLC_FAULT_INPUT;
+    if (!(s->kh >= 1 && s->kw >= 1 && s->oc >= 1)) return DLC_FAULT_WINDOW;
+    if (!(s->sh >= 1 && s->sw >= 1 && s->dh >= 1 && s->dw >= 1)) return DLC_FAULT_STRIDE;
+    if (!(s->pad_top >= 0 && s->pad_bottom >= 0 && s->pad_left >= 0 && s->pad_right >= 0))
+        return DLC_FAULT_PADDING;
+    if (!(s->groups >= 1 && s->c % s->groups == 0 && s->oc % s->groups == 0))
+        return DLC_FAULT_GROUPS;
+    if (!(s->n < lim && s->h < lim && s->w < lim && s->c < lim && s->kh < lim && s->kw < lim &&
+          s->oc < lim && s->sh < lim && s->sw < lim && s->dh < lim && s->dw < lim &&
+          s->pad_top < lim && s->pad_bottom < lim && s->pad_left < lim && s->pad_right < lim &&
+          s->groups < lim))
+        return DLC_FAULT_RANGE;
     int64_t eh = s->h + s->pad_top + s->pad_bottom - s->dh * (s->kh - 1) - 1;
     int64_t ew = s->w + s->pad_left + s->pad_right - s->dw * (s->kw - 1) - 1;
-    DLC_CHECK(eh >= 0 && ew >= 0);
-    DLC_CHECK(s->oh == eh / s->sh + 1 && s->ow == ew / s->sw + 1);
+    if (eh < 0 || ew < 0) return DLC_FAULT_FIT;
+    *oh = eh / s->sh + 1, *ow = ew / s->sw + 1;
+    return DLC_FAULT_NONE;
+}
+
+dlc_fault dlc_conv2d_fault(const dlc_conv2d_shape *s) {
+    int64_t oh, ow, t;
+    dlc_fault f = conv2d_fault_in(s, &oh, &ow);
+    if (f != DLC_FAULT_NONE) return f;
+    if (s->oh != oh || s->ow != ow) return DLC_FAULT_OUTPUT;
     /* Every element count must fit in int64 (and so every index). */
-    int64_t t;
-    DLC_CHECK(mul_ok(s->n, s->h, &t) && mul_ok(t, s->w, &t) && mul_ok(t, s->c, &t));
-    DLC_CHECK(mul_ok(s->n, s->oh, &t) && mul_ok(t, s->ow, &t) && mul_ok(t, s->oc, &t));
-    DLC_CHECK(mul_ok(s->kh, s->kw, &t) && mul_ok(t, s->c / s->groups, &t) &&
-              mul_ok(t, s->oc, &t) && mul_ok(t, TILE_MAX * CHUNKS_MAX * 8, &t));
-    return DLC_OK;
+    if (!(mul_ok(s->n, s->h, &t) && mul_ok(t, s->w, &t) && mul_ok(t, s->c, &t) &&
+          mul_ok(s->n, s->oh, &t) && mul_ok(t, s->ow, &t) && mul_ok(t, s->oc, &t) &&
+          mul_ok(s->kh, s->kw, &t) && mul_ok(t, s->c / s->groups, &t) && mul_ok(t, s->oc, &t) &&
+          mul_ok(t, TILE_MAX * CHUNKS_MAX * 8, &t)))
+        return DLC_FAULT_RANGE;
+    return DLC_FAULT_NONE;
+}
+
+dlc_fault dlc_conv2d_set_output(dlc_conv2d_shape *s) {
+    int64_t oh, ow;
+    dlc_fault f = conv2d_fault_in(s, &oh, &ow);
+    if (f != DLC_FAULT_NONE) return f;
+    s->oh = oh, s->ow = ow;
+    return dlc_conv2d_fault(s);
+}
+
+dlc_status dlc_conv2d_check(const dlc_conv2d_shape *s) {
+    return dlc_conv2d_fault(s) == DLC_FAULT_NONE ? DLC_OK : DLC_EINVAL;
 }
 
 /* Output rows per unit of the row-table forward: units of up to ROWK_MAX_PIX pixels (and
@@ -346,63 +372,38 @@ static void im2col_tile(const dlc_conv2d_shape *s, const plan *p, const float *x
     }
 }
 
-/* d[0:n] += v[0:n], elementwise: every variant gives the same bits. */
-static inline void add_generic(float *restrict d, const float *restrict v, int64_t n) {
-    for (int64_t i = 0; i < n; i++) d[i] += v[i];
-}
-
-#if DLC_X86
-DLC_TARGET_AVX2 static inline void add_avx2(float *restrict d, const float *restrict v,
-                                            int64_t n) {
+/* d[0:n] += v[0:n], elementwise: every instance gives the same bits. Blocks of 8 then a plain
+ * tail, the shape of the old intrinsics: the compiler vectorises the blocks at each target's
+ * width, and the short runs of c = 1 layers (3 floats) stay a few scalar adds. A single
+ * `omp simd` loop measured 23% slower on the CNN-MNIST first layer's backward data (AVX2,
+ * one thread), its setup for short trip counts dominating. */
+DLC_INLINE void add_span(float *restrict d, const float *restrict v, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(d + i, _mm256_add_ps(_mm256_loadu_ps(d + i), _mm256_loadu_ps(v + i)));
+        for (int j = 0; j < 8; j++) d[i + j] += v[i + j];
     for (; i < n; i++) d[i] += v[i];
 }
 
-DLC_TARGET_AVX512 static inline void add_avx512(float *restrict d, const float *restrict v,
-                                                int64_t n) {
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(d + i, _mm512_add_ps(_mm512_loadu_ps(d + i), _mm512_loadu_ps(v + i)));
-    if (i < n) {
-        __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
-        _mm512_mask_storeu_ps(d + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, d + i),
-                                                      _mm512_maskz_loadu_ps(m, v + i)));
-    }
+/* acc[0:n] += v[r, 0:n] for r = 0 .. rows-1 in order (the bias gradient of a tile). */
+DLC_INLINE void add_rows_body(float *restrict acc, const float *restrict v, int64_t rows,
+                              int64_t n) {
+    for (int64_t r = 0; r < rows; r++) add_span(acc, v + r * n, n);
 }
-#endif
-
-/* acc[0:n] += v[r, 0:n] for r = 0 .. rows-1 in order (the bias gradient of a tile); the same
- * bits on every path. */
-static void add_rows(float *restrict acc, const float *restrict v, int64_t rows, int64_t n) {
-#if DLC_X86
-    dlc_simd_level lv = dlc_simd_get();
-    if (lv >= DLC_SIMD_AVX512) {
-        for (int64_t r = 0; r < rows; r++) add_avx512(acc, v + r * n, n);
-        return;
-    }
-    if (lv >= DLC_SIMD_AVX2) {
-        for (int64_t r = 0; r < rows; r++) add_avx2(acc, v + r * n, n);
-        return;
-    }
-#endif
-    for (int64_t r = 0; r < rows; r++) add_generic(acc, v + r * n, n);
-}
+DLC_SIMD_VARIANTS(add_rows,
+                  (float *restrict acc, const float *restrict v, int64_t rows, int64_t n),
+                  (acc, v, rows, n));
+typedef void (*add_rows_fn)(float *, const float *, int64_t, int64_t);
 
 /* dx[img] (group g channels) += the patches in dcol (np x K) of the pixels [r0, r0+np) of
  * image img (r is the pixel index within the image). Every dx element gets its terms in pixel
  * order, then tap order. When the taps of a kernel row are adjacent in dx (dw == 1, one group)
- * their valid run is one add of up to kw*c floats. lv (a constant after inlining) picks the
- * vector width of the adds. */
-static inline __attribute__((always_inline)) void
-col2im_impl(const dlc_conv2d_shape *s, const plan *p, const float *dcol, int64_t img,
-            int64_t r0, int64_t np, int64_t g, float *dx, int lv) {
+ * their valid run is one add of up to kw*c floats. */
+DLC_INLINE void col2im_tile_body(const dlc_conv2d_shape *s, const plan *p, const float *dcol,
+                                 int64_t img, int64_t r0, int64_t np, int64_t g, float *dx) {
     const int64_t cg = p->cg, c = s->c, kw = s->kw;
     const int run = s->dw == 1 && cg == c;
     float *dxi = dx + img * s->h * s->w * c + g * cg;
     int64_t oy = r0 / s->ow, ox = r0 - oy * s->ow;
-    (void)lv;
     for (int64_t r = 0; r < np; r++) {
         const float *src = dcol + r * p->k;
         int64_t iy0 = oy * s->sh - s->pad_top, ix0 = ox * s->sw - s->pad_left;
@@ -418,78 +419,24 @@ col2im_impl(const dlc_conv2d_shape *s, const plan *p, const float *dcol, int64_t
             float *drow = dxi + iy * s->w * c;
             const float *srow = src + i * kw * cg;
             if (run) {
-                float *d = drow + (ix0 + j0) * c;
-                const float *v = srow + j0 * cg;
-                int64_t n = (j1 - j0) * cg;
-#if DLC_X86
-                if (lv == 2) {
-                    add_avx512(d, v, n);
-                    continue;
-                }
-                if (lv == 1) {
-                    add_avx2(d, v, n);
-                    continue;
-                }
-#endif
-                add_generic(d, v, n);
+                add_span(drow + (ix0 + j0) * c, srow + j0 * cg, (j1 - j0) * cg);
                 continue;
             }
             for (int64_t j = 0; j < kw; j++) {
                 int64_t ix = ix0 + j * s->dw;
                 if (ix < 0 || ix >= s->w) continue;
-                float *d = drow + ix * c;
-                const float *v = srow + j * cg;
-#if DLC_X86
-                if (lv == 2) {
-                    add_avx512(d, v, cg);
-                    continue;
-                }
-                if (lv == 1) {
-                    add_avx2(d, v, cg);
-                    continue;
-                }
-#endif
-                add_generic(d, v, cg);
+                add_span(drow + ix * c, srow + j * cg, cg);
             }
         }
         if (++ox == s->ow) ox = 0, oy++;
     }
 }
-
-static void col2im_generic(const dlc_conv2d_shape *s, const plan *p, const float *dcol,
-                           int64_t img, int64_t r0, int64_t np, int64_t g, float *dx) {
-    col2im_impl(s, p, dcol, img, r0, np, g, dx, 0);
-}
-
-#if DLC_X86
-DLC_TARGET_AVX2 static void col2im_avx2(const dlc_conv2d_shape *s, const plan *p,
-                                        const float *dcol, int64_t img, int64_t r0,
-                                        int64_t np, int64_t g, float *dx) {
-    col2im_impl(s, p, dcol, img, r0, np, g, dx, 1);
-}
-
-DLC_TARGET_AVX512 static void col2im_avx512(const dlc_conv2d_shape *s, const plan *p,
-                                            const float *dcol, int64_t img, int64_t r0,
-                                            int64_t np, int64_t g, float *dx) {
-    col2im_impl(s, p, dcol, img, r0, np, g, dx, 2);
-}
-#endif
-
-static void col2im_tile(const dlc_conv2d_shape *s, const plan *p, const float *dcol,
-                        int64_t img, int64_t r0, int64_t np, int64_t g, float *dx) {
-#if DLC_X86
-    dlc_simd_level lv = dlc_simd_get();
-    if (lv >= DLC_SIMD_AVX512) {
-        col2im_avx512(s, p, dcol, img, r0, np, g, dx);
-        return;
-    }
-    if (lv >= DLC_SIMD_AVX2) {
-        col2im_avx2(s, p, dcol, img, r0, np, g, dx);
-        return;
-    }
-#endif
-    col2im_generic(s, p, dcol, img, r0, np, g, dx);
-}
+DLC_SIMD_VARIANTS(col2im_tile,
+                  (const dlc_conv2d_shape *s, const plan *p, const float *dcol, int64_t img,
+                   int64_t r0, int64_t np, int64_t g, float *dx),
+                  (s, p, dcol, img, r0, np, g, dx));
+typedef void (*col2im_fn)(const dlc_conv2d_shape *, const plan *, const float *, int64_t,
+                          int64_t, int64_t, int64_t, float *);
 
 /* ------------------------------------------------------------ direct small-K kernels
  * Forward:          y[r, :] = b + sum_k col[r, k] * w[k, :]    (k ascending)
@@ -713,39 +660,17 @@ DLC_TARGET_AVX512 static void smallk_bwdw_avx512(int64_t np, int64_t k, int64_t 
 #endif
 
 /* y[r, :] = b + sum_k src[r * rs + offs[k]] * w[k, :] for r < np. */
-static void smallk_fwd(int64_t np, int64_t k, int64_t oc, const float *src, int64_t rs,
-                       const int64_t *offs, const float *w, const float *b, float *y) {
-#if DLC_X86
-    dlc_simd_level lv = dlc_simd_get();
-    if (lv >= DLC_SIMD_AVX512) {
-        smallk_fwd_avx512(np, k, oc, src, rs, offs, w, b, y);
-        return;
-    }
-    if (lv >= DLC_SIMD_AVX2) {
-        smallk_fwd_avx2(np, k, oc, src, rs, offs, w, b, y);
-        return;
-    }
-#endif
-    smallk_fwd_generic(np, k, oc, src, rs, offs, w, b, y);
-}
+typedef void (*smallk_fwd_fn)(int64_t np, int64_t k, int64_t oc, const float *src, int64_t rs,
+                              const int64_t *offs, const float *w, const float *b, float *y);
+static const smallk_fwd_fn smallk_fwd_variants[DLC_SIMD_NLEVELS] =
+    DLC_SIMD_TABLE(smallk_fwd_generic, smallk_fwd_avx2, smallk_fwd_avx512);
 
 /* acc[kk, :] += sum_r src[r * rs + offs[kk]] * dy[r, :] and, if bacc, bacc += sum_r dy[r, :],
  * for r < np. */
-static void smallk_bwdw(int64_t np, int64_t k, int64_t oc, const float *src, int64_t rs,
-                        const int64_t *offs, const float *dy, float *acc, float *bacc) {
-#if DLC_X86
-    dlc_simd_level lv = dlc_simd_get();
-    if (lv >= DLC_SIMD_AVX512) {
-        smallk_bwdw_avx512(np, k, oc, src, rs, offs, dy, acc, bacc);
-        return;
-    }
-    if (lv >= DLC_SIMD_AVX2) {
-        smallk_bwdw_avx2(np, k, oc, src, rs, offs, dy, acc, bacc);
-        return;
-    }
-#endif
-    smallk_bwdw_generic(np, k, oc, src, rs, offs, dy, acc, bacc);
-}
+typedef void (*smallk_bwdw_fn)(int64_t np, int64_t k, int64_t oc, const float *src, int64_t rs,
+                               const int64_t *offs, const float *dy, float *acc, float *bacc);
+static const smallk_bwdw_fn smallk_bwdw_variants[DLC_SIMD_NLEVELS] =
+    DLC_SIMD_TABLE(smallk_bwdw_generic, smallk_bwdw_avx2, smallk_bwdw_avx512);
 
 /* The small-K kernels over the flat pixels [q0, q0+np) (groups == 1): seg(ctx, r, n, src, rs,
  * offs) is called for consecutive segments of n pixels starting at pixel q0 + r, whose patch
@@ -803,8 +728,9 @@ static void smallk_tile(const dlc_conv2d_shape *s, const plan *p, const float *x
     }
 }
 
-/* Forward segment: y rows of the segment = b + patches x w. */
+/* Forward segment: y rows of the segment = b + patches x w, by the picked kernel fn. */
 typedef struct {
+    smallk_fwd_fn fn;
     int64_t k, oc;
     const float *w, *b;
     float *y;
@@ -813,11 +739,13 @@ typedef struct {
 static void smallk_fwd_seg(void *ctx, int64_t r, int64_t n, const float *src, int64_t rs,
                            const int64_t *offs) {
     const smallk_fwd_ctx *f = (const smallk_fwd_ctx *)ctx;
-    smallk_fwd(n, f->k, f->oc, src, rs, offs, f->w, f->b, f->y + r * f->oc);
+    f->fn(n, f->k, f->oc, src, rs, offs, f->w, f->b, f->y + r * f->oc);
 }
 
-/* Backward-weights segment: dW partial += patches^T x dy rows, db partial += dy rows. */
+/* Backward-weights segment: dW partial += patches^T x dy rows, db partial += dy rows, by the
+ * picked kernel fn. */
 typedef struct {
+    smallk_bwdw_fn fn;
     int64_t k, oc;
     const float *dy;
     float *acc, *bacc;
@@ -826,7 +754,7 @@ typedef struct {
 static void smallk_bwdw_seg(void *ctx, int64_t r, int64_t n, const float *src, int64_t rs,
                             const int64_t *offs) {
     const smallk_bwdw_ctx *f = (const smallk_bwdw_ctx *)ctx;
-    smallk_bwdw(n, f->k, f->oc, src, rs, offs, f->dy + r * f->oc, f->acc, f->bacc);
+    f->fn(n, f->k, f->oc, src, rs, offs, f->dy + r * f->oc, f->acc, f->bacc);
 }
 
 
@@ -949,6 +877,7 @@ static dlc_status conv_forward_run(const dlc_conv2d_shape *s, const plan *p, con
                                    char *slots, int nt) {
     if (p->implicit) return conv_forward_implicit(s, p, x, w, b, y, acc, slots, nt);
     const int64_t oc = s->oc;
+    const smallk_fwd_fn smallk = DLC_SIMD_PICK(smallk_fwd);
     int err = 0;
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t t = 0; t < p->ntiles; t++) {
@@ -958,7 +887,7 @@ static dlc_status conv_forward_run(const dlc_conv2d_shape *s, const plan *p, con
         int64_t q0 = t * p->tile, np = DLC_MIN(p->tile, p->m - q0);
         float *yt = y + q0 * oc;
         if (p->smallk) {
-            smallk_fwd_ctx f = {p->k, oc, w, b, yt};
+            smallk_fwd_ctx f = {smallk, p->k, oc, w, b, yt};
             smallk_tile(s, p, x, q0, np, col, smallk_fwd_seg, &f);
             continue;
         }
@@ -1059,6 +988,7 @@ dlc_status dlc_conv2d_backward_data(const dlc_conv2d_shape *s, const float *dy, 
     const int64_t tiles_img = (ohw + p.dtile - 1) / p.dtile;
     const int64_t tile_img = (ohw + tiles_img - 1) / tiles_img;
     const int64_t units = s->n * s->groups;
+    const col2im_fn col2im = DLC_SIMD_PICK(col2im_tile);
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t u = 0; u < units; u++) {
         char *slot = slots + (size_t)thread_num() * p.slot_bytes;
@@ -1074,7 +1004,7 @@ dlc_status dlc_conv2d_backward_data(const dlc_conv2d_shape *s, const float *dy, 
 #pragma omp atomic write
                 err = 1;
             }
-            col2im_tile(s, &p, dcol, img, r0, np, g, dx);
+            col2im(s, &p, dcol, img, r0, np, g, dx);
         }
     }
     return err ? DLC_EINVAL : DLC_OK;
@@ -1096,6 +1026,8 @@ dlc_status dlc_conv2d_backward_weights(const dlc_conv2d_shape *s, const float *x
     char *slots = (char *)workspace + p.partial_bytes;
     const int64_t oc = s->oc, kw_elems = p.k * oc, per_chunk = kw_elems + oc;
     const int64_t nch = p.nchunks;
+    const smallk_bwdw_fn smallk = DLC_SIMD_PICK(smallk_bwdw);
+    const add_rows_fn add_rows = DLC_SIMD_PICK(add_rows);
     int err = 0;
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t ch = 0; ch < nch; ch++) {
@@ -1110,7 +1042,7 @@ dlc_status dlc_conv2d_backward_weights(const dlc_conv2d_shape *s, const float *x
             int64_t q0 = t * p.tile, np = DLC_MIN(p.tile, p.m - q0);
             const float *dyt = dy + q0 * oc;
             if (p.smallk) {
-                smallk_bwdw_ctx f = {p.k, oc, dyt, pw, db ? pb : NULL};
+                smallk_bwdw_ctx f = {smallk, p.k, oc, dyt, pw, db ? pb : NULL};
                 smallk_tile(s, &p, x, q0, np, col, smallk_bwdw_seg, &f);
                 continue;
             }

@@ -1,6 +1,6 @@
 /* dlc.h - the one public C header of dlc's compute kernels.
  *
- * Conventions (see DESIGN.md section 2):
+ * Conventions (see ARCHITECTURE.md):
  *  - Every kernel returns a dlc_status. Kernels never print, exit, assert or allocate.
  *  - Data is float32, C-contiguous, NHWC. Convolution kernels are (kh, kw, c / groups, oc).
  *  - Argument order: shape struct (or sizes), const inputs, outputs, workspace.
@@ -29,6 +29,29 @@ typedef enum {
     DLC_EINVAL = 1, /* an argument is out of range or shapes disagree */
     DLC_ENOMEM = 2  /* a workspace is missing or too small */
 } dlc_status;
+
+/* Which condition a shape check found false, so that a caller (the Python binding) can say
+ * which argument is wrong without re-deriving the check. The *_fault() functions test their
+ * conditions in this order and return the first that fails, DLC_FAULT_NONE if none does;
+ * the matching *_check() returns DLC_EINVAL exactly when the fault is not DLC_FAULT_NONE.
+ * They never print, allocate or keep the pointer. */
+typedef enum {
+    DLC_FAULT_NONE = 0,
+    DLC_FAULT_NULL = 1,    /* the shape pointer is NULL */
+    DLC_FAULT_INPUT = 2,   /* an input size (n, h, w, c; global pooling n, hw, c) is < 1 */
+    DLC_FAULT_WINDOW = 3,  /* a window size is < 1: conv kh, kw or oc; pool ph or pw */
+    DLC_FAULT_STRIDE = 4,  /* a stride (sh, sw) or a dilation (dh, dw) is < 1 */
+    DLC_FAULT_PADDING = 5, /* a pad is < 0 or, for pooling, not smaller than the window */
+    DLC_FAULT_GROUPS = 6,  /* groups < 1, or c or oc not divisible by groups */
+    DLC_FAULT_RANGE = 7,   /* a size beyond the kernel's index range: conv, a field >= 2**31;
+                              pool, h * w, a window or a stride >= 2**31 (argmax is int32);
+                              any element count beyond int64 */
+    DLC_FAULT_FIT = 8,     /* the (dilated) window is larger than the padded input */
+    DLC_FAULT_OUTPUT = 9   /* oh or ow differs from the formula */
+} dlc_fault;
+
+/* A static one-line description of a fault ("" for DLC_FAULT_NONE). */
+const char *dlc_fault_text(dlc_fault fault);
 
 /* ---------------------------------------------------------------- runtime */
 
@@ -76,8 +99,14 @@ typedef struct {
 } dlc_conv2d_shape;
 
 /* EINVAL unless every size is positive (pads >= 0) and oh, ow match
- * oh = (h + pad_top + pad_bottom - dh * (kh - 1) - 1) / sh + 1 (>= 1), likewise ow. */
+ * oh = (h + pad_top + pad_bottom - dh * (kh - 1) - 1) / sh + 1 (>= 1), likewise ow.
+ * dlc_conv2d_fault names the first failing condition: NULL, INPUT, WINDOW, STRIDE, PADDING,
+ * GROUPS, RANGE (a field >= 2**31), FIT, OUTPUT, RANGE (an element count beyond int64).
+ * dlc_conv2d_set_output sets oh, ow by the formula (when every condition before OUTPUT
+ * holds; else it leaves them) and returns dlc_conv2d_fault of the result. */
 dlc_status dlc_conv2d_check(const dlc_conv2d_shape *s);
+dlc_fault dlc_conv2d_fault(const dlc_conv2d_shape *s);
+dlc_fault dlc_conv2d_set_output(dlc_conv2d_shape *s);
 size_t dlc_conv2d_workspace_size(const dlc_conv2d_shape *s);
 /* y = conv(x, w) + b; b may be NULL. */
 dlc_status dlc_conv2d_forward(const dlc_conv2d_shape *s, const float *x, const float *w,
@@ -101,8 +130,14 @@ typedef struct {
 } dlc_pool2d_shape;
 
 /* EINVAL unless sizes are positive and oh = (h + pad_top + pad_bottom - ph) / sh + 1, likewise
- * ow, and every window overlaps the unpadded input (pads < window). */
+ * ow, and every window overlaps the unpadded input (pads < window).
+ * dlc_pool2d_fault names the first failing condition: NULL, INPUT, WINDOW, STRIDE, PADDING
+ * (< 0 or >= the window), RANGE (h * w, ph, pw, sh or sw beyond int32, or an element count
+ * beyond int64), FIT, OUTPUT. dlc_pool2d_set_output sets oh, ow by the formula (when every
+ * condition before OUTPUT holds) and returns dlc_pool2d_fault of the result. */
 dlc_status dlc_pool2d_check(const dlc_pool2d_shape *s);
+dlc_fault dlc_pool2d_fault(const dlc_pool2d_shape *s);
+dlc_fault dlc_pool2d_set_output(dlc_pool2d_shape *s);
 /* Padded positions never win a max and are excluded from an average's count (Keras/TF). */
 /* argmax (n, oh, ow, c) int32: the flat index (ih * w + iw) of the winner within its image;
  * of equal values the first in row-major window order wins. Outputs must not overlap inputs. */
@@ -114,7 +149,10 @@ dlc_status dlc_maxpool2d_backward(const dlc_pool2d_shape *s, const float *dy,
                                   const int32_t *argmax, float *dx);
 dlc_status dlc_avgpool2d_forward(const dlc_pool2d_shape *s, const float *x, float *y);
 dlc_status dlc_avgpool2d_backward(const dlc_pool2d_shape *s, const float *dy, float *dx);
-/* Global pooling over hw = h * w positions: x (n, hw, c) -> y (n, c). */
+/* Global pooling over hw = h * w positions: x (n, hw, c) -> y (n, c). Sizes are valid when
+ * dlc_global_pool2d_fault gives NONE: else INPUT (a size < 1) or RANGE (hw >= 2**31, argmax
+ * is int32, or n * hw * c beyond int64). */
+dlc_fault dlc_global_pool2d_fault(int64_t n, int64_t hw, int64_t c);
 dlc_status dlc_global_maxpool2d_forward(int64_t n, int64_t hw, int64_t c, const float *x,
                                         float *y, int32_t *argmax);
 /* EINVAL, with dx unchanged, if an argmax entry is outside [0, hw). */

@@ -45,16 +45,15 @@ dlc_status dlc_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint3
 
 /* The stream is produced PHILOX_LANES blocks (4 * PHILOX_LANES floats) at a time, in
  * structure-of-arrays form so that the compiler vectorises the rounds across blocks (32x32->64
- * multiplies). The same C is compiled for the portable, AVX2 and AVX-512 paths; it is integer
- * arithmetic, so every path gives the same bits. */
+ * multiplies). The same C is compiled for the portable, AVX2 and AVX-512 paths
+ * (DLC_SIMD_VARIANTS, internal.h); it is integer arithmetic, so every path gives the same bits. */
 #define PHILOX_LANES 16
 #define GROUP (4 * PHILOX_LANES)
 
 typedef void (*uniform_fn)(uint64_t seed, uint64_t step, uint64_t block0, float *u);
 
 /* u[4 * l + j] = uniform of element 4 * (block0 + l) + j, for l < PHILOX_LANES. */
-static inline __attribute__((always_inline)) void uniform_group(uint64_t seed, uint64_t step,
-                                                               uint64_t block0, float *u) {
+DLC_INLINE void uniform_body(uint64_t seed, uint64_t step, uint64_t block0, float *u) {
     uint32_t c0[PHILOX_LANES], c1[PHILOX_LANES], c2[PHILOX_LANES], c3[PHILOX_LANES];
     for (int l = 0; l < PHILOX_LANES; l++) {
         uint64_t b = block0 + (uint64_t)l;
@@ -85,28 +84,8 @@ static inline __attribute__((always_inline)) void uniform_group(uint64_t seed, u
     }
 }
 
-static void uniform_generic(uint64_t seed, uint64_t step, uint64_t block0, float *u) {
-    uniform_group(seed, step, block0, u);
-}
-#if DLC_X86
-DLC_TARGET_AVX2 static void uniform_avx2(uint64_t seed, uint64_t step, uint64_t block0,
-                                         float *u) {
-    uniform_group(seed, step, block0, u);
-}
-DLC_TARGET_AVX512 static void uniform_avx512(uint64_t seed, uint64_t step, uint64_t block0,
-                                             float *u) {
-    uniform_group(seed, step, block0, u);
-}
-#endif
-
-static uniform_fn uniform_kernel(void) {
-#if DLC_X86
-    dlc_simd_level level = dlc_simd_get();
-    if (level >= DLC_SIMD_AVX512) return uniform_avx512;
-    if (level >= DLC_SIMD_AVX2) return uniform_avx2;
-#endif
-    return uniform_generic;
-}
+DLC_SIMD_VARIANTS(uniform, (uint64_t seed, uint64_t step, uint64_t block0, float *u),
+                  (seed, step, block0, u));
 
 /* v where keep != 0, else +0.0f, by masking the bits (branch-free, so it vectorises; a
  * dropped inf or NaN still gives 0, which multiplying by 0 would not). */
@@ -124,7 +103,7 @@ dlc_status dlc_philox_uniform(int64_t n, uint64_t seed, uint64_t step, float *ou
     DLC_CHECK(n >= 0);
     if (n == 0) return DLC_OK;
     DLC_CHECK(out);
-    uniform_fn gen = uniform_kernel();
+    uniform_fn gen = DLC_SIMD_PICK(uniform);
     int64_t nc = nchunks(n);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (n >= DROPOUT_PAR_MIN)
     for (int64_t c = 0; c < nc; c++) {
@@ -146,7 +125,7 @@ dlc_status dlc_dropout_forward(int64_t n, float rate, uint64_t seed, uint64_t st
     if (n == 0) return DLC_OK;
     DLC_CHECK(x && y && mask);
     const float scale = 1.0f / (1.0f - rate);
-    uniform_fn gen = uniform_kernel();
+    uniform_fn gen = DLC_SIMD_PICK(uniform);
     int64_t nc = nchunks(n);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (n >= DROPOUT_PAR_MIN)
     for (int64_t c = 0; c < nc; c++) {

@@ -476,27 +476,26 @@ static void prefetch_rows(const float *a, int64_t lda, int rows, int64_t kc) {
 }
 #endif /* DLC_X86 */
 
-static const ukernel k_generic = {G_MR, G_NR, 120, 2048, ukr_generic, NULL, NULL, NULL, 0, NULL,
-                                  pack_a_generic,
-                                  pack_b_generic};
+/* The micro-kernel of each SIMD level: the fields left out are NULL / 0 (no direct paths). */
+static const ukernel k_generic = {.mr = G_MR, .nr = G_NR, .mc = 120, .nc = 2048,
+                                  .fn = ukr_generic,
+                                  .pack_a = pack_a_generic, .pack_b = pack_b_generic};
 #if DLC_X86
-static const ukernel k_avx2 = {A2_MR, A2_NR, 192, 2048, ukr_avx2, NULL, NULL, NULL, 0, NULL,
-                              pack_a_generic, pack_b_generic};
-static const ukernel k_avx512 = {A5_MR, A5_NR, 224, 2048, ukr_avx512, ukr_avx512_direct,
-                                 ukr_avx512_direct_t, ukr_avx512_direct_rows, R5_MR,
-                                 prefetch_rows,
-                                 pack_a_avx512,
-                                 pack_b_avx512};
+static const ukernel k_avx2 = {.mr = A2_MR, .nr = A2_NR, .mc = 192, .nc = 2048,
+                               .fn = ukr_avx2,
+                               .pack_a = pack_a_generic, .pack_b = pack_b_generic};
+static const ukernel k_avx512 = {.mr = A5_MR, .nr = A5_NR, .mc = 224, .nc = 2048,
+                                 .fn = ukr_avx512,
+                                 .direct = ukr_avx512_direct,
+                                 .direct_t = ukr_avx512_direct_t,
+                                 .direct_rows = ukr_avx512_direct_rows, .rows_mr = R5_MR,
+                                 .prefetch = prefetch_rows,
+                                 .pack_a = pack_a_avx512, .pack_b = pack_b_avx512};
 #endif
 
-static const ukernel *kernel_for(dlc_simd_level level) {
-#if DLC_X86
-    if (level == DLC_SIMD_AVX512) return &k_avx512;
-    if (level == DLC_SIMD_AVX2) return &k_avx2;
-#endif
-    (void)level;
-    return &k_generic;
-}
+/* Indexed by dlc_simd_level; DLC_SIMD_PICK(ukernel) is the one in use (internal.h). */
+static const ukernel *const ukernel_variants[DLC_SIMD_NLEVELS] =
+    DLC_SIMD_TABLE(&k_generic, &k_avx2, &k_avx512);
 
 /* ---------------------------------------------------------------- blocking and workspace */
 
@@ -686,8 +685,8 @@ static size_t thread_bytes(const ukernel *kr, int64_t m, int64_t n, int64_t k) {
 static size_t ws_bytes(int64_t m, int64_t n, int64_t k, int threads) {
     if (m <= 0 || n <= 0 || k <= 0) return 0;
     size_t best = 0;
-    for (int lv = DLC_SIMD_GENERIC; lv <= DLC_SIMD_AVX512; lv++)
-        best = DLC_MAX(best, thread_bytes(kernel_for((dlc_simd_level)lv), m, n, k));
+    for (int lv = 0; lv < DLC_SIMD_NLEVELS; lv++)
+        best = DLC_MAX(best, thread_bytes(ukernel_variants[lv], m, n, k));
     return (size_t)threads * best + DLC_WS_ALIGN;
 }
 
@@ -762,7 +761,7 @@ dlc_status dlc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, 
         return DLC_OK;
     }
     const gemm_job g = {trans_a, trans_b, k, alpha, beta, a, b, lda, ldb, c, ldc,
-                        kernel_for(dlc_simd_get()), NULL, 0, 0};
+                        DLC_SIMD_PICK(ukernel), NULL, 0, 0};
     int want = dlc_threads();
     if ((double)m * (double)n * (double)k < (double)PARALLEL_MIN_FMAS) want = 1;
     float *ws;
@@ -806,7 +805,7 @@ static dlc_status sgemm_serial_run(int trans_a, int trans_b, int64_t m, int64_t 
         return DLC_OK;
     }
     const gemm_job g = {trans_a, trans_b, k, alpha, beta, a, b, lda, ldb, c, ldc,
-                        kernel_for(dlc_simd_get()), arow, kseg, sstride};
+                        DLC_SIMD_PICK(ukernel), arow, kseg, sstride};
     float *ws;
     size_t stride;
     if (ws_carve(g.kr, m, n, k, workspace, workspace_size, 1, &ws, &stride) < 1)

@@ -17,29 +17,13 @@
  * Work below POOL_PAR_MIN touched values runs on the calling thread.
  *
  * SIMD: the channel loops are always-inline bodies compiled for the portable, AVX2+FMA and
- * AVX-512 targets (POOL_VARIANTS) and chosen by dlc_simd_get(). ISO C11 without fast-math:
- * no contraction, no reassociation, so every path gives the same bits.
+ * AVX-512 targets (DLC_SIMD_VARIANTS, internal.h) and chosen by DLC_SIMD_PICK. ISO C11
+ * without fast-math: no contraction, no reassociation, so every path gives the same bits.
  */
 #include "internal.h"
 
 #define POOL_PAR_MIN 32768 /* touched values below which one thread is used */
 #define POOL_GAVG_BLOCK 64 /* channels per double accumulator block in global average */
-
-#define POOL_INLINE static inline __attribute__((always_inline))
-
-#if DLC_X86
-#define POOL_VARIANTS(name, params, args)                                                      \
-    static void name##_generic params { name##_body args; }                                   \
-    DLC_TARGET_AVX2 static void name##_avx2 params { name##_body args; }                      \
-    DLC_TARGET_AVX512 static void name##_avx512 params { name##_body args; }
-#define POOL_PICK(name)                                                                        \
-    (dlc_simd_get() >= DLC_SIMD_AVX512 ? name##_avx512                                         \
-     : dlc_simd_get() >= DLC_SIMD_AVX2 ? name##_avx2                                           \
-                                       : name##_generic)
-#else
-#define POOL_VARIANTS(name, params, args) static void name##_generic params { name##_body args; }
-#define POOL_PICK(name) name##_generic
-#endif
 
 /* 1 if [a, a + abytes) and [b, b + bbytes) do not overlap. */
 static int pool_disjoint(const void *a, size_t abytes, const void *b, size_t bbytes) {
@@ -47,22 +31,45 @@ static int pool_disjoint(const void *a, size_t abytes, const void *b, size_t bby
     return abytes == 0 || bbytes == 0 || pa + abytes <= pb || pb + bbytes <= pa;
 }
 
-dlc_status dlc_pool2d_check(const dlc_pool2d_shape *s) {
-    DLC_CHECK(s != NULL);
-    DLC_CHECK(s->n > 0 && s->h > 0 && s->w > 0 && s->c > 0);
-    DLC_CHECK(s->ph > 0 && s->pw > 0 && s->sh > 0 && s->sw > 0);
-    DLC_CHECK(s->pad_top >= 0 && s->pad_bottom >= 0 && s->pad_left >= 0 && s->pad_right >= 0);
-    DLC_CHECK(s->pad_top < s->ph && s->pad_bottom < s->ph);
-    DLC_CHECK(s->pad_left < s->pw && s->pad_right < s->pw);
+/* The conditions of dlc_pool2d_fault up to FIT, in its order; when they hold, *oh and *ow get
+ * the formula's output size. */
+static dlc_fault pool2d_fault_in(const dlc_pool2d_shape *s, int64_t *oh, int64_t *ow) {
+    if (s == NULL) return DLC_FAULT_NULL;
+    if (!(s->n > 0 && s->h > 0 && s->w > 0 && s->c > 0)) return DLC_FAULT_INPUT;
+    if (!(s->ph > 0 && s->pw > 0)) return DLC_FAULT_WINDOW;
+    if (!(s->sh > 0 && s->sw > 0)) return DLC_FAULT_STRIDE;
+    if (!(s->pad_top >= 0 && s->pad_bottom >= 0 && s->pad_left >= 0 && s->pad_right >= 0 &&
+          s->pad_top < s->ph && s->pad_bottom < s->ph && s->pad_left < s->pw &&
+          s->pad_right < s->pw))
+        return DLC_FAULT_PADDING;
     /* Sizes small enough that no product below overflows, and argmax fits int32. */
-    DLC_CHECK(s->h <= INT32_MAX && s->w <= INT32_MAX && s->h * s->w <= INT32_MAX);
-    DLC_CHECK(s->ph <= INT32_MAX && s->pw <= INT32_MAX && s->sh <= INT32_MAX &&
-              s->sw <= INT32_MAX);
-    DLC_CHECK(s->c <= INT64_MAX / (s->h * s->w) && s->n <= INT64_MAX / (s->h * s->w * s->c));
+    if (!(s->h <= INT32_MAX && s->w <= INT32_MAX && s->h * s->w <= INT32_MAX &&
+          s->ph <= INT32_MAX && s->pw <= INT32_MAX && s->sh <= INT32_MAX && s->sw <= INT32_MAX &&
+          s->c <= INT64_MAX / (s->h * s->w) && s->n <= INT64_MAX / (s->h * s->w * s->c)))
+        return DLC_FAULT_RANGE;
     int64_t hp = s->h + s->pad_top + s->pad_bottom, wp = s->w + s->pad_left + s->pad_right;
-    DLC_CHECK(hp >= s->ph && wp >= s->pw);
-    DLC_CHECK(s->oh == (hp - s->ph) / s->sh + 1 && s->ow == (wp - s->pw) / s->sw + 1);
-    return DLC_OK;
+    if (hp < s->ph || wp < s->pw) return DLC_FAULT_FIT;
+    *oh = (hp - s->ph) / s->sh + 1, *ow = (wp - s->pw) / s->sw + 1;
+    return DLC_FAULT_NONE;
+}
+
+dlc_fault dlc_pool2d_fault(const dlc_pool2d_shape *s) {
+    int64_t oh, ow;
+    dlc_fault f = pool2d_fault_in(s, &oh, &ow);
+    if (f != DLC_FAULT_NONE) return f;
+    return s->oh == oh && s->ow == ow ? DLC_FAULT_NONE : DLC_FAULT_OUTPUT;
+}
+
+dlc_fault dlc_pool2d_set_output(dlc_pool2d_shape *s) {
+    int64_t oh, ow;
+    dlc_fault f = pool2d_fault_in(s, &oh, &ow);
+    if (f != DLC_FAULT_NONE) return f;
+    s->oh = oh, s->ow = ow;
+    return DLC_FAULT_NONE;
+}
+
+dlc_status dlc_pool2d_check(const dlc_pool2d_shape *s) {
+    return dlc_pool2d_fault(s) == DLC_FAULT_NONE ? DLC_OK : DLC_EINVAL;
 }
 
 /* Input rows [*lo, *hi) of output row o's window along one axis (clipped to the input). */
@@ -83,16 +90,16 @@ static inline void pool_cover(int64_t i, int64_t stride, int64_t pad, int64_t wi
 
 /* ---------------------------------------------------------------- channel loops */
 
-POOL_INLINE void pool_copy(int64_t c, const float *restrict xp, float *restrict y,
-                                int32_t *restrict arg, int32_t idx) {
+DLC_INLINE void pool_copy(int64_t c, const float *restrict xp, float *restrict y,
+                          int32_t *restrict arg, int32_t idx) {
     for (int64_t k = 0; k < c; k++) {
         y[k] = xp[k];
         arg[k] = idx;
     }
 }
 /* A strictly greater value wins, so the first of equal values (row-major) keeps the argmax. */
-POOL_INLINE void pool_max(int64_t c, const float *restrict xp, float *restrict y,
-                               int32_t *restrict arg, int32_t idx) {
+DLC_INLINE void pool_max(int64_t c, const float *restrict xp, float *restrict y,
+                         int32_t *restrict arg, int32_t idx) {
 #pragma omp simd
     for (int64_t k = 0; k < c; k++) {
         float v = xp[k], b = y[k];
@@ -101,18 +108,18 @@ POOL_INLINE void pool_max(int64_t c, const float *restrict xp, float *restrict y
         arg[k] = gt ? idx : arg[k];
     }
 }
-POOL_INLINE void pool_add(int64_t c, const float *restrict xp, float *restrict y) {
+DLC_INLINE void pool_add(int64_t c, const float *restrict xp, float *restrict y) {
 #pragma omp simd
     for (int64_t k = 0; k < c; k++) y[k] += xp[k];
 }
-POOL_INLINE void pool_div(int64_t c, float *restrict y, float d) {
+DLC_INLINE void pool_div(int64_t c, float *restrict y, float d) {
 #pragma omp simd
     for (int64_t k = 0; k < c; k++) y[k] = y[k] / d;
 }
 /* dx[k] += dy[k] where arg[k] names this pixel; elsewhere dx is left exactly as it was. */
-POOL_INLINE void pool_gather_max(int64_t c, const float *restrict dy,
-                                      const int32_t *restrict arg, int32_t idx,
-                                      float *restrict dx) {
+DLC_INLINE void pool_gather_max(int64_t c, const float *restrict dy,
+                                const int32_t *restrict arg, int32_t idx,
+                                float *restrict dx) {
 #pragma omp simd
     for (int64_t k = 0; k < c; k++) {
         float d = dx[k];
@@ -120,8 +127,8 @@ POOL_INLINE void pool_gather_max(int64_t c, const float *restrict dy,
     }
 }
 /* dx[k] += dy[k] / cnt. */
-POOL_INLINE void pool_gather_avg(int64_t c, const float *restrict dy, float cnt,
-                                      float *restrict dx) {
+DLC_INLINE void pool_gather_avg(int64_t c, const float *restrict dy, float cnt,
+                                float *restrict dx) {
 #pragma omp simd
     for (int64_t k = 0; k < c; k++) dx[k] += dy[k] / cnt;
 }
@@ -132,8 +139,8 @@ POOL_INLINE void pool_gather_avg(int64_t c, const float *restrict dy, float cnt,
 static int pool_parallel(int64_t values) { return values >= POOL_PAR_MIN; }
 
 /* One output row (image b, output row oh) of max pooling. */
-POOL_INLINE void maxpool_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t oh,
-                                  const float *x, float *y, int32_t *argmax) {
+DLC_INLINE void maxpool_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t oh,
+                                 const float *x, float *y, int32_t *argmax) {
     const int64_t w = s->w, c = s->c;
     const float *xb = x + b * s->h * w * c;
     int64_t h0, h1;
@@ -150,10 +157,10 @@ POOL_INLINE void maxpool_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t 
                 pool_max(c, xb + (ih * w + iw) * c, yo, ao, (int32_t)(ih * w + iw));
     }
 }
-POOL_VARIANTS(maxpool_row,
-              (const dlc_pool2d_shape *s, int64_t b, int64_t oh, const float *x, float *y,
-               int32_t *argmax),
-              (s, b, oh, x, y, argmax))
+DLC_SIMD_VARIANTS(maxpool_row,
+                  (const dlc_pool2d_shape *s, int64_t b, int64_t oh, const float *x, float *y,
+                   int32_t *argmax),
+                  (s, b, oh, x, y, argmax));
 
 dlc_status dlc_maxpool2d_forward(const dlc_pool2d_shape *s, const float *x, float *y,
                                  int32_t *argmax) {
@@ -165,7 +172,7 @@ dlc_status dlc_maxpool2d_forward(const dlc_pool2d_shape *s, const float *x, floa
     DLC_CHECK(pool_disjoint(x, xb, y, yb) && pool_disjoint(x, xb, argmax, yb) &&
               pool_disjoint(y, yb, argmax, yb));
     void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, float *, int32_t *) =
-        POOL_PICK(maxpool_row);
+        DLC_SIMD_PICK(maxpool_row);
     int64_t rows = s->n * s->oh;
     const int par = pool_parallel(rows * s->ow * s->c * s->ph * s->pw);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
@@ -174,8 +181,8 @@ dlc_status dlc_maxpool2d_forward(const dlc_pool2d_shape *s, const float *x, floa
 }
 
 /* One input row (image b, input row ih) of the max-pooling backward (gather). */
-POOL_INLINE void maxpool_bwd_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t ih,
-                                      const float *dy, const int32_t *argmax, float *dx) {
+DLC_INLINE void maxpool_bwd_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t ih,
+                                     const float *dy, const int32_t *argmax, float *dx) {
     const int64_t w = s->w, c = s->c;
     int64_t oh0, oh1;
     pool_cover(ih, s->sh, s->pad_top, s->ph, s->oh, &oh0, &oh1);
@@ -191,10 +198,10 @@ POOL_INLINE void maxpool_bwd_row_body(const dlc_pool2d_shape *s, int64_t b, int6
             }
     }
 }
-POOL_VARIANTS(maxpool_bwd_row,
-              (const dlc_pool2d_shape *s, int64_t b, int64_t ih, const float *dy,
-               const int32_t *argmax, float *dx),
-              (s, b, ih, dy, argmax, dx))
+DLC_SIMD_VARIANTS(maxpool_bwd_row,
+                  (const dlc_pool2d_shape *s, int64_t b, int64_t ih, const float *dy,
+                   const int32_t *argmax, float *dx),
+                  (s, b, ih, dy, argmax, dx));
 
 dlc_status dlc_maxpool2d_backward(const dlc_pool2d_shape *s, const float *dy,
                                   const int32_t *argmax, float *dx) {
@@ -205,7 +212,7 @@ dlc_status dlc_maxpool2d_backward(const dlc_pool2d_shape *s, const float *dy,
     size_t yb = (size_t)(s->n * s->oh * s->ow * s->c) * sizeof(float);
     DLC_CHECK(pool_disjoint(dx, xb, dy, yb) && pool_disjoint(dx, xb, argmax, yb));
     void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, const int32_t *,
-                float *) = POOL_PICK(maxpool_bwd_row);
+                float *) = DLC_SIMD_PICK(maxpool_bwd_row);
     int64_t rows = s->n * s->h;
     const int par = pool_parallel(s->n * s->oh * s->ow * s->c * s->ph * s->pw + rows * s->w * s->c);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
@@ -214,8 +221,8 @@ dlc_status dlc_maxpool2d_backward(const dlc_pool2d_shape *s, const float *dy,
 }
 
 /* One output row of average pooling: the sum over the clipped window, then / its size. */
-POOL_INLINE void avgpool_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t oh,
-                                  const float *x, float *y) {
+DLC_INLINE void avgpool_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t oh,
+                                 const float *x, float *y) {
     const int64_t w = s->w, c = s->c;
     const float *xb = x + b * s->h * w * c;
     int64_t h0, h1;
@@ -232,9 +239,9 @@ POOL_INLINE void avgpool_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t 
         pool_div(c, yo, (float)((h1 - h0) * (w1 - w0)));
     }
 }
-POOL_VARIANTS(avgpool_row,
-              (const dlc_pool2d_shape *s, int64_t b, int64_t oh, const float *x, float *y),
-              (s, b, oh, x, y))
+DLC_SIMD_VARIANTS(avgpool_row,
+                  (const dlc_pool2d_shape *s, int64_t b, int64_t oh, const float *x, float *y),
+                  (s, b, oh, x, y));
 
 dlc_status dlc_avgpool2d_forward(const dlc_pool2d_shape *s, const float *x, float *y) {
     dlc_status st = dlc_pool2d_check(s);
@@ -244,7 +251,7 @@ dlc_status dlc_avgpool2d_forward(const dlc_pool2d_shape *s, const float *x, floa
     size_t yb = (size_t)(s->n * s->oh * s->ow * s->c) * sizeof(float);
     DLC_CHECK(pool_disjoint(x, xb, y, yb));
     void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, float *) =
-        POOL_PICK(avgpool_row);
+        DLC_SIMD_PICK(avgpool_row);
     int64_t rows = s->n * s->oh;
     const int par = pool_parallel(rows * s->ow * s->c * s->ph * s->pw);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
@@ -253,8 +260,8 @@ dlc_status dlc_avgpool2d_forward(const dlc_pool2d_shape *s, const float *x, floa
 }
 
 /* One input row of the average-pooling backward: dx += dy / window size, gathered. */
-POOL_INLINE void avgpool_bwd_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t ih,
-                                      const float *dy, float *dx) {
+DLC_INLINE void avgpool_bwd_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t ih,
+                                     const float *dy, float *dx) {
     const int64_t w = s->w, c = s->c;
     int64_t oh0, oh1;
     pool_cover(ih, s->sh, s->pad_top, s->ph, s->oh, &oh0, &oh1);
@@ -274,9 +281,9 @@ POOL_INLINE void avgpool_bwd_row_body(const dlc_pool2d_shape *s, int64_t b, int6
         }
     }
 }
-POOL_VARIANTS(avgpool_bwd_row,
-              (const dlc_pool2d_shape *s, int64_t b, int64_t ih, const float *dy, float *dx),
-              (s, b, ih, dy, dx))
+DLC_SIMD_VARIANTS(avgpool_bwd_row,
+                  (const dlc_pool2d_shape *s, int64_t b, int64_t ih, const float *dy, float *dx),
+                  (s, b, ih, dy, dx));
 
 dlc_status dlc_avgpool2d_backward(const dlc_pool2d_shape *s, const float *dy, float *dx) {
     dlc_status st = dlc_pool2d_check(s);
@@ -286,7 +293,7 @@ dlc_status dlc_avgpool2d_backward(const dlc_pool2d_shape *s, const float *dy, fl
     size_t yb = (size_t)(s->n * s->oh * s->ow * s->c) * sizeof(float);
     DLC_CHECK(pool_disjoint(dx, xb, dy, yb));
     void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, float *) =
-        POOL_PICK(avgpool_bwd_row);
+        DLC_SIMD_PICK(avgpool_bwd_row);
     int64_t rows = s->n * s->h;
     const int par = pool_parallel(s->n * s->oh * s->ow * s->c * s->ph * s->pw + rows * s->w * s->c);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
@@ -296,18 +303,24 @@ dlc_status dlc_avgpool2d_backward(const dlc_pool2d_shape *s, const float *dy, fl
 
 /* ---------------------------------------------------------------- global pooling */
 
+dlc_fault dlc_global_pool2d_fault(int64_t n, int64_t hw, int64_t c) {
+    if (!(n > 0 && hw > 0 && c > 0)) return DLC_FAULT_INPUT;
+    if (!(hw <= INT32_MAX && c <= INT64_MAX / hw && n <= INT64_MAX / (hw * c)))
+        return DLC_FAULT_RANGE;
+    return DLC_FAULT_NONE;
+}
+
 static int global_ok(int64_t n, int64_t hw, int64_t c) {
-    return n > 0 && hw > 0 && c > 0 && hw <= INT32_MAX && c <= INT64_MAX / hw &&
-           n <= INT64_MAX / (hw * c);
+    return dlc_global_pool2d_fault(n, hw, c) == DLC_FAULT_NONE;
 }
 
 /* Global max of one image. */
-POOL_INLINE void gmax_image_body(int64_t hw, int64_t c, const float *x, float *y, int32_t *arg) {
+DLC_INLINE void gmax_image_body(int64_t hw, int64_t c, const float *x, float *y, int32_t *arg) {
     pool_copy(c, x, y, arg, 0);
     for (int64_t p = 1; p < hw; p++) pool_max(c, x + p * c, y, arg, (int32_t)p);
 }
-POOL_VARIANTS(gmax_image, (int64_t hw, int64_t c, const float *x, float *y, int32_t *arg),
-              (hw, c, x, y, arg))
+DLC_SIMD_VARIANTS(gmax_image, (int64_t hw, int64_t c, const float *x, float *y, int32_t *arg),
+                  (hw, c, x, y, arg));
 
 dlc_status dlc_global_maxpool2d_forward(int64_t n, int64_t hw, int64_t c, const float *x,
                                         float *y, int32_t *argmax) {
@@ -316,7 +329,7 @@ dlc_status dlc_global_maxpool2d_forward(int64_t n, int64_t hw, int64_t c, const 
     size_t xb = (size_t)(n * hw * c) * sizeof(float), yb = (size_t)(n * c) * sizeof(float);
     DLC_CHECK(pool_disjoint(x, xb, y, yb) && pool_disjoint(x, xb, argmax, yb) &&
               pool_disjoint(y, yb, argmax, yb));
-    void (*f)(int64_t, int64_t, const float *, float *, int32_t *) = POOL_PICK(gmax_image);
+    void (*f)(int64_t, int64_t, const float *, float *, int32_t *) = DLC_SIMD_PICK(gmax_image);
     const int par = pool_parallel(n * hw * c);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t b = 0; b < n; b++) f(hw, c, x + b * hw * c, y + b * c, argmax + b * c);
@@ -342,8 +355,8 @@ dlc_status dlc_global_maxpool2d_backward(int64_t n, int64_t hw, int64_t c, const
 }
 
 /* Global average of one image: sums in double, POOL_GAVG_BLOCK channels at a time. */
-POOL_INLINE void gavg_image_body(int64_t hw, int64_t c, const float *restrict x,
-                                 float *restrict y) {
+DLC_INLINE void gavg_image_body(int64_t hw, int64_t c, const float *restrict x,
+                                float *restrict y) {
     for (int64_t k0 = 0; k0 < c; k0 += POOL_GAVG_BLOCK) {
         int64_t kn = DLC_MIN(POOL_GAVG_BLOCK, c - k0);
         double acc[POOL_GAVG_BLOCK];
@@ -356,8 +369,8 @@ POOL_INLINE void gavg_image_body(int64_t hw, int64_t c, const float *restrict x,
         for (int64_t k = 0; k < kn; k++) y[k0 + k] = (float)(acc[k] / (double)hw);
     }
 }
-POOL_VARIANTS(gavg_image, (int64_t hw, int64_t c, const float *restrict x, float *restrict y),
-              (hw, c, x, y))
+DLC_SIMD_VARIANTS(gavg_image, (int64_t hw, int64_t c, const float *restrict x, float *restrict y),
+                  (hw, c, x, y));
 
 dlc_status dlc_global_avgpool2d_forward(int64_t n, int64_t hw, int64_t c, const float *x,
                                         float *y) {
@@ -365,7 +378,7 @@ dlc_status dlc_global_avgpool2d_forward(int64_t n, int64_t hw, int64_t c, const 
     DLC_CHECK(x != NULL && y != NULL);
     size_t xb = (size_t)(n * hw * c) * sizeof(float), yb = (size_t)(n * c) * sizeof(float);
     DLC_CHECK(pool_disjoint(x, xb, y, yb));
-    void (*f)(int64_t, int64_t, const float *, float *) = POOL_PICK(gavg_image);
+    void (*f)(int64_t, int64_t, const float *, float *) = DLC_SIMD_PICK(gavg_image);
     const int par = pool_parallel(n * hw * c);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t b = 0; b < n; b++) f(hw, c, x + b * hw * c, y + b * c);
@@ -373,12 +386,13 @@ dlc_status dlc_global_avgpool2d_forward(int64_t n, int64_t hw, int64_t c, const 
 }
 
 /* dx += dy / hw at every position of one image. */
-POOL_INLINE void gavg_bwd_image_body(int64_t hw, int64_t c, const float *restrict dy,
-                                     float *restrict dx) {
+DLC_INLINE void gavg_bwd_image_body(int64_t hw, int64_t c, const float *restrict dy,
+                                    float *restrict dx) {
     for (int64_t p = 0; p < hw; p++) pool_gather_avg(c, dy, (float)hw, dx + p * c);
 }
-POOL_VARIANTS(gavg_bwd_image, (int64_t hw, int64_t c, const float *restrict dy, float *restrict dx),
-              (hw, c, dy, dx))
+DLC_SIMD_VARIANTS(gavg_bwd_image,
+                  (int64_t hw, int64_t c, const float *restrict dy, float *restrict dx),
+                  (hw, c, dy, dx));
 
 dlc_status dlc_global_avgpool2d_backward(int64_t n, int64_t hw, int64_t c, const float *dy,
                                          float *dx) {
@@ -386,7 +400,7 @@ dlc_status dlc_global_avgpool2d_backward(int64_t n, int64_t hw, int64_t c, const
     DLC_CHECK(dy != NULL && dx != NULL);
     size_t xb = (size_t)(n * hw * c) * sizeof(float), yb = (size_t)(n * c) * sizeof(float);
     DLC_CHECK(pool_disjoint(dx, xb, dy, yb));
-    void (*f)(int64_t, int64_t, const float *, float *) = POOL_PICK(gavg_bwd_image);
+    void (*f)(int64_t, int64_t, const float *, float *) = DLC_SIMD_PICK(gavg_bwd_image);
     const int par = pool_parallel(n * hw * c);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t b = 0; b < n; b++) f(hw, c, dy + b * c, dx + b * hw * c);

@@ -1,4 +1,4 @@
-"""One flat parameter arena per model (DESIGN.md section 5).
+"""One flat parameter arena per model (ARCHITECTURE.md, "The arena").
 
 Layers reserve variables while they build; `Arena.finalize()` allocates one float32 array for
 the trainable parameters, one for their gradients and one for non-trainable state (batch-norm
@@ -8,6 +8,7 @@ arena. Offsets are rounded up to 16 floats (64 bytes). Nothing reallocates after
 """
 from __future__ import annotations
 
+import math
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -54,7 +55,7 @@ class Variable:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     @property
     def dtype(self) -> str:
@@ -113,9 +114,17 @@ class Arena:
             else:
                 offsets.append((v, n_state))
                 n_state += _round_up(v.size)
-        self.params = np.zeros(n_train, np.float32)
-        self.grads = np.zeros(n_train, np.float32)
-        self.state = np.zeros(n_state, np.float32)
+        try:
+            self.params = np.zeros(n_train, np.float32)
+            self.grads = np.zeros(n_train, np.float32)
+            self.state = np.zeros(n_state, np.float32)
+        except (MemoryError, ValueError):
+            big = max(variables, key=lambda v: v.size)
+            raise MemoryError(
+                f"The model's weights need {2 * n_train + n_state:,} floats "
+                f"({(2 * n_train + n_state) * 4 / 2**30:,.1f} GiB with their gradients), more than this "
+                f"machine can allocate; the largest is '{big.path}' of shape {big.shape}"
+            ) from None
         for v, off in offsets:
             buf = self.params if v.trainable else self.state
             view = buf[off:off + v.size].reshape(v.shape)

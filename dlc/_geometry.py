@@ -9,36 +9,41 @@ from __future__ import annotations
 import math
 from typing import Optional, Sequence, Tuple, Union
 
+import numpy as np
+
 IntOrPair = Union[int, Sequence[int]]
 
 
-def normalize_tuple(value: IntOrPair, n: int, name: str, allow_zero: bool = False) -> Tuple[int, ...]:
-    """`value` as a tuple of `n` ints (an int is repeated), each >= 1 (or >= 0 if allow_zero)."""
-    if isinstance(value, bool):
-        raise TypeError(f"Argument `{name}` must be an int or a tuple of {n} ints, received {value!r}")
-    if isinstance(value, int):
-        out = (value,) * n
+def normalize_tuple(value: IntOrPair, n: int, name: str, allow_zero: bool = False, owner: str = "") -> Tuple[int, ...]:
+    """`value` as a tuple of `n` ints (an int is repeated), each >= 1 (or >= 0 if allow_zero);
+    errors name `owner` (the layer) and the argument."""
+    where = f"{owner}: argument" if owner else "Argument"
+    what = f"an int or a tuple of {n} ints"
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        out = (int(value),) * n
+    elif isinstance(value, (str, bytes, bool, float)) or value is None:
+        raise TypeError(f"{where} `{name}` must be {what}, received {value!r} ({type(value).__name__})")
     else:
         try:
             out = tuple(value)
         except TypeError:
-            raise TypeError(
-                f"Argument `{name}` must be an int or a tuple of {n} ints, received {value!r}"
-            ) from None
-        if len(out) != n or not all(isinstance(v, int) and not isinstance(v, bool) for v in out):
-            raise ValueError(
-                f"Argument `{name}` must be an int or a tuple of {n} ints, received {value!r}"
-            )
+            raise TypeError(f"{where} `{name}` must be {what}, received {value!r}") from None
+        if len(out) != n or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in out):
+            raise ValueError(f"{where} `{name}` must be {what}, received {value!r}")
+        out = tuple(int(v) for v in out)
     low = 0 if allow_zero else 1
     if any(v < low for v in out):
-        raise ValueError(f"Argument `{name}` must be >= {low}, received {value!r}")
+        raise ValueError(f"{where} `{name}` must be >= {low}, received {value!r}")
+    if any(v > 1 << 31 for v in out):
+        raise ValueError(f"{where} `{name}` must be < 2**31, received {value!r}")
     return out
 
 
-def normalize_padding(padding: str) -> str:
+def normalize_padding(padding: str, owner: str = "") -> str:
     """'valid' or 'same' (case-insensitive), else ValueError quoting the value."""
     if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
-        raise ValueError(f"Argument `padding` must be 'valid' or 'same', received {padding!r}")
+        where = f"{owner}: argument" if owner else "Argument"
+        raise ValueError(f"{where} `padding` must be 'valid' or 'same', received {padding!r}")
     return padding.lower()
 
 

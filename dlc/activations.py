@@ -15,7 +15,7 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-from dlc import _C
+from dlc import _C, _checks
 from dlc._registry import Registry
 
 
@@ -72,10 +72,10 @@ class ReLU(Activation):
 
     def __init__(self, negative_slope: float = 0.0, max_value: Optional[float] = None,
                  threshold: float = 0.0) -> None:
-        if negative_slope < 0:
-            raise ValueError(f"Argument `negative_slope` must be >= 0, received {negative_slope!r}")
-        if max_value is not None and max_value < 0:
-            raise ValueError(f"Argument `max_value` must be >= 0 or None, received {max_value!r}")
+        inf = float("inf")
+        negative_slope = _checks.check_float(type(self).__name__, "negative_slope", negative_slope, 0.0, inf)
+        max_value = _checks.check_float(type(self).__name__, "max_value", max_value, 0.0, inf, allow_none=True)
+        threshold = _checks.check_float(type(self).__name__, "threshold", threshold, -inf, inf)
         self.kw = dict(negative_slope=float(negative_slope), threshold=float(threshold),
                        max_value=None if max_value is None else float(max_value))
 
@@ -112,7 +112,7 @@ class ELU(Activation):
     name = "elu"
 
     def __init__(self, alpha: float = 1.0) -> None:
-        self.alpha = float(alpha)
+        self.alpha = _checks.check_float("ELU", "alpha", alpha, -float("inf"), float("inf"))
 
     def forward(self, x, y):
         _C.elu_forward(x, y, alpha=self.alpha)

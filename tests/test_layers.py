@@ -9,8 +9,19 @@ import dlc
 from dlc import layers as L
 from dlc.models import Model, Sequential
 
-if torch is not None:
+
+
+@pytest.fixture(autouse=True)
+def _float64_torch():
+    """The torch references of this module compute in float64 (restored afterwards, so Keras on
+    torch in other modules keeps float32)."""
+    if torch is None:
+        yield
+        return
+    before = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)
 
 
 def _t(a):

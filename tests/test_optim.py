@@ -221,6 +221,44 @@ def test_every_simd_path_and_thread_count_bit_identical(rng, name, hp, threads):
         assert (a is None and b is None) or np.array_equal(a, b)
 
 
+def _special(rng, n):
+    """Weights and three gradients of n values, with infinities, a NaN, a huge value and
+    signed zeros sprinkled in where n allows."""
+    w0, grads = _problem(rng, (n,))
+    grads = grads[:3]
+    for i, (arr, v) in enumerate([(w0, np.inf), (w0, -np.inf), (grads[0], np.nan),
+                                  (grads[1], 1e30), (grads[2], -0.0), (w0, -0.0)]):
+        if n > 2 * i + 3:
+            arr[2 * i + 3] = v
+    return w0, grads
+
+
+@pytest.mark.parametrize("name,hp", CASES, ids=IDS)
+@pytest.mark.parametrize("n", [1, 7, 15, 8192 + 29, 131072 + 8192 + 3])
+def test_each_simd_level_and_thread_count_bit_identical_to_generic(rng, name, hp, n, threads):
+    """Every optimizer at every SIMD level this CPU has, on 1 and 2 threads, gives exactly the
+    bits of the portable path on one thread: sizes that are not multiples of any vector width
+    (tails), one above the parallel threshold, special values included."""
+    from conftest import SIMD_LEVELS, _DETECTED
+    w0, grads = _special(rng, n)
+    results = {}
+    try:
+        for level in SIMD_LEVELS:
+            _C.set_simd(level)
+            assert _C.cpu_features()["simd"] == level
+            for t in (1, 2):
+                threads(t)
+                results[level, t] = run_dlc(name, hp, w0, grads)
+    finally:
+        _C.set_simd(_DETECTED)
+    w_base, st_base = results["generic", 1]
+    assert not np.array_equal(w_base, w0)
+    for key, (w, st) in results.items():
+        assert w.tobytes() == w_base.tobytes(), key
+        for a, b in zip(st, st_base):
+            assert (a is None and b is None) or a.tobytes() == b.tobytes(), key
+
+
 def test_any_shape_and_empty(rng):
     w0, grads = _problem(rng, (2, 3, 4, 5))
     w, _ = run_dlc("adam", dict(learning_rate=0.01), w0, grads)

@@ -28,6 +28,7 @@ Example:
 >>> log = dlc.callbacks.CSVLogger("run.csv")
 >>> history = model.fit(x, y, validation_split=0.1, epochs=50, callbacks=[stop, log])
 """
+from dlc.callbacks.backup_and_restore import BackupAndRestore
 from dlc.callbacks.callback import Callback, CallbackList, History, ProgbarLogger
 from dlc.callbacks.loggers import CSVLogger, LambdaCallback, TerminateOnNaN
 from dlc.callbacks.model_checkpoint import ModelCheckpoint
@@ -36,7 +37,7 @@ from dlc.callbacks.monitor import EarlyStopping, LearningRateScheduler, ReduceLR
 __all__ = [
     "Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
     "ReduceLROnPlateau", "LearningRateScheduler", "ModelCheckpoint", "CSVLogger",
-    "TerminateOnNaN", "LambdaCallback",
+    "TerminateOnNaN", "LambdaCallback", "BackupAndRestore",
 ]
 
 

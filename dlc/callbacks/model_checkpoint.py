@@ -20,7 +20,9 @@ class ModelCheckpoint(_MonitorCallback):
     field with no matching value raises `KeyError`. Parent folders are created as needed.
 
     With `save_best_only=True` a file is written only when the monitored value is the best
-    seen so far, so a fixed `filepath` always holds the best model.
+    seen so far, so a fixed `filepath` always holds the best model. Every file is written
+    atomically (a temporary file renamed over the old one): a crash during a save leaves the
+    previous checkpoint intact.
 
     Args:
         filepath: where to write (str or `os.PathLike`), possibly with format fields as
@@ -31,8 +33,12 @@ class ModelCheckpoint(_MonitorCallback):
         verbose: `1` prints a line for each save (and, with `save_best_only`, for each skipped
             one); `0` (the default) is silent.
         save_best_only: write only on an improvement of `monitor`. Defaults to `False`.
-        save_weights_only: write with `model.save_weights(path)` instead of `model.save(path)`.
-            Defaults to `False`.
+        save_weights_only: write with `model.save_weights(path)` (a `.weights.h5` file)
+            instead of `model.save(path)` (a `.keras` file). Defaults to `False`: the file
+            then holds everything exact resume needs (weights, compile arguments, the
+            optimizer's state and the training state), so that
+            `dlc.models.load_model(path).fit(..., initial_epoch=epoch)` goes on as if training
+            had never stopped.
         mode: `"min"`, `"max"` or `"auto"` (the default), as in `EarlyStopping`: the
             direction in which `monitor` improves.
         save_freq: `"epoch"` (the default) or a positive int, the number of training batches

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Tuple
 
-from dlc import _C
+from dlc import _C, _checks
 from dlc import activations as _activations
 from dlc import initializers as _initializers
 from dlc import regularizers as _regularizers
@@ -57,16 +57,16 @@ class Conv2D(Layer):
         super().__init__(**kwargs)
         name = type(self).__name__
         self.filters = _positive_int(filters, "filters", name)
-        self.kernel_size = normalize_tuple(kernel_size, 2, "kernel_size")
-        self.strides = normalize_tuple(strides, 2, "strides")
-        self.padding = normalize_padding(padding)
+        self.kernel_size = normalize_tuple(kernel_size, 2, "kernel_size", owner=name)
+        self.strides = normalize_tuple(strides, 2, "strides", owner=name)
+        self.padding = normalize_padding(padding, owner=name)
         self.data_format = _channels_last(data_format, name)
-        self.dilation_rate = normalize_tuple(dilation_rate, 2, "dilation_rate")
+        self.dilation_rate = normalize_tuple(dilation_rate, 2, "dilation_rate", owner=name)
         self.groups = _positive_int(groups, "groups", name)
         if self.filters % self.groups:
             raise ValueError(f"{name}: `filters` ({self.filters}) must be divisible by `groups` ({self.groups})")
         self.activation = _activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = _checks.check_bool(name, "use_bias", use_bias)
         self.kernel_initializer = _initializers.get(kernel_initializer)
         self.bias_initializer = _initializers.get(bias_initializer)
         self.kernel_regularizer = _regularizers.get(kernel_regularizer)

@@ -6,7 +6,7 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-from dlc import _C, _random
+from dlc import _C, _checks, _random
 from dlc import activations as _activations
 from dlc import initializers as _initializers
 from dlc import regularizers as _regularizers
@@ -15,15 +15,11 @@ from dlc.layers.base import KerasTensor, Layer, accumulate, shape_str
 
 
 def _positive_int(value: Any, name: str, layer: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{layer}: argument `{name}` must be a positive int, received {value!r}")
-    return int(value)
+    return _checks.check_int(layer, name, value, 1)
 
 
 def _reject(layer: str, **unsupported: Any) -> None:
-    for name, value in unsupported.items():
-        if value is not None:
-            raise NotImplementedError(f"{layer}: argument `{name}` is not supported by dlc yet, received {value!r}")
+    _checks.refuse(layer, **unsupported)
 
 
 class InputLayer(Layer):
@@ -111,7 +107,7 @@ class Dense(Layer):
         super().__init__(**kwargs)
         self.units = _positive_int(units, "units", "Dense")
         self.activation = _activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = _checks.check_bool("Dense", "use_bias", use_bias)
         self.kernel_initializer = _initializers.get(kernel_initializer)
         self.bias_initializer = _initializers.get(bias_initializer)
         self.kernel_regularizer = _regularizers.get(kernel_regularizer)
@@ -312,10 +308,8 @@ class Dropout(Layer):
 
     def __init__(self, rate: float, noise_shape: Any = None, seed: Optional[int] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-            raise ValueError(f"Dropout: argument `rate` must be a float in [0, 1), received {rate!r}")
         _reject("Dropout", noise_shape=noise_shape)
-        self.rate = float(rate)
+        self.rate = _checks.check_float("Dropout", "rate", rate, 0.0, 1.0)
         self.seed, self.noise_shape = seed, None
         self._seed = int(seed) if seed is not None else _random.next_seed()
         self._step = 0

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from dlc import _C
+from dlc import _C, _checks
 from dlc import initializers as _initializers
 from dlc import regularizers as _regularizers
 from dlc.layers.base import Layer, accumulate, shape_str
@@ -46,13 +46,16 @@ class BatchNormalization(Layer):
                  gamma_regularizer: Any = None, beta_constraint: Any = None,
                  gamma_constraint: Any = None, synchronized: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"BatchNormalization: argument `momentum` must be in [0, 1], received {momentum!r}")
-        if not epsilon > 0:
-            raise ValueError(f"BatchNormalization: argument `epsilon` must be positive, received {epsilon!r}")
+        momentum = _checks.check_float("BatchNormalization", "momentum", momentum, 0.0, 1.0, high_open=False)
+        epsilon = _checks.check_float("BatchNormalization", "epsilon", epsilon, 0.0, float("inf"))
+        if epsilon == 0.0:
+            raise ValueError("BatchNormalization: argument `epsilon` must be > 0, received 0.0")
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise TypeError(f"BatchNormalization: argument `axis` must be an int, received {axis!r}")
         _reject("BatchNormalization", beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         self.axis, self.momentum, self.epsilon = axis, float(momentum), float(epsilon)
-        self.center, self.scale = bool(center), bool(scale)
+        self.center = _checks.check_bool("BatchNormalization", "center", center)
+        self.scale = _checks.check_bool("BatchNormalization", "scale", scale)
         self.beta_initializer = _initializers.get(beta_initializer)
         self.gamma_initializer = _initializers.get(gamma_initializer)
         self.moving_mean_initializer = _initializers.get(moving_mean_initializer)

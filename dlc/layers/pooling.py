@@ -20,9 +20,10 @@ class _Pooling2D(Layer):
     def __init__(self, pool_size: Any = (2, 2), strides: Any = None, padding: str = "valid",
                  data_format: Optional[str] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.pool_size = normalize_tuple(pool_size, 2, "pool_size")
-        self.strides = self.pool_size if strides is None else normalize_tuple(strides, 2, "strides")
-        self.padding = normalize_padding(padding)
+        name = type(self).__name__
+        self.pool_size = normalize_tuple(pool_size, 2, "pool_size", owner=name)
+        self.strides = self.pool_size if strides is None else normalize_tuple(strides, 2, "strides", owner=name)
+        self.padding = normalize_padding(padding, owner=name)
         self.data_format = _channels_last(data_format, type(self).__name__)
 
     def compute_output_shape(self, input_shape):

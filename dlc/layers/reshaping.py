@@ -30,7 +30,7 @@ class ZeroPadding2D(Layer):
         elif len(padding) == 2 and all(isinstance(p, int) for p in padding):
             pads = ((padding[0], padding[0]), (padding[1], padding[1]))
         else:
-            pads = tuple(normalize_tuple(p, 2, "padding", allow_zero=True) for p in padding)
+            pads = tuple(normalize_tuple(p, 2, "padding", allow_zero=True, owner="ZeroPadding2D") for p in padding)
             if len(pads) != 2:
                 raise ValueError(f"ZeroPadding2D: invalid padding {padding!r}")
         if any(p < 0 for pair in pads for p in pair):
@@ -77,7 +77,7 @@ class UpSampling2D(Layer):
         _channels_last(data_format, "UpSampling2D")
         if interpolation != "nearest":
             raise NotImplementedError(f"UpSampling2D: only interpolation='nearest' is supported, received {interpolation!r}")
-        self.size = normalize_tuple(size, 2, "size")
+        self.size = normalize_tuple(size, 2, "size", owner="UpSampling2D")
         self.interpolation = interpolation
 
     def compute_output_shape(self, input_shape):

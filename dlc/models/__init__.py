@@ -19,9 +19,9 @@ Example:
 """
 from dlc.models.model import Model
 from dlc.models.sequential import Sequential
-from dlc.saving import load_model, model_from_config
+from dlc.saving import load_model, model_from_config, model_from_json
 
-__all__ = ["Model", "Sequential", "load_model", "model_from_config"]
+__all__ = ["Model", "Sequential", "load_model", "model_from_config", "model_from_json"]
 
 
 def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones

@@ -91,9 +91,16 @@ class Model(Trainer, Keras2Methods, Functional):
         print_summary(self, line_length, print_fn, positions, expand_nested, show_trainable,
                       layer_range, batch_size)
 
-    def save(self, filepath: str, overwrite: bool = True) -> None:
-        """Saves the architecture (JSON) and weights in one zip file (`.keras`-like layout:
-        config.json + model.weights.npz). Reload with `dlc.models.load_model`.
+    def save(self, filepath: Any, overwrite: bool = True, zipped: Optional[bool] = None, **kwargs: Any) -> None:
+        """Saves the model to a `.keras` file (Keras 3's format): the architecture, the
+        weights, the compile arguments, the optimizer's state and the training state, so that
+        `dlc.models.load_model` (or Keras 3's) gets it back ready to evaluate and to go on
+        training exactly where it stopped. The file is written atomically: a crash leaves the
+        old file or the new one, never a torn one.
+
+        Args:
+            filepath: a path ending in `.keras`.
+            overwrite: replace an existing file (default); if False, FileExistsError.
 
         Example:
 
@@ -102,18 +109,48 @@ class Model(Trainer, Keras2Methods, Functional):
         """
         from dlc.saving import save_model
 
-        save_model(self, filepath, overwrite)
+        save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
-    def save_weights(self, filepath: str, overwrite: bool = True) -> None:
-        """Saves all weights to `filepath` (a NumPy .npz archive of plain arrays plus a JSON
-        manifest of layer, weight name and shape; no pickle)."""
+    def save_weights(self, filepath: Any, overwrite: bool = True, max_shard_size: Any = None) -> None:
+        """Saves all weights to a `.weights.h5` file (Keras 3's layout; Keras's `load_weights`
+        reads it), with the optimizer's variables when the model is compiled. Written
+        atomically. A path ending in `.npz` writes dlc 0.1's format.
+
+        Example:
+
+        >>> model.save_weights("mnist.weights.h5")
+        """
         from dlc.saving import save_weights
 
-        save_weights(self, filepath, overwrite)
+        save_weights(self, filepath, overwrite=overwrite, max_shard_size=max_shard_size)
 
-    def load_weights(self, filepath: str) -> None:
-        """Loads weights saved by `save_weights` (matched by position; shapes checked)."""
+    def load_weights(self, filepath: Any, skip_mismatch: bool = False, **kwargs: Any) -> None:
+        """Loads weights from a `.weights.h5` or `.keras` file (written by dlc or by Keras 3), a
+        legacy Keras `.h5` file or a dlc 0.1 `.npz` file. A compiled model also gets the saved
+        optimizer state back. Nothing changes if the file does not fit the model: the error
+        names the first mismatching weight.
+
+        Example:
+
+        >>> model.load_weights("mnist.weights.h5")
+        """
         from dlc.saving import load_weights
 
-        load_weights(self, filepath)
+        if kwargs:
+            raise TypeError(f"load_weights: unrecognized keyword argument(s) {sorted(kwargs)}")
+        load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture as a JSON string in Keras 3's layout (no weights); rebuild it with
+        `dlc.models.model_from_json` (or Keras's).
+
+        Args:
+            **kwargs: passed to `json.dumps` (e.g. `indent=2`).
+
+        Example:
+
+        >>> twin = dlc.models.model_from_json(model.to_json())
+        """
+        from dlc.saving import model_to_json
+
+        return model_to_json(self, **kwargs)

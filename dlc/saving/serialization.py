@@ -87,3 +87,61 @@ def _multi(node_refs: List[Any]) -> bool:
 
 def _refs(node_refs: List[Any]) -> List[Any]:
     return node_refs[:-1] if _multi(node_refs) else node_refs
+
+
+def model_to_json(model: Any, **kwargs: Any) -> str:
+    """The architecture of `model` as a JSON string in Keras 3's layout (what Keras's
+    `model.to_json()` returns): layers, connections, and the compile arguments when the model
+    is compiled; no weights.
+
+    Args:
+        model: a built dlc model.
+        **kwargs: passed to `json.dumps` (e.g. `indent=2`).
+
+    Example:
+
+    >>> text = dlc.saving.model_to_json(model)
+    >>> twin = dlc.models.model_from_json(text)
+    """
+    import json
+
+    from dlc.saving.keras_config import model_to_keras
+
+    from dlc.saving.saving_lib import _json_default
+
+    kwargs.setdefault("default", _json_default)
+    return json.dumps(model_to_keras(model), **kwargs)
+
+
+def model_from_json(json_string: Any, custom_objects: Any = None) -> Any:
+    """A new model (freshly initialised weights) from a JSON architecture: Keras 3's layout
+    (`model.to_json()` of dlc or Keras 3), Keras 2's, or dlc 0.1's config layout. A model
+    saved compiled comes back compiled (without optimizer state), as in Keras.
+
+    Args:
+        json_string: the JSON text (at most 64 MB).
+        custom_objects: not supported (dlc builds only its own classes); must be None.
+
+    Raises:
+        ValueError: invalid or oversized JSON, or a layer class dlc does not support (named).
+
+    Example:
+
+    >>> twin = dlc.models.model_from_json(model.to_json())
+    """
+    from dlc.saving import keras_config as KC
+
+    if custom_objects:
+        raise NotImplementedError("model_from_json: custom_objects are not supported: dlc builds only its "
+                                  "own layers and never runs code from a config")
+    config = KC.parse_json(json_string, "model_from_json")
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError("model_from_json: expected a JSON object with a 'class_name' (a model's config), "
+                         f"received {type(config).__name__}")
+    if "dlc_version" in config and "module" not in config:
+        return model_from_config(config)
+    model = KC.model_from_keras(config, "model_from_json")
+    cc = config.get("compile_config")
+    if cc:
+        model.compile(**KC.compile_args_from_keras(cc))
+    return model

@@ -88,6 +88,8 @@ def _structure(value: Any, names: List[str], what: str, fn: str) -> List[Any]:
         if unknown:
             raise ValueError(f"{fn}: {what} has keys {unknown} that are not among the model's names {names}")
         return [value.get(n) for n in names]
+    if isinstance(value, (list, tuple)) and len(names) == 1 and len(value) != 1:
+        return [value]  # one input given as nested Python lists (rows)
     if isinstance(value, (list, tuple)):
         if len(value) != len(names):
             raise ValueError(f"{fn}: the model has {len(names)} {what.split()[0]}(s) {names}, received a "

@@ -21,7 +21,7 @@ from dlc import _random
 from dlc import metrics as _metrics
 from dlc import optimizers as _optimizers
 from dlc.models.functional import Workspace, as_list
-from dlc.trainers import arguments as A
+from dlc import _checks as A
 from dlc.trainers import data_adapters as D
 from dlc.trainers.compile_utils import CompileLoss, StepPlan, Trackers
 
@@ -218,6 +218,9 @@ class Trainer:
         self.stop_training = False
         trackers: Optional[Trackers] = None
         cbs.on_train_begin()
+        # A callback that restored a backup (BackupAndRestore) says where to resume, as in Keras.
+        initial_epoch = getattr(self, "_initial_epoch", None) or initial_epoch
+        self._initial_epoch = None
         logs: Dict[str, Any] = {}
         with self._workspace() as ws:
             for epoch in range(initial_epoch, epochs):
