@@ -203,14 +203,17 @@ def normalize(x: Any, axis: int = -1, order: int = 2) -> np.ndarray:
     return x / norm
 
 
-_SUBMODULES = ("np_utils",)
+_SUBMODULES = ("np_utils", "model_visualization")
+_LAZY = {"plot_model": "model_visualization", "model_to_dot": "model_visualization"}
 
 
 def __getattr__(name):  # submodules load on first use; a name this module lacks: say so
-    if name in _SUBMODULES:
-        import importlib
+    import importlib
 
+    if name in _SUBMODULES:
         return importlib.import_module(f"dlc.utils.{name}")
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"dlc.utils.{_LAZY[name]}"), name)
     from dlc._registry import missing_attribute
 
     return missing_attribute(__name__, globals())(name)
