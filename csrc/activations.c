@@ -1,4 +1,4 @@
-/* activations.c - elementwise activations (ReLU family, ELU, sigmoid, tanh) and softmax over
+/* activations.c - elementwise activations (ReLU family, ELU, sigmoid, tanh, SiLU, GELU) and softmax over
  * the last axis, forward and backward.
  *
  * Memory-bound loops. The vectorisable ones are written once as always-inline bodies and
@@ -273,6 +273,62 @@ dlc_status dlc_tanh_forward(int64_t n, const float *x, float *y) {
 
 dlc_status dlc_tanh_backward(int64_t n, const float *y, const float *dy, float *dx) {
     return act_grad(DLC_SIMD_PICK(tanh_bwd), n, y, dy, dx);
+}
+
+/* ---------------------------------------------------------------- SiLU (swish) and GELU */
+
+/* silu(x) = x * sigmoid(x), with the stable sigmoid above. */
+static void silu_fwd_span(int64_t n, const float *x, float *y) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        float e = expf(-fabsf(v));
+        y[i] = v * (act_select(v >= 0.0f, 1.0f, e) / (1.0f + e));
+    }
+}
+
+/* silu'(x) = s (1 + x (1 - s)), s = sigmoid(x) recomputed from x (y / x is not stable). */
+static void silu_bwd_span(int64_t n, const float *x, const float *dy, float *dx) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        float e = expf(-fabsf(v));
+        float s = act_select(v >= 0.0f, 1.0f, e) / (1.0f + e);
+        dx[i] += dy[i] * (s * (1.0f + v * (1.0f - s)));
+    }
+}
+
+/* gelu(x) = x * Phi(x), Keras's exact form (approximate=False), with Phi(x) =
+ * 0.5 erfc(-x / sqrt(2)): 1 + erf(x / sqrt(2)) would cancel for negative x. */
+static void gelu_fwd_span(int64_t n, const float *x, float *y) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        y[i] = 0.5f * v * erfcf(-v * 0.70710678118654752f);
+    }
+}
+
+/* gelu'(x) = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi). */
+static void gelu_bwd_span(int64_t n, const float *x, const float *dy, float *dx) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        float cdf = 0.5f * erfcf(-v * 0.70710678118654752f);
+        float pdf = 0.39894228040143268f * expf(-0.5f * v * v);
+        dx[i] += dy[i] * (cdf + v * pdf);
+    }
+}
+
+dlc_status dlc_silu_forward(int64_t n, const float *x, float *y) {
+    return act_unary(silu_fwd_span, n, x, y);
+}
+
+dlc_status dlc_silu_backward(int64_t n, const float *x, const float *dy, float *dx) {
+    return act_grad(silu_bwd_span, n, x, dy, dx);
+}
+
+dlc_status dlc_gelu_forward(int64_t n, const float *x, float *y) {
+    return act_unary(gelu_fwd_span, n, x, y);
+}
+
+dlc_status dlc_gelu_backward(int64_t n, const float *x, const float *dy, float *dx) {
+    return act_grad(gelu_bwd_span, n, x, dy, dx);
 }
 
 /* ---------------------------------------------------------------- softmax */

@@ -214,6 +214,13 @@ dlc_status dlc_sigmoid_forward(int64_t n, const float *x, float *y);
 dlc_status dlc_sigmoid_backward(int64_t n, const float *y, const float *dy, float *dx);
 dlc_status dlc_tanh_forward(int64_t n, const float *x, float *y);
 dlc_status dlc_tanh_backward(int64_t n, const float *y, const float *dy, float *dx);
+/* SiLU (swish): y = x * sigmoid(x); backward dx += dy * s * (1 + x * (1 - s)), s = sigmoid(x)
+ * recomputed from x. GELU, Keras's exact form: y = x * Phi(x) = 0.5 * x * erfc(-x / sqrt(2));
+ * backward dx += dy * (Phi(x) + x * phi(x)). Both backwards read x, not y. */
+dlc_status dlc_silu_forward(int64_t n, const float *x, float *y);
+dlc_status dlc_silu_backward(int64_t n, const float *x, const float *dy, float *dx);
+dlc_status dlc_gelu_forward(int64_t n, const float *x, float *y);
+dlc_status dlc_gelu_backward(int64_t n, const float *x, const float *dy, float *dx);
 /* Softmax over the last axis of (m, k), max-subtracted. */
 dlc_status dlc_softmax_forward(int64_t m, int64_t k, const float *x, float *y);
 /* dx += y * (dy - sum(dy * y)) per row. */

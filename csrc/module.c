@@ -651,6 +651,14 @@ KERNEL(tanh_forward, fam_elem, "y may be x (in place).", dlc_tanh_forward(N, A(0
        .p = {IN(x, NULL), YINPLACE});
 KERNEL(tanh_backward, fam_elem, "dx += dy * (1 - y * y).", dlc_tanh_backward(N, A(0), A(1), A(2)),
        .p = {BACKWARD_Y(NULL)});
+/* An activation whose backward reads x: nm_forward(x, y) and nm_backward(x, dy, dx). */
+#define X_ACTIVATION(nm, doc)                                                                  \
+    KERNEL(nm##_forward, fam_elem, doc "; y may be x (in place).",                            \
+           dlc_##nm##_forward(N, A(0), A(1)), .p = {IN(x, NULL), YINPLACE});                 \
+    KERNEL(nm##_backward, fam_elem, "dx += dy * " #nm "'(x).",                                 \
+           dlc_##nm##_backward(N, A(0), A(1), A(2)), .p = {IN(x, NULL), IN(dy, "like x"), OUT(dx, "like x")})
+X_ACTIVATION(silu, "silu(x) = x * sigmoid(x)");
+X_ACTIVATION(gelu, "gelu(x) = x * Phi(x) (exact, erf)");
 KERNEL(softmax_forward, fam_rows, "over the last axis; y may be x (in place).",
        dlc_softmax_forward(MK, A(0), A(1)), .p = {IN(x, NULL), YINPLACE});
 KERNEL(softmax_backward, fam_rows, "dx += y * (dy - sum(dy * y)) per row.",
@@ -762,6 +770,7 @@ KERNEL(cpu_features, fam_none, "returns a dict: the SIMD path in use and what th
     X(global_avgpool2d_backward) X(batchnorm_forward_train) X(batchnorm_forward_infer)         \
     X(batchnorm_backward) X(relu_forward) X(relu_backward) X(elu_forward) X(elu_backward)      \
     X(sigmoid_forward) X(sigmoid_backward) X(tanh_forward) X(tanh_backward)                    \
+    X(silu_forward) X(silu_backward) X(gelu_forward) X(gelu_backward)                          \
     X(softmax_forward) X(softmax_backward) X(softmax_xent_forward) X(softmax_xent_backward)    \
     X(softmax_xent_sparse_forward) X(softmax_xent_sparse_backward) X(xent_forward)             \
     X(xent_backward) X(bce_forward) X(bce_backward) X(mse_forward) X(mse_backward)             \

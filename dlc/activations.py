@@ -147,6 +147,38 @@ class Tanh(_FromOutput):
     _forward, _backward = _C.tanh_forward, _C.tanh_backward
 
 
+class _FromInput(Activation):
+    """An activation whose derivative is computed from its input x (backward reads x)."""
+
+    _forward: Any = None
+    _backward: Any = None
+
+    def forward(self, x, y):
+        type(self)._forward(x, y)
+
+    def backward(self, x, y, dy, dx):
+        type(self)._backward(x, dy, dx)
+
+
+class SiLU(_FromInput):
+    """SiLU (swish): `x * sigmoid(x)`."""
+
+    name = "silu"
+    _forward, _backward = _C.silu_forward, _C.silu_backward
+
+
+class GELU(_FromInput):
+    """GELU, exact: `x * Phi(x) = 0.5 * x * (1 + erf(x / sqrt(2)))` (Keras's approximate=False)."""
+
+    name = "gelu"
+    _forward, _backward = _C.gelu_forward, _C.gelu_backward
+
+    def __init__(self, approximate: bool = False) -> None:
+        if approximate:
+            raise NotImplementedError("gelu: approximate=True (the tanh approximation) is not "
+                                      "supported by dlc; use the exact form (approximate=False)")
+
+
 class Softmax(Activation):
     """Softmax over the last axis."""
 
@@ -193,6 +225,28 @@ def softmax(x, axis: int = -1) -> np.ndarray:
     return Softmax()(x)
 
 
+def silu(x) -> np.ndarray:
+    """SiLU, also called swish: `x * sigmoid(x)`.
+
+    Example:
+
+    >>> dlc.activations.silu(np.array([-1.0, 0.0, 2.0], np.float32))
+    """
+    return SiLU()(x)
+
+
+swish = silu
+
+
+def gelu(x, approximate: bool = False) -> np.ndarray:
+    """Gaussian error linear unit, `x * Phi(x)` with Phi the standard normal CDF.
+
+    Args:
+        approximate: Keras's tanh approximation; dlc computes the exact form only.
+    """
+    return GELU(approximate)(x)
+
+
 def linear(x) -> np.ndarray:
     """The identity."""
     return _as_input(x).copy()
@@ -200,10 +254,10 @@ def linear(x) -> np.ndarray:
 
 _REGISTRY = Registry("activation", Activation, {
     "linear": Linear, "relu": ReLU, "leaky_relu": LeakyReLU, "elu": ELU,
-    "sigmoid": Sigmoid, "tanh": Tanh, "softmax": Softmax,
+    "sigmoid": Sigmoid, "tanh": Tanh, "softmax": Softmax, "silu": SiLU, "swish": SiLU, "gelu": GELU,
 })
 _FUNCS = {relu: ReLU, leaky_relu: LeakyReLU, elu: ELU, sigmoid: Sigmoid, tanh: Tanh,
-          softmax: Softmax, linear: Linear}
+          softmax: Softmax, linear: Linear, silu: SiLU, gelu: GELU}
 
 
 def get(identifier: Any) -> Activation:

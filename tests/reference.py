@@ -334,6 +334,31 @@ def tanh_ref(x):
     return np.tanh(np.asarray(x, np.float64))
 
 
+def silu_ref(x):
+    x = np.asarray(x, np.float64)
+    return x * sigmoid_ref(x)
+
+
+def silu_grad_ref(x):
+    s = sigmoid_ref(x)
+    return s * (1 + np.asarray(x, np.float64) * (1 - s))
+
+
+def gelu_ref(x):
+    import math
+
+    x = np.asarray(x, np.float64)
+    return 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
+
+
+def gelu_grad_ref(x):
+    import math
+
+    x = np.asarray(x, np.float64)
+    cdf = 0.5 * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
+    return cdf + x * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+
+
 def softmax_ref(x):
     """Softmax over the last axis."""
     x = np.asarray(x, np.float64)

@@ -1,4 +1,4 @@
-"""Activations (ReLU family, ELU, sigmoid, tanh, softmax): float64 references, finite
+"""Activations (ReLU family, ELU, sigmoid, tanh, SiLU, GELU, softmax): float64 references, finite
 differences, PyTorch parity for softmax, accumulation, in-place forwards, every SIMD path,
 1 vs 2 threads, binding refusals."""
 import numpy as np
@@ -26,6 +26,10 @@ ELEMENTWISE = {
              ref.tanh_ref, lambda x: 1 - np.tanh(x.astype(np.float64)) ** 2),
     "elu": (_C.elu_forward, lambda x, y, dy, dx: _C.elu_backward(x, y, dy, dx),
             ref.elu_ref, ref.elu_grad_ref),
+    "silu": (_C.silu_forward, lambda x, y, dy, dx: _C.silu_backward(x, dy, dx),
+             ref.silu_ref, ref.silu_grad_ref),
+    "gelu": (_C.gelu_forward, lambda x, y, dy, dx: _C.gelu_backward(x, dy, dx),
+             ref.gelu_ref, ref.gelu_grad_ref),
     "elu_a0.5": (lambda x, y: _C.elu_forward(x, y, alpha=0.5),
                  lambda x, y, dy, dx: _C.elu_backward(x, y, dy, dx, alpha=0.5),
                  lambda x: ref.elu_ref(x, 0.5), lambda x: ref.elu_grad_ref(x, 0.5)),
@@ -231,6 +235,8 @@ def test_activation_parity_with_torch(rng):
         (lambda: _C.elu_forward(x, y, alpha=0.7), F.elu(t, alpha=0.7)),
         (lambda: _C.sigmoid_forward(x, y), torch.sigmoid(t)),
         (lambda: _C.tanh_forward(x, y), torch.tanh(t)),
+        (lambda: _C.silu_forward(x, y), F.silu(t)),
+        (lambda: _C.gelu_forward(x, y), F.gelu(t)),
     ]:
         ours()
         np.testing.assert_allclose(y, theirs.numpy(), rtol=2e-6, atol=1e-7)
@@ -256,6 +262,38 @@ def test_relu_parity_with_keras(rng):
         np.testing.assert_allclose(y, want, rtol=1e-6, atol=1e-7)
 
 
+def test_silu_gelu_parity_with_keras_and_large_inputs(rng):
+    """silu and gelu match keras.activations (torch backend), including their layer and model
+    use through `activation='silu'` / `'swish'` / `'gelu'`; extreme inputs stay finite."""
+    pytest.importorskip("torch")
+    import os
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    import dlc
+
+    x = randn(rng, (4, 50))
+    for name in ("silu", "swish", "gelu"):
+        # Keras on torch loses a few float32 digits in gelu's negative tail (dlc's erfc form
+        # matches the float64 reference to 2e-6, see test_elementwise_forward_backward)
+        want = keras.ops.convert_to_numpy(keras.activations.get(name)(x))
+        np.testing.assert_allclose(dlc.activations.get(name)(x), want, rtol=2e-6, atol=1e-6)
+    big = np.array([-1e4, -100.0, -20.0, 0.0, 20.0, 100.0, 1e4], np.float32)
+    for fwd, bwd in ((_C.silu_forward, _C.silu_backward), (_C.gelu_forward, _C.gelu_backward)):
+        y, dx = np.empty_like(big), np.zeros_like(big)
+        fwd(big, y)
+        bwd(big, np.ones_like(big), dx)
+        assert np.all(np.isfinite(y)) and np.all(np.isfinite(dx))
+        np.testing.assert_allclose(y[-3:], big[-3:], rtol=1e-6)
+        np.testing.assert_allclose(dx[[0, -1]], [0.0, 1.0], atol=1e-6)
+    km = keras.Sequential([keras.Input(shape=(6,)), keras.layers.Dense(5, activation="gelu"),
+                           keras.layers.Dense(3, activation="swish")])
+    dm = dlc.Sequential([dlc.Input(shape=(6,)), dlc.layers.Dense(5, activation="gelu"),
+                         dlc.layers.Dense(3, activation="swish")])
+    dm.set_weights(km.get_weights())
+    xs = randn(rng, (7, 6))
+    np.testing.assert_allclose(dm.predict(xs, verbose=0), keras.ops.convert_to_numpy(km(xs)), rtol=1e-5, atol=1e-6)
+
+
 # ---------------------------------------------------------------- in place, threads, SIMD
 
 FORWARDS = {
@@ -263,6 +301,8 @@ FORWARDS = {
     "elu": _C.elu_forward,
     "sigmoid": _C.sigmoid_forward,
     "tanh": _C.tanh_forward,
+    "silu": _C.silu_forward,
+    "gelu": _C.gelu_forward,
     "softmax": _C.softmax_forward,
 }
 
@@ -291,6 +331,8 @@ def _all_kernels(rng, n_rows, k):
         "elu": lambda dx: _C.elu_backward(x, out["elu"], dy, dx),
         "sigmoid": lambda dx: _C.sigmoid_backward(out["sigmoid"], dy, dx),
         "tanh": lambda dx: _C.tanh_backward(out["tanh"], dy, dx),
+        "silu": lambda dx: _C.silu_backward(x, dy, dx),
+        "gelu": lambda dx: _C.gelu_backward(x, dy, dx),
         "softmax": lambda dx: _C.softmax_backward(out["softmax"], dy, dx),
     }
     for name, g in grads.items():
@@ -328,6 +370,10 @@ def test_threads_bit_identical(threads):
                                rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(out["dsoftmax"], 0.25 + ref.softmax_backward_ref(out["softmax"], dy),
                                rtol=1e-5, atol=1e-6)
+    for name in ("silu", "gelu"):
+        f, fprime = getattr(ref, f"{name}_ref"), getattr(ref, f"{name}_grad_ref")
+        np.testing.assert_allclose(out[name], f(x), rtol=2e-6, atol=1e-7)
+        np.testing.assert_allclose(out["d" + name], 0.25 + dy * fprime(x), rtol=1e-5, atol=1e-6)
 
 
 def test_simd_paths_bit_identical():
