@@ -78,7 +78,7 @@ probs = model.predict(x_test, verbose=0)
 pred, true = probs.argmax(axis=1), y_test.argmax(axis=1)
 wrong = np.flatnonzero(pred != true)[:24]
 print(len(np.flatnonzero(pred != true)), "misclassified test images; the first 24:")
-keras.utils.plot_images(x_test[wrong], true[wrong], pred[wrong])
+keras.utils.plot_images(x_test[wrong], true[wrong], pred[wrong], n=24)
 plt.show()"""),
     ("code", """
 keras.utils.plot_filters(model.layers[0])
@@ -117,7 +117,7 @@ for c in range(10):
     print(f"  {CLASSES[c]:<12} mean pixel {imgs.mean():6.1f}   ink (pixels > 0) {np.mean(imgs > 0):.2f}")"""),
     ("code", """
 first = np.concatenate([np.flatnonzero(y_train == c)[:3] for c in range(10)])
-dlc.utils.plot_images(x_train[first], y_train[first], class_names=CLASSES)
+dlc.utils.plot_images(x_train[first], y_train[first], class_names=CLASSES, n=30, cols=10)
 plt.show()
 plt.figure(figsize=(8, 3))
 for c in (0, 1, 6, 8):
@@ -231,7 +231,7 @@ f1 = dlc.metrics.F1Score(average="macro")
 f1.update_state(y_test_1h, probs)
 print("macro F1:", float(f1.result()))
 wrong = np.flatnonzero(pred != y_test)[:24]
-dlc.utils.plot_images(x_test[wrong], y_test[wrong], pred[wrong], class_names=CLASSES); plt.show()"""),
+dlc.utils.plot_images(x_test[wrong], y_test[wrong], pred[wrong], class_names=CLASSES, n=24); plt.show()"""),
     ("markdown", """
 ## 6. Pushing F1 up
 
