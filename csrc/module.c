@@ -853,8 +853,7 @@ KERNEL(cpu_features, fam_none, "returns a dict: the SIMD path in use and what th
     X(softmax_xent_sparse_forward) X(softmax_xent_sparse_backward) X(xent_forward)             \
     X(xent_backward) X(bce_forward) X(bce_backward) X(mse_forward) X(mse_backward)             \
     X(dropout_forward) X(dropout_backward) X(philox_uniform) X(philox4x32_10) X(sgd_step)      \
-    X(image_warp_forward) X(image_warp_backward) X(image_adjust_forward) X(image_adjust_backward) \
-    X(normalize_forward) X(normalize_backward)                                                 \
+    X(image_warp_forward) X(image_warp_backward) X(image_adjust_forward) X(image_adjust_backward) X(normalize_forward) X(normalize_backward) \
     X(adagrad_step) X(rmsprop_step) X(adam_step) X(adadelta_step)
 #define ENTRY(nm)                                                                              \
     static PyObject *py_##nm(PyObject *m UNUSED, PyObject *const *a, Py_ssize_t n,              \
