@@ -405,6 +405,22 @@ def test_keras_files_both_ways(tmp_path, rng):
     assert [type(l).__name__ for l in again.layers] == [type(l).__name__ for l in model.layers]
 
 
+def test_seeds_and_steps_survive_save_and_load(tmp_path, rng):
+    """The random layers' (seed, step) are part of the training state a .keras file keeps, so a
+    resumed run draws the transforms the uninterrupted one would."""
+    model = Sequential([L.Input(shape=(8, 8, 1)), L.RandomRotation(0.2), L.RandomCrop(6, 6),
+                        L.RandomContrast(0.2, value_range=(0, 1)), L.Flatten(), L.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = rng.random((16, 8, 8, 1)).astype(F32), rng.random((16, 2)).astype(F32)
+    model.fit(x, y, epochs=2, batch_size=4, verbose=0)
+    model.save(str(tmp_path / "m.keras"))
+    again = dlc.models.load_model(str(tmp_path / "m.keras"))
+    for a, b in zip(model.layers[:3], again.layers[:3]):
+        assert (a._seed, a._step) == (b._seed, b._step) and a._step == 8
+        np.testing.assert_array_equal(a(x, training=True), b(x, training=True))
+        x = a(x)
+
+
 # ---------------------------------------------------------------- refusals
 @pytest.mark.parametrize("make,exc,message", [
     (lambda: L.RandomRotation(0.1, fill_mode="mirror"), ValueError,
