@@ -315,6 +315,69 @@ dlc_status dlc_adam_step(int64_t n, float lr, float beta1, float beta2, float ep
 dlc_status dlc_adadelta_step(int64_t n, float lr, float rho, float eps, float weight_decay,
                              float *w, const float *g, float *acc_grad, float *acc_delta);
 
+/* ---------------------------------------------------------------- image.c */
+
+/* Image resampling and intensity kernels of the preprocessing and augmentation layers. */
+typedef struct {
+    int64_t n, h, w, c; /* input  (n, h, w, c) */
+    int64_t oh, ow;     /* output (n, oh, ow, c) */
+} dlc_warp_shape;
+
+typedef enum { DLC_INTERP_NEAREST = 0, DLC_INTERP_BILINEAR = 1 } dlc_interpolation;
+/* How a tap outside the image is read (Keras 3's fill modes, applied per tap as its torch
+ * backend does): CONSTANT, the fill value; NEAREST, the edge pixel (a a | a b c d | d d);
+ * REFLECT, about the edge (b a | a b c d | d c); WRAP, from the opposite edge (c d | a b c d | a b). */
+typedef enum {
+    DLC_FILL_CONSTANT = 0, DLC_FILL_NEAREST = 1, DLC_FILL_REFLECT = 2, DLC_FILL_WRAP = 3
+} dlc_fill_mode;
+
+/* EINVAL unless every size is >= 1, h, w, oh, ow are below 2**24 (pixel coordinates are exact
+ * floats) and every element count fits in int64. dlc_image_warp_fault names the first failing
+ * condition: NULL, INPUT (a size < 1), RANGE. */
+dlc_fault dlc_image_warp_fault(const dlc_warp_shape *s);
+dlc_status dlc_image_warp_check(const dlc_warp_shape *s);
+/* Per-sample projective resampling, NHWC float32. transform is (n, 8): for sample b the row
+ * [a0 a1 a2 b0 b1 b2 c0 c1] (Keras's layout) maps output pixel (x = column, y = row) to the
+ * input point u = (a0 x + a1 y + a2) / k, v = (b0 x + b1 y + b2) / k, k = c0 x + c1 y + 1,
+ * each computed in float in that order, then clamped to [-2**30, 2**30] (NaN to -2**30).
+ * Bilinear: the taps floor(v) + {0, 1} by floor(u) + {0, 1} with weights (1 - t, t),
+ * t = u - floor(u), summed in the order (0,0), (0,1), (1,0), (1,1); nearest: the tap
+ * floor(u + 0.5), floor(v + 0.5). Each tap is read through fill_mode; with CONSTANT an outside
+ * tap reads fill_value. y must not overlap x or transform. */
+dlc_status dlc_image_warp_forward(const dlc_warp_shape *s, int interpolation, int fill_mode,
+                                  float fill_value, const float *x, const float *transform,
+                                  float *y);
+/* The adjoint (the gradient with respect to x): dx += warp^T(dy), each tap's weight times dy
+ * added to the pixel it read (nothing for a constant fill). Per sample, in output pixel then
+ * tap order, so the sums do not depend on threads (threads split the samples). */
+dlc_status dlc_image_warp_backward(const dlc_warp_shape *s, int interpolation, int fill_mode,
+                                   const float *dy, const float *transform, float *dx);
+
+/* Per-sample contrast and brightness of x (n, hw, c): with m[b, ch] the mean of channel ch of
+ * sample b over its hw pixels (accumulated in double) when center != 0, else 0,
+ * y = clip((x - m) * factor[b] + m + delta[b], lo, hi). mean (n, c) receives m. RandomContrast
+ * is center = 1, delta = 0; RandomBrightness center = 0, factor = 1 (y = clip(x + delta)).
+ * EINVAL unless lo <= hi (neither NaN). y must not overlap the inputs. */
+dlc_status dlc_image_adjust_forward(int64_t n, int64_t hw, int64_t c, int center, float lo,
+                                    float hi, const float *x, const float *factor,
+                                    const float *delta, float *y, float *mean);
+/* dx += the gradient: g = dy where lo <= z <= hi (z the unclipped value), else 0;
+ * dx = g * factor + (1 - factor) * sum_pixels(g) / hw per channel when center != 0. */
+dlc_status dlc_image_adjust_backward(int64_t n, int64_t hw, int64_t c, int center, float lo,
+                                     float hi, const float *x, const float *factor,
+                                     const float *delta, const float *mean, const float *dy,
+                                     float *dx);
+
+/* x viewed as (outer, k, inner): y = (x - sub[j]) * mul[j] + add[j] for the elements with
+ * middle index j, or (x - sub[j]) / mul[j] + add[j] when divide != 0 (Normalization,
+ * Rescaling). y may be x (in place) or must not overlap it. */
+dlc_status dlc_normalize_forward(int64_t outer, int64_t k, int64_t inner, int divide,
+                                 const float *x, const float *sub, const float *mul,
+                                 const float *add, float *y);
+/* dx += dy * mul[j] (or dy / mul[j]). */
+dlc_status dlc_normalize_backward(int64_t outer, int64_t k, int64_t inner, int divide,
+                                  const float *mul, const float *dy, float *dx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -745,6 +745,84 @@ KERNEL(adadelta_step, fam_elem, "one Keras 3 Adadelta update in place.",
        dlc_adadelta_step(N, F(4), F(5), F(6), F(7), A(0), A(1), A(2), A(3)),
        .p = {WG, STATE(acc_grad, 0, NULL), STATE(acc_delta, 0, NULL), LR, FLT(rho, 0.95, UNIT, 0),
              EPS, WD});
+/* ---------------------------------------------------------------- image.c */
+/* warp: x (forward) or dx (backward) defines n, h, w, c; the output side (y forward, dy
+ * backward: array `aux`) gives oh, ow; transform is (n, 8). */
+#define WARP_SLOTS "n h w c =oh =ow =8"
+static int fin_warp(call *c) {
+    const int io = c->k->fam->aux;
+    if (need_nd(c, io, 4)) return -1;
+    S.d[4] = DIM(io, 1), S.d[5] = DIM(io, 2), S.d[6] = 8;
+    const dlc_warp_shape ws = {S.d[0], S.d[1], S.d[2], S.d[3], S.d[4], S.d[5]};
+    dlc_fault f = dlc_image_warp_fault(&ws);
+    if (f == DLC_FAULT_NONE) return 0;
+    if (f == DLC_FAULT_INPUT)
+        return fail_shape(c, ws.n >= 1 && ws.h >= 1 && ws.w >= 1 && ws.c >= 1 ? io : definer(c, 0),
+                          "must have positive sizes");
+    return err(PyExc_ValueError, c, "the image (%lld x %lld) and the output (%lld x %lld) must be "
+               "below 2**24 pixels on each side, received a larger size", LL(ws.h), LL(ws.w),
+               LL(ws.oh), LL(ws.ow));
+}
+/* adjust: x (n, h, w, c); hw = h * w. */
+static int fin_adjust(call *c) { return S.d[4] = S.d[1] * S.d[2], 0; }
+/* normalize: the array `aux` (x or dy) must hold outer * k * inner values. */
+static int fin_normalize(call *c) {
+    const int ix = c->k->fam->aux;
+    int64_t t;
+    if (!__builtin_mul_overflow(S.d[0], S.d[1], &t) && !__builtin_mul_overflow(t, S.d[2], &t) &&
+        t == (int64_t)PyArray_SIZE(c->arr[ix]))
+        return 0;
+    char got[128];
+    return err(PyExc_ValueError, c, "argument '%s' must hold outer * k * inner = %lld * %lld * "
+               "%lld values, received shape %s", c->k->p[ix].name, LL(S.d[0]), LL(S.d[1]),
+               LL(S.d[2]), arr_str(got, c->arr[ix]));
+}
+static const family fam_warp_fwd = {WARP_SLOTS, fin_warp, 2}, fam_warp_bwd = {WARP_SLOTS, fin_warp, 0},
+    fam_adjust = {"n h w c =hw", fin_adjust, 0}, fam_norm_fwd = {"outer k inner", fin_normalize, 0},
+    fam_norm_bwd = {"outer k inner", fin_normalize, 1};
+#define WARP_SHAPE(c) {S.d[0], S.d[1], S.d[2], S.d[3], S.d[4], S.d[5]}
+static dlc_status warp_fwd_run(call *c) {
+    const dlc_warp_shape ws = WARP_SHAPE(c);
+    return dlc_image_warp_forward(&ws, (int)L(3), (int)L(4), F(5), A(0), A(1), A(2));
+}
+static dlc_status warp_bwd_run(call *c) {
+    const dlc_warp_shape ws = WARP_SHAPE(c);
+    return dlc_image_warp_backward(&ws, (int)L(3), (int)L(4), A(0), A(1), A(2));
+}
+#define IMG(nm, fl) ARR(nm, K_F32, F_DEF | (fl), "n, h, w, c")
+#define WARP_HYPER SCALAR(interpolation, K_INT, 0, .def = 1, .lo = 0, .hi = 1), \
+    SCALAR(fill_mode, K_INT, 0, .def = 2, .lo = 0, .hi = 3)
+KERNEL(image_warp_forward, fam_warp_fwd, "per-sample projective resampling, NHWC: output pixel "
+       "(x, y) reads the input at ((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k), k = c0 x + "
+       "c1 y + 1, transform row [a0 a1 a2 b0 b1 b2 c0 c1]; interpolation 0 nearest, 1 bilinear; "
+       "fill_mode 0 constant (fill_value), 1 nearest, 2 reflect, 3 wrap.", warp_fwd_run(c),
+       .p = {IMG(x, 0), IN(transform, "n, 8"), OUT(y, "n, oh, ow, c"), WARP_HYPER,
+             FLT(fill_value, 0, 0, 0, F_ANY)});
+KERNEL(image_warp_backward, fam_warp_bwd, "dx += the adjoint of image_warp_forward applied to dy.",
+       warp_bwd_run(c), .p = {IN(dy, "n, oh, ow, c"), IN(transform, "n, 8"), IMG(dx, F_OUT),
+                               WARP_HYPER});
+#define ADJUST_HYPER BOOL(center, 0), FLT(lo, 0, 0, 0, F_ANY | F_REQ), FLT(hi, 0, 0, 0, F_ANY | F_REQ)
+#define ADJUST_EINVAL .einval = "arguments 'lo' and 'hi' must be numbers with lo <= hi"
+KERNEL(image_adjust_forward, fam_adjust, "y = clip((x - m) * factor + m + delta, lo, hi) per "
+       "sample, m the per-channel mean (center=True) or 0; mean (n, c) receives m.",
+       dlc_image_adjust_forward(S.d[0], S.d[4], S.d[3], B(5), F(6), F(7), A(0), A(1), A(2), A(3),
+                                A(4)), ADJUST_EINVAL,
+       .p = {IMG(x, 0), IN(factor, "n"), IN(delta, "n"), OUT(y, "like x"), OUT(mean, "n, c"),
+             ADJUST_HYPER});
+KERNEL(image_adjust_backward, fam_adjust, "dx += the gradient of image_adjust_forward.",
+       dlc_image_adjust_backward(S.d[0], S.d[4], S.d[3], B(6), F(7), F(8), A(0), A(1), A(2), A(3),
+                                 A(4), A(5)), ADJUST_EINVAL,
+       .p = {IMG(x, 0), IN(factor, "n"), IN(delta, "n"), IN(mean, "n, c"), IN(dy, "like x"),
+             OUT(dx, "like x"), ADJUST_HYPER});
+#define NORM_HYPER INT(outer, 0, 0, "outer", F_REQ), INT(inner, 0, 0, "inner", F_REQ), BOOL(divide, 0)
+KERNEL(normalize_forward, fam_norm_fwd, "x as (outer, k, inner): y = (x - sub) * mul + add (or "
+       "/ mul with divide=True) along k; y may be x (in place).",
+       dlc_normalize_forward(L(5), S.d[1], L(6), B(7), A(0), A(1), A(2), A(3), A(4)),
+       .p = {IN(x, NULL), ARR(sub, K_F32, F_DEF, "k"), IN(mul, "k"), IN(add, "k"),
+             ARR(y, K_F32, F_OUT | F_INPLACE, "like x"), NORM_HYPER});
+KERNEL(normalize_backward, fam_norm_bwd, "dx += dy * mul (or dy / mul with divide=True).",
+       dlc_normalize_backward(L(3), S.d[1], L(4), B(5), A(0), A(1), A(2)),
+       .p = {ARR(mul, K_F32, F_DEF, "k"), IN(dy, NULL), OUT(dx, "like dy"), NORM_HYPER});
 /* ---------------------------------------------------------------- runtime.c */
 static PyObject *threads_result(call *c UNUSED) { return PyLong_FromLong(dlc_get_num_threads()); }
 static PyObject *features_result(call *c UNUSED) {
@@ -775,6 +853,7 @@ KERNEL(cpu_features, fam_none, "returns a dict: the SIMD path in use and what th
     X(softmax_xent_sparse_forward) X(softmax_xent_sparse_backward) X(xent_forward)             \
     X(xent_backward) X(bce_forward) X(bce_backward) X(mse_forward) X(mse_backward)             \
     X(dropout_forward) X(dropout_backward) X(philox_uniform) X(philox4x32_10) X(sgd_step)      \
+    X(image_warp_forward) X(image_warp_backward) X(image_adjust_forward) X(image_adjust_backward) X(normalize_forward) X(normalize_backward) \
     X(adagrad_step) X(rmsprop_step) X(adam_step) X(adadelta_step)
 #define ENTRY(nm)                                                                              \
     static PyObject *py_##nm(PyObject *m UNUSED, PyObject *const *a, Py_ssize_t n,              \

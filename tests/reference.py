@@ -537,3 +537,110 @@ def adadelta_ref(w, g, acc_grad, acc_delta, lr, rho=0.95, epsilon=1e-7, weight_d
     ad = rho * ad + (1 - rho) * d * d
     return w + lr * d, ag, ad
 # ==== END optim references ====
+
+
+# ==== image references (csrc/image.c) ====
+WARP_FILL_MODES = {"constant": 0, "nearest": 1, "reflect": 2, "wrap": 3}
+WARP_INTERPOLATIONS = {"nearest": 0, "bilinear": 1}
+
+
+def warp_index_ref(i, size, mode):
+    """Integer taps through a fill mode: (the pixel read, whether the tap is inside the image
+    or the mode extends it)."""
+    i = np.asarray(i, np.int64)
+    if mode == "wrap":
+        return np.mod(i, size), np.ones(i.shape, bool)
+    if mode == "reflect":
+        r = np.mod(i, 2 * size)
+        return np.where(r < size, r, 2 * size - 1 - r), np.ones(i.shape, bool)
+    inside = (i >= 0) & (i < size)
+    return np.clip(i, 0, size - 1), inside if mode == "constant" else np.ones(i.shape, bool)
+
+
+def warp_coords_ref(row, oh, ow):
+    """The source points (u, v) of an (oh, ow) output under one transform row, computed in
+    float32 in the order the kernel documents (so the reference picks the same taps)."""
+    a0, a1, a2, b0, b1, b2, c0, c1 = (np.float32(v) for v in row)
+    y, x = np.meshgrid(np.arange(oh, dtype=np.float32), np.arange(ow, dtype=np.float32), indexing="ij")
+    with np.errstate(all="ignore"):
+        k = c0 * x + c1 * y + np.float32(1)
+        u = (a0 * x + a1 * y + a2) / k
+        v = (b0 * x + b1 * y + b2) / k
+    lim = np.float32(2.0**30)
+    u = np.where(u >= -lim, u, -lim).astype(np.float32)
+    v = np.where(v >= -lim, v, -lim).astype(np.float32)
+    return np.minimum(u, lim), np.minimum(v, lim)
+
+
+def warp_taps_ref(row, h, w, oh, ow, interpolation, mode):
+    """[(iy, ix, weight, inside)] per tap, float64 weights."""
+    u, v = warp_coords_ref(row, oh, ow)
+    if interpolation == "nearest":
+        iy, oky = warp_index_ref(np.floor(v + np.float32(0.5)), h, mode)
+        ix, okx = warp_index_ref(np.floor(u + np.float32(0.5)), w, mode)
+        return [(iy, ix, np.ones(u.shape), oky & okx)]
+    u64, v64 = u.astype(np.float64), v.astype(np.float64)
+    fy, fx = np.floor(v64), np.floor(u64)
+    ty, tx = v64 - fy, u64 - fx
+    taps = []
+    for dy_, wy in ((0, 1 - ty), (1, ty)):
+        iy, oky = warp_index_ref(fy + dy_, h, mode)
+        for dx_, wx in ((0, 1 - tx), (1, tx)):
+            ix, okx = warp_index_ref(fx + dx_, w, mode)
+            taps.append((iy, ix, wy * wx, oky & okx))
+    return taps
+
+
+def warp_forward_ref(x, transform, out_hw, interpolation="bilinear", fill_mode="reflect", fill_value=0.0):
+    """Keras 3's affine_transform (torch backend): each integer tap read through the fill mode,
+    outside taps of 'constant' reading fill_value; float64."""
+    x = np.asarray(x, np.float64)
+    n, h, w, c = x.shape
+    oh, ow = out_hw
+    y = np.zeros((n, oh, ow, c))
+    for b in range(n):
+        for iy, ix, wt, ok in warp_taps_ref(transform[b], h, w, oh, ow, interpolation, fill_mode):
+            y[b] += wt[..., None] * np.where(ok[..., None], x[b, iy, ix], fill_value)
+    return y
+
+
+def warp_backward_ref(dy, transform, in_shape, interpolation="bilinear", fill_mode="reflect"):
+    """The adjoint of warp_forward_ref (fill_value = 0): dx = warp^T(dy), float64."""
+    dy = np.asarray(dy, np.float64)
+    n, oh, ow, c = dy.shape
+    _, h, w, _ = in_shape
+    dx = np.zeros(in_shape)
+    for b in range(n):
+        for iy, ix, wt, ok in warp_taps_ref(transform[b], h, w, oh, ow, interpolation, fill_mode):
+            np.add.at(dx[b], (iy[ok], ix[ok]), (wt[..., None] * dy[b])[ok])
+    return dx
+
+
+def image_adjust_ref(x, factor, delta, lo, hi, center):
+    """y = clip((x - m) * f + m + d, lo, hi) per sample, m the per-channel mean (or 0); float64.
+    Returns y, m and the unclipped z."""
+    x = np.asarray(x, np.float64)
+    m = x.mean(axis=(1, 2), keepdims=True) if center else np.zeros((x.shape[0], 1, 1, x.shape[3]))
+    f = np.asarray(factor, np.float64).reshape(-1, 1, 1, 1)
+    d = np.asarray(delta, np.float64).reshape(-1, 1, 1, 1)
+    z = (x - m) * f + m + d
+    return np.clip(z, lo, hi), m.reshape(x.shape[0], x.shape[3]), z
+
+
+def image_adjust_backward_ref(x, factor, delta, lo, hi, center, dy):
+    """The gradient of image_adjust_ref with respect to x (clip passes where lo <= z <= hi)."""
+    _, _, z = image_adjust_ref(x, factor, delta, lo, hi, center)
+    g = np.where((z >= lo) & (z <= hi), np.asarray(dy, np.float64), 0.0)
+    f = np.asarray(factor, np.float64).reshape(-1, 1, 1, 1)
+    dx = g * f
+    if center:
+        dx += (1 - f) * g.mean(axis=(1, 2), keepdims=True)
+    return dx
+
+
+def normalize_ref(x, sub, mul, add, outer, inner, divide=False):
+    """(x - sub) * mul + add (or / mul) along the middle axis of x viewed as (outer, k, inner)."""
+    x = np.asarray(x, np.float64).reshape(outer, -1, inner)
+    s, m, a = (np.asarray(v, np.float64).reshape(1, -1, 1) for v in (sub, mul, add))
+    return ((x - s) / m + a) if divide else ((x - s) * m + a)
+# ==== END image references ====
