@@ -12,6 +12,9 @@ from dlc.models import Sequential  # noqa: E402
 from dlc.preprocessing.image import ImageDataGenerator  # noqa: E402
 from dlc.utils import to_categorical  # noqa: E402
 
+import dlc
+dlc.utils.set_random_seed(0)
+
 (X_train, y_train), (X_test, y_test) = mnist.load_data()
 X_train = X_train[:1200].reshape(-1, 28, 28, 1).astype("float32")
 X_test = X_test[:300].reshape(-1, 28, 28, 1).astype("float32")
