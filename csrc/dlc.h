@@ -315,6 +315,70 @@ dlc_status dlc_adam_step(int64_t n, float lr, float beta1, float beta2, float ep
 dlc_status dlc_adadelta_step(int64_t n, float lr, float rho, float eps, float weight_decay,
                              float *w, const float *g, float *acc_grad, float *acc_delta);
 
+/* ================================================================ more layers and losses
+ * losses.c (Keras's regression, probabilistic and hinge losses), and the kernels of the
+ * regularisation and locally connected layers, each family under its own heading. */
+
+/* ---------------------------------------------------------------- losses.c */
+
+/* As the losses of softmax_xent.c: x (m, k) predictions, labels (m, k), loss (m) receives each
+ * row's loss, backward accumulates dx += scale * d(sum of row losses) / dx. EINVAL unless
+ * m >= 0, k >= 1 (and eps in [0, 0.5), delta finite and >= 0). Row losses are the mean over k
+ * of the element losses unless said otherwise. Where the formula has a kink (|e|, a hinge at
+ * 0, a maximum) the gradient there is 0; at a clip bound it passes, as torch.clamp's. */
+/* Mean absolute error |x - t|. */
+dlc_status dlc_mae_forward(int64_t m, int64_t k, const float *x, const float *labels,
+                           float *loss);
+dlc_status dlc_mae_backward(int64_t m, int64_t k, const float *x, const float *labels,
+                            float scale, float *dx);
+/* Mean absolute percentage error 100 |t - x| / max(|t|, eps). */
+dlc_status dlc_mape_forward(int64_t m, int64_t k, float eps, const float *x, const float *labels,
+                            float *loss);
+dlc_status dlc_mape_backward(int64_t m, int64_t k, float eps, const float *x,
+                             const float *labels, float scale, float *dx);
+/* Mean squared logarithmic error (log(max(x, eps) + 1) - log(max(t, eps) + 1))^2. */
+dlc_status dlc_msle_forward(int64_t m, int64_t k, float eps, const float *x, const float *labels,
+                            float *loss);
+dlc_status dlc_msle_backward(int64_t m, int64_t k, float eps, const float *x,
+                             const float *labels, float scale, float *dx);
+/* Huber: e = x - t, 0.5 e^2 where |e| <= delta, else delta |e| - 0.5 delta^2. */
+dlc_status dlc_huber_forward(int64_t m, int64_t k, float delta, const float *x,
+                             const float *labels, float *loss);
+dlc_status dlc_huber_backward(int64_t m, int64_t k, float delta, const float *x,
+                              const float *labels, float scale, float *dx);
+/* log(cosh(x - t)), computed as |e| + log1p(exp(-2|e|)) - log 2 (no overflow); d/dx tanh(e). */
+dlc_status dlc_log_cosh_forward(int64_t m, int64_t k, const float *x, const float *labels,
+                                float *loss);
+dlc_status dlc_log_cosh_backward(int64_t m, int64_t k, const float *x, const float *labels,
+                                 float scale, float *dx);
+/* Poisson: x - t log(x + eps). */
+dlc_status dlc_poisson_forward(int64_t m, int64_t k, float eps, const float *x,
+                               const float *labels, float *loss);
+dlc_status dlc_poisson_backward(int64_t m, int64_t k, float eps, const float *x,
+                                const float *labels, float scale, float *dx);
+/* Kullback-Leibler divergence, the SUM over k of t log(t / x), t and x clipped to [eps, 1]. */
+dlc_status dlc_kld_forward(int64_t m, int64_t k, float eps, const float *x, const float *labels,
+                           float *loss);
+dlc_status dlc_kld_backward(int64_t m, int64_t k, float eps, const float *x,
+                            const float *labels, float scale, float *dx);
+/* Hinge max(1 - y x, 0) (squared != 0: its square), y = 2t - 1 when every label of the batch
+ * is 0 or 1 (Keras's conversion), else y = t. */
+dlc_status dlc_hinge_forward(int64_t m, int64_t k, int squared, const float *x,
+                             const float *labels, float *loss);
+dlc_status dlc_hinge_backward(int64_t m, int64_t k, int squared, const float *x,
+                              const float *labels, float scale, float *dx);
+/* Categorical hinge per row: max(max_j((1 - t_j) x_j) - sum_j t_j x_j + 1, 0); the gradient
+ * of the maximum goes to its first index. */
+dlc_status dlc_categorical_hinge_forward(int64_t m, int64_t k, const float *x,
+                                         const float *labels, float *loss);
+dlc_status dlc_categorical_hinge_backward(int64_t m, int64_t k, const float *x,
+                                          const float *labels, float scale, float *dx);
+/* Cosine similarity per row: -(x / max(||x||, eps)) . (t / max(||t||, eps)); eps > 0. */
+dlc_status dlc_cosine_similarity_forward(int64_t m, int64_t k, float eps, const float *x,
+                                         const float *labels, float *loss);
+dlc_status dlc_cosine_similarity_backward(int64_t m, int64_t k, float eps, const float *x,
+                                          const float *labels, float scale, float *dx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -745,6 +745,46 @@ KERNEL(adadelta_step, fam_elem, "one Keras 3 Adadelta update in place.",
        dlc_adadelta_step(N, F(4), F(5), F(6), F(7), A(0), A(1), A(2), A(3)),
        .p = {WG, STATE(acc_grad, 0, NULL), STATE(acc_delta, 0, NULL), LR, FLT(rho, 0.95, UNIT, 0),
              EPS, WD});
+/* ================================================================ more layers and losses
+ * The kernels of losses.c, locally_connected.c, layernorm.c and noise.c; their names are
+ * listed by MORE_KERNELS(X), one line of KERNELS(X). */
+/* ---------------------------------------------------------------- losses.c */
+#define LOSS_BACKWARD_DOC "dx += scale * d loss / dx."
+/* A loss without a hyperparameter: nm_forward(x, labels, loss), nm_backward(x, labels, dx,
+ * *, scale); with one (hp, read by get): the same with it keyword-only after them. */
+#define LOSS_PLAIN(nm, doc)                                                                    \
+    KERNEL(nm##_forward, fam_loss, doc, dlc_##nm##_forward(MK, A(0), A(1), A(2)),              \
+           .p = {ROWS(x), LABELS, OUT(loss, "m")});                                            \
+    KERNEL(nm##_backward, fam_loss, LOSS_BACKWARD_DOC,                                         \
+           dlc_##nm##_backward(MK, A(0), A(1), F(3), A(2)),                                    \
+           .p = {ROWS(x), LABELS, OUT(dx, "m, k"), SCALE})
+#define LOSS_HYPER(nm, doc, get, hp)                                                           \
+    KERNEL(nm##_forward, fam_loss, doc, dlc_##nm##_forward(MK, get(3), A(0), A(1), A(2)),      \
+           .p = {ROWS(x), LABELS, OUT(loss, "m"), hp});                                        \
+    KERNEL(nm##_backward, fam_loss, LOSS_BACKWARD_DOC,                                         \
+           dlc_##nm##_backward(MK, get(4), A(0), A(1), F(3), A(2)),                            \
+           .p = {ROWS(x), LABELS, OUT(dx, "m, k"), SCALE, hp})
+#define EPS_POS FLT(epsilon, 1e-7, FLT_MIN, 0.5, F_OPEN)
+LOSS_PLAIN(mae, "loss[i] = mean(|x[i] - labels[i]|).");
+LOSS_HYPER(mape, "loss[i] = 100 * mean(|labels - x| / max(|labels|, epsilon)).", F, EPS7);
+LOSS_HYPER(msle, "loss[i] = mean((log1p(max(x, eps)) - log1p(max(labels, eps)))**2).", F, EPS7);
+LOSS_HYPER(huber, "Huber: mean(0.5 e**2 if |e| <= delta else delta |e| - 0.5 delta**2).", F,
+           FLT(delta, 1, NONNEG, 0));
+LOSS_PLAIN(log_cosh, "loss[i] = mean(log(cosh(x[i] - labels[i]))).");
+LOSS_HYPER(poisson, "loss[i] = mean(x - labels * log(x + epsilon)).", F, EPS7);
+LOSS_HYPER(kld, "loss[i] = sum(t * log(t / x)), t, x clipped to [epsilon, 1].", F, EPS7);
+LOSS_HYPER(hinge, "loss[i] = mean(max(1 - y * x, 0)) (squared: of its square); y = 2 * labels - "
+           "1 when every label is 0 or 1.", B, BOOL(squared, 0));
+LOSS_PLAIN(categorical_hinge, "loss[i] = max(max((1 - labels) * x) - sum(labels * x) + 1, 0).");
+LOSS_HYPER(cosine_similarity, "loss[i] = -sum(l2_normalize(x) * l2_normalize(labels)).", F,
+           EPS_POS);
+#define LOSS_KERNELS(X)                                                                        \
+    X(mae_forward) X(mae_backward) X(mape_forward) X(mape_backward) X(msle_forward)            \
+    X(msle_backward) X(huber_forward) X(huber_backward) X(log_cosh_forward)                    \
+    X(log_cosh_backward) X(poisson_forward) X(poisson_backward) X(kld_forward)                 \
+    X(kld_backward) X(hinge_forward) X(hinge_backward) X(categorical_hinge_forward)            \
+    X(categorical_hinge_backward) X(cosine_similarity_forward) X(cosine_similarity_backward)
+#define MORE_KERNELS(X) LOSS_KERNELS(X)
 /* ---------------------------------------------------------------- runtime.c */
 static PyObject *threads_result(call *c UNUSED) { return PyLong_FromLong(dlc_get_num_threads()); }
 static PyObject *features_result(call *c UNUSED) {
@@ -775,7 +815,8 @@ KERNEL(cpu_features, fam_none, "returns a dict: the SIMD path in use and what th
     X(softmax_xent_sparse_forward) X(softmax_xent_sparse_backward) X(xent_forward)             \
     X(xent_backward) X(bce_forward) X(bce_backward) X(mse_forward) X(mse_backward)             \
     X(dropout_forward) X(dropout_backward) X(philox_uniform) X(philox4x32_10) X(sgd_step)      \
-    X(adagrad_step) X(rmsprop_step) X(adam_step) X(adadelta_step)
+    X(adagrad_step) X(rmsprop_step) X(adam_step) X(adadelta_step)                            \
+    MORE_KERNELS(X)
 #define ENTRY(nm)                                                                              \
     static PyObject *py_##nm(PyObject *m UNUSED, PyObject *const *a, Py_ssize_t n,              \
                              PyObject *kw) { return run(&nm##_k, a, n, kw); }

@@ -537,3 +537,66 @@ def adadelta_ref(w, g, acc_grad, acc_delta, lr, rho=0.95, epsilon=1e-7, weight_d
     ad = rho * ad + (1 - rho) * d * d
     return w + lr * d, ag, ad
 # ==== END optim references ====
+
+# ==== BEGIN losses references ====
+# Per-sample losses of Keras 3's regression, probabilistic and hinge losses, from their
+# formulas (keras.losses docstrings), in float64: rows are the last axis.
+def mae_ref(x, labels):
+    a, t = _lo_f64(x, labels)
+    return np.abs(a - t).mean(axis=-1)
+
+
+def mape_ref(x, labels, epsilon=1e-7):
+    a, t = _lo_f64(x, labels)
+    return 100.0 * (np.abs(t - a) / np.maximum(np.abs(t), epsilon)).mean(axis=-1)
+
+
+def msle_ref(x, labels, epsilon=1e-7):
+    a, t = _lo_f64(x, labels)
+    return ((np.log(np.maximum(a, epsilon) + 1) - np.log(np.maximum(t, epsilon) + 1)) ** 2).mean(axis=-1)
+
+
+def huber_ref(x, labels, delta=1.0):
+    a, t = _lo_f64(x, labels)
+    e = np.abs(a - t)
+    return np.where(e <= delta, 0.5 * e * e, delta * e - 0.5 * delta * delta).mean(axis=-1)
+
+
+def log_cosh_ref(x, labels):
+    a, t = _lo_f64(x, labels)
+    return np.log(np.cosh(a - t)).mean(axis=-1)
+
+
+def poisson_ref(x, labels, epsilon=1e-7):
+    a, t = _lo_f64(x, labels)
+    return (a - t * np.log(a + epsilon)).mean(axis=-1)
+
+
+def kld_ref(x, labels, epsilon=1e-7):
+    a, t = _lo_f64(x, labels)
+    a, t = np.clip(a, epsilon, 1.0), np.clip(t, epsilon, 1.0)
+    return (t * np.log(t / a)).sum(axis=-1)
+
+
+def hinge_ref(x, labels, squared=False):
+    """Labels that are all 0 or 1 become -1 / 1 (Keras's conversion)."""
+    a, t = _lo_f64(x, labels)
+    if np.all((t == 0) | (t == 1)):
+        t = 2 * t - 1
+    h = np.maximum(1 - t * a, 0)
+    return (h * h if squared else h).mean(axis=-1)
+
+
+def categorical_hinge_ref(x, labels):
+    a, t = _lo_f64(x, labels)
+    pos = (t * a).sum(axis=-1)
+    neg = ((1 - t) * a).max(axis=-1)
+    return np.maximum(neg - pos + 1, 0)
+
+
+def cosine_similarity_ref(x, labels, epsilon=1e-7):
+    a, t = _lo_f64(x, labels)
+    na = np.maximum(np.sqrt((a * a).sum(axis=-1, keepdims=True)), epsilon)
+    nt = np.maximum(np.sqrt((t * t).sum(axis=-1, keepdims=True)), epsilon)
+    return -((a / na) * (t / nt)).sum(axis=-1)
+# ==== END losses references ====
