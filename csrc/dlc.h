@@ -379,6 +379,36 @@ dlc_status dlc_cosine_similarity_forward(int64_t m, int64_t k, float eps, const 
 dlc_status dlc_cosine_similarity_backward(int64_t m, int64_t k, float eps, const float *x,
                                           const float *labels, float scale, float *dx);
 
+/* ---------------------------------------------------------------- locally_connected.c */
+
+/* Locally connected (unshared) 2-D convolution, Keras 2's LocallyConnected2D (implementation
+ * 1's layout), NHWC, 'valid': every output position p = oy * ow + ox has its own filters.
+ * x (n, h, w, c); w (oh * ow, kh * kw * c, f), the patch flattened as (kh, kw, c);
+ * b (oh, ow, f) or NULL; y (n, oh, ow, f) with oh = (h - kh) / sh + 1, ow = (w - kw) / sw + 1. */
+typedef struct {
+    int64_t n, h, w, c; /* input (n, h, w, c) */
+    int64_t kh, kw, f;  /* window and filters per position */
+    int64_t sh, sw;     /* strides */
+    int64_t oh, ow;     /* output (n, oh, ow, f) */
+} dlc_local2d_shape;
+
+/* dlc_local2d_fault names the first failing condition: NULL, INPUT, WINDOW (kh, kw or f < 1),
+ * STRIDE, FIT (the window larger than the input), OUTPUT (oh, ow differ from the formula),
+ * RANGE (an element count beyond int64). dlc_local2d_set_output sets oh, ow by the formula
+ * (when every condition before OUTPUT holds) and returns the fault of the result. */
+dlc_fault dlc_local2d_fault(const dlc_local2d_shape *s);
+dlc_fault dlc_local2d_set_output(dlc_local2d_shape *s);
+dlc_status dlc_local2d_check(const dlc_local2d_shape *s);
+/* y = the unshared convolution of x plus b (overwritten). */
+dlc_status dlc_local2d_forward(const dlc_local2d_shape *s, const float *x, const float *w,
+                               const float *b, float *y);
+/* dx += the input gradient. */
+dlc_status dlc_local2d_backward_data(const dlc_local2d_shape *s, const float *dy, const float *w,
+                                     float *dx);
+/* dw += the kernel gradient; db += the sum of dy over the batch (db may be NULL). */
+dlc_status dlc_local2d_backward_weights(const dlc_local2d_shape *s, const float *x,
+                                        const float *dy, float *dw, float *db);
+
 #ifdef __cplusplus
 }
 #endif

@@ -784,7 +784,50 @@ LOSS_HYPER(cosine_similarity, "loss[i] = -sum(l2_normalize(x) * l2_normalize(lab
     X(log_cosh_backward) X(poisson_forward) X(poisson_backward) X(kld_forward)                 \
     X(kld_backward) X(hinge_forward) X(hinge_backward) X(categorical_hinge_forward)            \
     X(categorical_hinge_backward) X(cosine_similarity_forward) X(cosine_similarity_backward)
-#define MORE_KERNELS(X) LOSS_KERNELS(X)
+/* ---------------------------------------------------------------- locally_connected.c */
+/* Slots: the shape struct's fields, then p = oh * ow and k = kh * kw * c of the kernel. */
+#define LC_P 11
+_Static_assert(sizeof(dlc_local2d_shape) == LC_P * sizeof(int64_t), "local2d slots");
+static dlc_local2d_shape lc_shape(const call *c) {
+    dlc_local2d_shape s;
+    memcpy(&s, c->s.d, sizeof s);
+    return s;
+}
+static int fin_local(call *c) {
+    dlc_local2d_shape s = lc_shape(c);
+    dlc_fault f = dlc_local2d_set_output(&s);
+    memcpy(c->s.d, &s, sizeof s);
+    if (f == DLC_FAULT_NONE) return S.d[LC_P] = s.oh * s.ow, S.d[LC_P + 1] = s.kh * s.kw * s.c, 0;
+    if (f == DLC_FAULT_INPUT) return fail_shape(c, definer(c, 0), "must have positive sizes");
+    if (f == DLC_FAULT_WINDOW)
+        return err(PyExc_ValueError, c, "the kernel's last axis (filters) must be >= 1, received %lld",
+                   LL(s.f));
+    if (f == DLC_FAULT_FIT)
+        return err(PyExc_ValueError, c, "argument 'kernel_size' (%lld, %lld) must fit in the input "
+                   "(%lld, %lld) ('valid' padding), received a larger window", LL(s.kh), LL(s.kw),
+                   LL(s.h), LL(s.w));
+    return err(PyExc_ValueError, c, "invalid shape: %s", dlc_fault_text(f));
+}
+static const family fam_local = {"n h w c kh kw f sh sw =oh =ow =p =k", fin_local, 0};
+#define LC_SHAPE ((const dlc_local2d_shape[1]){lc_shape(c)})
+#define LC_HYPER                                                                               \
+    SCALAR(kernel_size, K_INTS, F_REQ, .shape = "kh, kw", .lo = 1, .hi = INFINITY, .count = 2), \
+        INTS(strides, 2, 1, 1, "sh, sw")
+#define LC_W(nm, fl) ARR(nm, K_F32, F_DEF | (fl), "p, k, f")
+#define LC_Y(nm, fl) ARR(nm, K_F32, fl, "n, oh, ow, f")
+KERNEL(local2d_forward, fam_local, "y = the locally connected (unshared) convolution of x (NHWC, "
+       "'valid'), w (oh * ow, kh * kw * c, f), plus b (oh, ow, f) (b may be None).",
+       dlc_local2d_forward(LC_SHAPE, A(0), A(1), A(2), A(3)),
+       .p = {NHWC(x, 0), LC_W(w, 0), ARR(b, K_F32, F_OPT, "oh, ow, f"), LC_Y(y, F_OUT), LC_HYPER});
+KERNEL(local2d_backward_data, fam_local, "dx += the input gradient of local2d.",
+       dlc_local2d_backward_data(LC_SHAPE, A(0), A(1), A(2)),
+       .p = {LC_Y(dy, 0), LC_W(w, 0), NHWC(dx, F_OUT), LC_HYPER});
+KERNEL(local2d_backward_weights, fam_local, "dw += the kernel gradient, db += the sum of dy over "
+       "the batch (db may be None).", dlc_local2d_backward_weights(LC_SHAPE, A(0), A(1), A(2), A(3)),
+       .p = {NHWC(x, 0), LC_Y(dy, 0), LC_W(dw, F_OUT), ARR(db, K_F32, F_OUT | F_OPT, "oh, ow, f"),
+             LC_HYPER});
+#define LOCAL_KERNELS(X) X(local2d_forward) X(local2d_backward_data) X(local2d_backward_weights)
+#define MORE_KERNELS(X) LOSS_KERNELS(X) LOCAL_KERNELS(X)
 /* ---------------------------------------------------------------- runtime.c */
 static PyObject *threads_result(call *c UNUSED) { return PyLong_FromLong(dlc_get_num_threads()); }
 static PyObject *features_result(call *c UNUSED) {

@@ -600,3 +600,49 @@ def cosine_similarity_ref(x, labels, epsilon=1e-7):
     nt = np.maximum(np.sqrt((t * t).sum(axis=-1, keepdims=True)), epsilon)
     return -((a / na) * (t / nt)).sum(axis=-1)
 # ==== END losses references ====
+
+# ==== BEGIN locally connected references ====
+def _local2d_patches(x, kernel_size, strides):
+    """(n, oh * ow, kh * kw * c) float64: the patch of each output position, flattened (kh, kw, c)
+    as Keras 2's local_conv reshapes inputs[:, rows, cols, :]."""
+    x = np.asarray(x, np.float64)
+    n, h, w, c = x.shape
+    (kh, kw), (sh, sw) = kernel_size, strides
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    out = np.empty((n, oh * ow, kh * kw * c))
+    for i in range(oh):
+        for j in range(ow):
+            out[:, i * ow + j] = x[:, i * sh:i * sh + kh, j * sw:j * sw + kw, :].reshape(n, -1)
+    return out, (oh, ow)
+
+
+def local2d_forward(x, w, b, kernel_size, strides=(1, 1)):
+    """Keras 2's LocallyConnected2D (implementation 1): y[n, p, f] = sum_k patch[n, p, k] *
+    w[p, k, f] + b[p, f], position p = oy * ow + ox."""
+    patches, (oh, ow) = _local2d_patches(x, kernel_size, strides)
+    y = np.einsum("npk,pkf->npf", patches, np.asarray(w, np.float64))
+    if b is not None:
+        y = y + np.asarray(b, np.float64).reshape(1, oh * ow, -1)
+    return y.reshape(len(y), oh, ow, -1)
+
+
+def local2d_backward_data(dy, w, x_shape, kernel_size, strides=(1, 1)):
+    """dx of local2d_forward: each position's patch gradient dy[n, p] @ w[p].T scattered back."""
+    n, h, wd, c = x_shape
+    (kh, kw), (sh, sw) = kernel_size, strides
+    dy = np.asarray(dy, np.float64)
+    oh, ow = dy.shape[1], dy.shape[2]
+    g = np.einsum("npf,pkf->npk", dy.reshape(n, oh * ow, -1), np.asarray(w, np.float64))
+    dx = np.zeros(x_shape)
+    for i in range(oh):
+        for j in range(ow):
+            dx[:, i * sh:i * sh + kh, j * sw:j * sw + kw, :] += g[:, i * ow + j].reshape(n, kh, kw, c)
+    return dx
+
+
+def local2d_backward_weights(x, dy, kernel_size, strides=(1, 1)):
+    """(dw, db) of local2d_forward, summed over the batch."""
+    patches, (oh, ow) = _local2d_patches(x, kernel_size, strides)
+    dy = np.asarray(dy, np.float64).reshape(len(patches), oh * ow, -1)
+    return np.einsum("npk,npf->pkf", patches, dy), dy.sum(axis=0).reshape(oh, ow, -1)
+# ==== END locally connected references ====

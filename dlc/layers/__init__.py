@@ -21,6 +21,9 @@ GlobalMaxPool2D = GlobalMaxPooling2D
 GlobalAvgPool2D = GlobalAveragePooling2D
 Convolution2D = Conv2D
 
+# Locally connected, regularisation, normalisation and Lambda layers
+from dlc.layers.locally_connected import LocallyConnected2D  # noqa: E402
+
 __all__ = [
     "Activation", "Add", "AveragePooling2D", "AvgPool2D", "Average", "BatchNormalization",
     "Concatenate", "Conv2D", "Conv2DTranspose", "Convolution2D", "DepthwiseConv2D", "Dense", "Dropout", "ELU", "Flatten",
@@ -28,6 +31,7 @@ __all__ = [
     "InputLayer", "KerasTensor", "Layer", "LeakyReLU", "MaxPool2D", "MaxPooling2D", "Maximum",
     "Minimum", "Multiply", "ReLU", "TensorOp", "add", "average", "concatenate", "maximum", "minimum", "multiply", "subtract", "Reshape", "SeparableConv2D", "Softmax", "Subtract", "UpSampling2D", "ZeroPadding2D",
 ]
+__all__ += ["LocallyConnected2D"]
 
 
 def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones
