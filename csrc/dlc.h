@@ -409,6 +409,23 @@ dlc_status dlc_local2d_backward_data(const dlc_local2d_shape *s, const float *dy
 dlc_status dlc_local2d_backward_weights(const dlc_local2d_shape *s, const float *x,
                                         const float *dy, float *dw, float *db);
 
+/* ---------------------------------------------------------------- layernorm.c */
+
+/* Layer normalisation of x viewed as (m, k): every leading axis flattened into m rows, the
+ * normalised axes into k >= 1 columns; statistics per row (biased variance, in double), gamma
+ * and beta (k) per column, either may be NULL (scale / center off). Outputs must not overlap
+ * inputs. Forward: y = (x - mean) * invstd * gamma + beta, invstd = 1 / sqrt(var + eps),
+ * eps >= 0; writes mean and invstd (m) for backward. */
+dlc_status dlc_layernorm_forward(int64_t m, int64_t k, float eps, const float *x,
+                                 const float *gamma, const float *beta, float *y, float *mean,
+                                 float *invstd);
+/* dx += invstd * (g - mean(g) - xhat * mean(g * xhat)) per row, g = dy * gamma, xhat the
+ * normalised x; dgamma += sum over rows of dy * xhat, dbeta += sum of dy. dx, dgamma and dbeta
+ * may each be NULL (not wanted). */
+dlc_status dlc_layernorm_backward(int64_t m, int64_t k, const float *x, const float *dy,
+                                  const float *gamma, const float *mean, const float *invstd,
+                                  float *dx, float *dgamma, float *dbeta);
+
 #ifdef __cplusplus
 }
 #endif

@@ -827,7 +827,20 @@ KERNEL(local2d_backward_weights, fam_local, "dw += the kernel gradient, db += th
        .p = {NHWC(x, 0), LC_Y(dy, 0), LC_W(dw, F_OUT), ARR(db, K_F32, F_OUT | F_OPT, "oh, ow, f"),
              LC_HYPER});
 #define LOCAL_KERNELS(X) X(local2d_forward) X(local2d_backward_data) X(local2d_backward_weights)
-#define MORE_KERNELS(X) LOSS_KERNELS(X) LOCAL_KERNELS(X)
+/* ---------------------------------------------------------------- layernorm.c */
+#define ROWSTAT(nm, fl) ARR(nm, K_F32, fl, "m")
+KERNEL(layernorm_forward, fam_bn, "layer normalisation of every row of the last axis (gamma, "
+       "beta may be None); writes mean and invstd per row.",
+       dlc_layernorm_forward(MK, F(6), A(0), A(1), A(2), A(3), A(4), A(5)),
+       .p = {IN(x, NULL), CH(gamma, F_OPT), CH(beta, F_OPT), OUT(y, "like x"), ROWSTAT(mean, F_OUT),
+             ROWSTAT(invstd, F_OUT), EPS3});
+KERNEL(layernorm_backward, fam_bn, "dx, dgamma, dbeta += the gradients (gamma, dx, dgamma, dbeta "
+       "may be None).", dlc_layernorm_backward(MK, A(0), A(1), A(2), A(3), A(4), A(5), A(6), A(7)),
+       .p = {IN(x, NULL), IN(dy, "like x"), CH(gamma, F_OPT), ROWSTAT(mean, 0), ROWSTAT(invstd, 0),
+             ARR(dx, K_F32, F_OUT | F_OPT, "like x"), CH(dgamma, F_OUT | F_OPT),
+             CH(dbeta, F_OUT | F_OPT)});
+#define LAYERNORM_KERNELS(X) X(layernorm_forward) X(layernorm_backward)
+#define MORE_KERNELS(X) LOSS_KERNELS(X) LOCAL_KERNELS(X) LAYERNORM_KERNELS(X)
 /* ---------------------------------------------------------------- runtime.c */
 static PyObject *threads_result(call *c UNUSED) { return PyLong_FromLong(dlc_get_num_threads()); }
 static PyObject *features_result(call *c UNUSED) {

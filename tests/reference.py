@@ -646,3 +646,28 @@ def local2d_backward_weights(x, dy, kernel_size, strides=(1, 1)):
     dy = np.asarray(dy, np.float64).reshape(len(patches), oh * ow, -1)
     return np.einsum("npk,npf->pkf", patches, dy), dy.sum(axis=0).reshape(oh, ow, -1)
 # ==== END locally connected references ====
+
+# ==== BEGIN layernorm references ====
+def layernorm_ref(x, gamma=None, beta=None, eps=1e-3):
+    """(y, mean, invstd) of layer normalisation over the last axis, biased variance."""
+    (x,) = _lo_f64(x)
+    mean = x.mean(axis=-1)
+    invstd = 1.0 / np.sqrt(((x - mean[..., None]) ** 2).mean(axis=-1) + eps)
+    y = (x - mean[..., None]) * invstd[..., None]
+    if gamma is not None:
+        y = y * np.asarray(gamma, np.float64)
+    if beta is not None:
+        y = y + np.asarray(beta, np.float64)
+    return y, mean, invstd
+
+
+def layernorm_backward_ref(x, dy, gamma=None, eps=1e-3):
+    """(dx, dgamma, dbeta) of layernorm_ref, from the chain rule of the definition."""
+    x, dy = _lo_f64(x, dy)
+    k = x.shape[-1]
+    xhat, _, invstd = layernorm_ref(x, eps=eps)
+    g = dy * (np.asarray(gamma, np.float64) if gamma is not None else 1.0)
+    dx = invstd[..., None] / k * (k * g - g.sum(-1, keepdims=True) - xhat * (g * xhat).sum(-1, keepdims=True))
+    rows = dy.reshape(-1, k), xhat.reshape(-1, k)
+    return dx, (rows[0] * rows[1]).sum(axis=0), rows[0].sum(axis=0)
+# ==== END layernorm references ====

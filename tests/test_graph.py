@@ -186,6 +186,8 @@ def _layers_under_test():
         (L.ZeroPadding2D(1), (2, 3, 3, 2)),
         (L.UpSampling2D(2), (2, 3, 3, 2)),
         (L.LocallyConnected2D(3, 2, strides=(1, 2), activation="relu"), (2, 4, 5, 2)),
+        (L.LayerNormalization(), (3, 5)),
+        (L.LayerNormalization(axis=[1, 2], center=False), (2, 3, 4)),
     ]
 
 

@@ -22,6 +22,7 @@ GlobalAvgPool2D = GlobalAveragePooling2D
 Convolution2D = Conv2D
 
 # Locally connected, regularisation, normalisation and Lambda layers
+from dlc.layers.layer_normalization import LayerNormalization  # noqa: E402
 from dlc.layers.locally_connected import LocallyConnected2D  # noqa: E402
 
 __all__ = [
@@ -31,7 +32,7 @@ __all__ = [
     "InputLayer", "KerasTensor", "Layer", "LeakyReLU", "MaxPool2D", "MaxPooling2D", "Maximum",
     "Minimum", "Multiply", "ReLU", "TensorOp", "add", "average", "concatenate", "maximum", "minimum", "multiply", "subtract", "Reshape", "SeparableConv2D", "Softmax", "Subtract", "UpSampling2D", "ZeroPadding2D",
 ]
-__all__ += ["LocallyConnected2D"]
+__all__ += ["LayerNormalization", "LocallyConnected2D"]
 
 
 def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones
