@@ -426,6 +426,34 @@ dlc_status dlc_layernorm_backward(int64_t m, int64_t k, const float *x, const fl
                                   const float *gamma, const float *mean, const float *invstd,
                                   float *dx, float *dgamma, float *dbeta);
 
+/* ---------------------------------------------------------------- noise.c */
+
+/* Random regularisation from dropout.c's stream (Philox-4x32-10 keyed by seed, step, index),
+ * so results do not depend on threads. normal(seed, step, i): Box-Muller on the uniforms
+ * u1 = uniform(seed, step, 2j), u2 = uniform(seed, step, 2j + 1), j = i / 2, in double:
+ * sqrt(-2 log(1 - u1)) times cos(2 pi u2) for even i, sin(2 pi u2) for odd i (|z| <= 5.77). */
+dlc_status dlc_philox_normal(int64_t n, uint64_t seed, uint64_t step, float *out);
+/* y = x + stddev * normal(i); stddev finite and >= 0; y must not overlap x. */
+dlc_status dlc_gaussian_noise_forward(int64_t n, float stddev, uint64_t seed, uint64_t step,
+                                      const float *x, float *y);
+/* noise = 1 + stddev * normal(i), y = x * noise (Keras's GaussianDropout: stddev =
+ * sqrt(rate / (1 - rate))); backward dx += dy * noise. */
+dlc_status dlc_gaussian_dropout_forward(int64_t n, float stddev, uint64_t seed, uint64_t step,
+                                        const float *x, float *y, float *noise);
+dlc_status dlc_gaussian_dropout_backward(int64_t n, const float *noise, const float *dy,
+                                         float *dx);
+/* Spatial dropout: x holds n samples of c channels at hw positions, (n, hw, c) channels-last
+ * or (n, c, hw) channels_first; mask (n, c) keeps channel ch of sample i when
+ * uniform(seed, step, i * c + ch) >= rate (dlc_dropout_forward's mask for an (n, c) array),
+ * y = mask ? x / (1 - rate) : 0 (0 even for inf or NaN), rate in [0, 1). Backward
+ * dx += mask ? dy / (1 - rate) : 0. */
+dlc_status dlc_spatial_dropout_forward(int64_t n, int64_t hw, int64_t c, int channels_first,
+                                       float rate, uint64_t seed, uint64_t step, const float *x,
+                                       float *y, uint8_t *mask);
+dlc_status dlc_spatial_dropout_backward(int64_t n, int64_t hw, int64_t c, int channels_first,
+                                        float rate, const uint8_t *mask, const float *dy,
+                                        float *dx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -840,7 +840,47 @@ KERNEL(layernorm_backward, fam_bn, "dx, dgamma, dbeta += the gradients (gamma, d
              ARR(dx, K_F32, F_OUT | F_OPT, "like x"), CH(dgamma, F_OUT | F_OPT),
              CH(dbeta, F_OUT | F_OPT)});
 #define LAYERNORM_KERNELS(X) X(layernorm_forward) X(layernorm_backward)
-#define MORE_KERNELS(X) LOSS_KERNELS(X) LOCAL_KERNELS(X) LAYERNORM_KERNELS(X)
+/* ---------------------------------------------------------------- noise.c */
+/* Spatial dropout: the data array (first for forward, second for backward: the family's aux)
+ * is (n, ..., c), or (n, c, ...) when channels_first (parameter 3), at least 3-D. */
+static int fin_spatial(call *c) {
+    const int i = c->k->fam->aux, cf = c->v[3].b;
+    PyArrayObject *a = c->arr[i];
+    const int nd = PyArray_NDIM(a);
+    if (nd < 3) return fail_shape(c, i, "must be at least 3-D (batch, spatial..., channels)");
+    S.d[0] = DIM(i, 0), S.d[2] = DIM(i, cf ? 1 : nd - 1), S.d[1] = 1;
+    for (int j = 1; j < nd; j++)
+        if (j != (cf ? 1 : nd - 1)) S.d[1] *= DIM(i, j); /* no overflow: the array exists */
+    return 0;
+}
+static const family fam_sdrop_fwd = {"=n =hw =c", fin_spatial, 0},
+                    fam_sdrop_bwd = {"=n =hw =c", fin_spatial, 1};
+#define STDDEV FLT(stddev, 0, NONNEG, F_REQ)
+#define CHANNELS_FIRST BOOL(channels_first, 0)
+KERNEL(philox_normal, fam_elem, "fills out (any shape) with standard normals (Box-Muller on the "
+       "dropout stream).", dlc_philox_normal(N, U(1), U(2), A(0)),
+       .p = {OUT(out, NULL), U64(seed), U64(step)});
+KERNEL(gaussian_noise_forward, fam_elem, "y = x + stddev * normal, keyed by (seed, step).",
+       dlc_gaussian_noise_forward(N, F(2), U(3), U(4), A(0), A(1)),
+       .p = {IN(x, NULL), OUT(y, "like x"), STDDEV, U64(seed), U64(step)});
+KERNEL(gaussian_dropout_forward, fam_elem, "noise = 1 + stddev * normal, y = x * noise.",
+       dlc_gaussian_dropout_forward(N, F(3), U(4), U(5), A(0), A(1), A(2)),
+       .p = {IN(x, NULL), OUT(y, "like x"), OUT(noise, "like x"), STDDEV, U64(seed), U64(step)});
+KERNEL(gaussian_dropout_backward, fam_elem, "dx += dy * noise.",
+       dlc_gaussian_dropout_backward(N, A(0), A(1), A(2)),
+       .p = {IN(noise, NULL), IN(dy, "like noise"), OUT(dx, "like noise")});
+KERNEL(spatial_dropout_forward, fam_sdrop_fwd, "whole channels dropped per sample: mask (n, c) "
+       "uint8 from Philox-4x32-10 keyed by (seed, step), y = x * mask / (1 - rate).",
+       dlc_spatial_dropout_forward(S.d[0], S.d[1], S.d[2], B(3), F(4), U(5), U(6), A(0), A(1), A(2)),
+       .p = {IN(x, NULL), OUT(y, "like x"), ARR(mask, K_U8, F_OUT, "n, c"), CHANNELS_FIRST, RATE,
+             U64(seed), U64(step)});
+KERNEL(spatial_dropout_backward, fam_sdrop_bwd, "dx += dy * mask / (1 - rate).",
+       dlc_spatial_dropout_backward(S.d[0], S.d[1], S.d[2], B(3), F(4), A(0), A(1), A(2)),
+       .p = {ARR(mask, K_U8, 0, "n, c"), IN(dy, NULL), OUT(dx, "like dy"), CHANNELS_FIRST, RATE});
+#define NOISE_KERNELS(X)                                                                       \
+    X(philox_normal) X(gaussian_noise_forward) X(gaussian_dropout_forward)                      \
+    X(gaussian_dropout_backward) X(spatial_dropout_forward) X(spatial_dropout_backward)
+#define MORE_KERNELS(X) LOSS_KERNELS(X) LOCAL_KERNELS(X) LAYERNORM_KERNELS(X) NOISE_KERNELS(X)
 /* ---------------------------------------------------------------- runtime.c */
 static PyObject *threads_result(call *c UNUSED) { return PyLong_FromLong(dlc_get_num_threads()); }
 static PyObject *features_result(call *c UNUSED) {

@@ -671,3 +671,24 @@ def layernorm_backward_ref(x, dy, gamma=None, eps=1e-3):
     rows = dy.reshape(-1, k), xhat.reshape(-1, k)
     return dx, (rows[0] * rows[1]).sum(axis=0), rows[0].sum(axis=0)
 # ==== END layernorm references ====
+
+# ==== BEGIN noise references ====
+def philox_normal_ref(n, seed, step):
+    """normal(seed, step, i): Box-Muller on the uniforms at 2j, 2j + 1 (j = i // 2) of the dropout
+    stream, in float64: sqrt(-2 log(1 - u1)) * (cos, sin)(2 pi u2) for even, odd i."""
+    u = philox_uniform_ref(n + (n % 2), seed, step).astype(np.float64)
+    r = np.sqrt(-2.0 * np.log(1.0 - u[0::2]))
+    a = 2.0 * np.pi * u[1::2]
+    z = np.empty(len(u))
+    z[0::2], z[1::2] = r * np.cos(a), r * np.sin(a)
+    return z[:n]
+
+
+def spatial_dropout_ref(x, rate, seed, step, channels_first=False):
+    """(y, mask): channel c of sample i kept when uniform(seed, step, i * C + c) >= rate."""
+    x = np.asarray(x, np.float64)
+    n, c = x.shape[0], x.shape[1 if channels_first else -1]
+    mask = (philox_uniform_ref(n * c, seed, step) >= np.float32(rate)).reshape(n, c)
+    bshape = (n, c) + (1,) * (x.ndim - 2) if channels_first else (n,) + (1,) * (x.ndim - 2) + (c,)
+    return x * mask.reshape(bshape) / (1.0 - rate), mask.astype(np.uint8)
+# ==== END noise references ====
