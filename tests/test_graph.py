@@ -191,6 +191,8 @@ def _layers_under_test():
         (L.SpatialDropout2D(0.5), (3, 2, 2, 6)),
         (L.GaussianNoise(0.3), (4, 5)),
         (L.GaussianDropout(0.3), (4, 5)),
+        (L.DropConnect(L.Dense(4, activation="relu"), rate=0.5), (3, 5)),
+        (L.DropConnect(L.Conv2D(2, 3, padding="same"), rate=0.3), (2, 4, 4, 3)),
     ]
 
 

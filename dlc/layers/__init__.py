@@ -22,6 +22,7 @@ GlobalAvgPool2D = GlobalAveragePooling2D
 Convolution2D = Conv2D
 
 # Locally connected, regularisation, normalisation and Lambda layers
+from dlc.layers.dropconnect import DropConnect  # noqa: E402
 from dlc.layers.layer_normalization import LayerNormalization  # noqa: E402
 from dlc.layers.locally_connected import LocallyConnected2D  # noqa: E402
 from dlc.layers.regularization import (  # noqa: E402
@@ -35,7 +36,7 @@ __all__ = [
     "InputLayer", "KerasTensor", "Layer", "LeakyReLU", "MaxPool2D", "MaxPooling2D", "Maximum",
     "Minimum", "Multiply", "ReLU", "TensorOp", "add", "average", "concatenate", "maximum", "minimum", "multiply", "subtract", "Reshape", "SeparableConv2D", "Softmax", "Subtract", "UpSampling2D", "ZeroPadding2D",
 ]
-__all__ += ["GaussianDropout", "GaussianNoise", "LayerNormalization", "LocallyConnected2D",
+__all__ += ["DropConnect", "GaussianDropout", "GaussianNoise", "LayerNormalization", "LocallyConnected2D",
             "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"]
 
 
