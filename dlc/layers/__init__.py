@@ -23,6 +23,7 @@ Convolution2D = Conv2D
 
 # Locally connected, regularisation, normalisation and Lambda layers
 from dlc.layers.dropconnect import DropConnect  # noqa: E402
+from dlc.layers.lambda_layer import Lambda  # noqa: E402
 from dlc.layers.layer_normalization import LayerNormalization  # noqa: E402
 from dlc.layers.locally_connected import LocallyConnected2D  # noqa: E402
 from dlc.layers.regularization import (  # noqa: E402
@@ -36,8 +37,8 @@ __all__ = [
     "InputLayer", "KerasTensor", "Layer", "LeakyReLU", "MaxPool2D", "MaxPooling2D", "Maximum",
     "Minimum", "Multiply", "ReLU", "TensorOp", "add", "average", "concatenate", "maximum", "minimum", "multiply", "subtract", "Reshape", "SeparableConv2D", "Softmax", "Subtract", "UpSampling2D", "ZeroPadding2D",
 ]
-__all__ += ["DropConnect", "GaussianDropout", "GaussianNoise", "LayerNormalization", "LocallyConnected2D",
-            "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"]
+__all__ += ["DropConnect", "GaussianDropout", "GaussianNoise", "Lambda", "LayerNormalization",
+            "LocallyConnected2D", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"]
 
 
 def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones
