@@ -124,6 +124,17 @@ def test_a_gradient_through_a_lambda_is_a_clear_error(rng):
     # inference is fine
     assert model.predict(x, verbose=0).shape == (8, 2)
     assert np.isfinite(model.evaluate(x, y, verbose=0))
+    # a Lambda on a nested model's input whose gradient the outer model needs
+    inner_in = L.Input((3,))
+    inner = Model(inner_in, L.Dense(2)(L.Lambda(lambda v: v + 1, name="shift")(inner_in)))
+    outer = Sequential([L.Input((4,)), L.Dense(3), inner])
+    outer.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(NotImplementedError, match="'shift'"):
+        outer.train_on_batch(x, y)
+    # the same Lambda at the outer model's input trains
+    alone = Sequential([L.Input((3,)), inner])
+    alone.compile(optimizer="sgd", loss="mse")
+    alone.train_on_batch(x[:, :3], y)
 
 
 def test_configs_are_refused_weights_are_kept(rng, tmp_path):

@@ -26,9 +26,10 @@ class Lambda(Layer):
         arguments: optional dict of keyword arguments for `function`.
 
     dlc does not differentiate Python code, so no gradient may need to flow through a Lambda:
-    put it at the model's input (before any layer with weights), where the executor asks for
-    none. Training a model whose trainable layers come before a Lambda raises an error naming
-    it. And dlc never stores code in configs (no pickle, no bytecode): `get_config()` (so
+    call it directly on the model's `Input`, where the executor asks for none (compose several
+    transforms in one Lambda rather than chaining them). Training a model in which a Lambda
+    follows another layer (any layer: the executor then hands it a gradient to fill) raises an
+    error naming it; `predict` and `evaluate` run any Lambda. And dlc never stores code in configs (no pickle, no bytecode): `get_config()` (so
     `model.save`, `to_json`) refuses a Lambda; rebuild the model in code and use
     `save_weights` / `load_weights`.
 
@@ -104,10 +105,10 @@ class Lambda(Layer):
         if all(d is None for d in (dx if isinstance(dx, list) else [dx])):
             return  # nothing before this Lambda needs a gradient (e.g. it follows the model's input)
         raise NotImplementedError(
-            f"Lambda '{self.name}': training needs the gradient through this Lambda (a layer before it has "
-            f"weights or gradients to receive), but dlc does not differentiate Python functions. Move the "
-            f"Lambda to the model's input, before any layer, or write a Layer subclass with `forward` and "
-            f"`backward`.")
+            f"Lambda '{self.name}': training needs the gradient through this Lambda (it follows another layer, "
+            f"or its model's inputs need gradients), but dlc does not differentiate Python functions. Call the "
+            f"Lambda directly on the model's Input (one Lambda for several transforms), or write a Layer "
+            f"subclass with `forward` and `backward`.")
 
     def get_config(self):
         raise NotImplementedError(
