@@ -823,6 +823,142 @@ KERNEL(normalize_forward, fam_norm_fwd, "x as (outer, k, inner): y = (x - sub) *
 KERNEL(normalize_backward, fam_norm_bwd, "dx += dy * mul (or dy / mul with divide=True).",
        dlc_normalize_backward(L(3), S.d[1], L(4), B(5), A(0), A(1), A(2)),
        .p = {ARR(mul, K_F32, F_DEF, "k"), IN(dy, NULL), OUT(dx, "like dy"), NORM_HYPER});
+/* ================================================================ more layers and losses
+ * The kernels of losses.c, locally_connected.c, layernorm.c and noise.c; their names are
+ * listed by MORE_KERNELS(X), one line of KERNELS(X). */
+/* ---------------------------------------------------------------- losses.c */
+#define LOSS_BACKWARD_DOC "dx += scale * d loss / dx."
+/* A loss without a hyperparameter: nm_forward(x, labels, loss), nm_backward(x, labels, dx,
+ * *, scale); with one (hp, read by get): the same with it keyword-only after them. */
+#define LOSS_PLAIN(nm, doc)                                                                    \
+    KERNEL(nm##_forward, fam_loss, doc, dlc_##nm##_forward(MK, A(0), A(1), A(2)),              \
+           .p = {ROWS(x), LABELS, OUT(loss, "m")});                                            \
+    KERNEL(nm##_backward, fam_loss, LOSS_BACKWARD_DOC,                                         \
+           dlc_##nm##_backward(MK, A(0), A(1), F(3), A(2)),                                    \
+           .p = {ROWS(x), LABELS, OUT(dx, "m, k"), SCALE})
+#define LOSS_HYPER(nm, doc, get, hp)                                                           \
+    KERNEL(nm##_forward, fam_loss, doc, dlc_##nm##_forward(MK, get(3), A(0), A(1), A(2)),      \
+           .p = {ROWS(x), LABELS, OUT(loss, "m"), hp});                                        \
+    KERNEL(nm##_backward, fam_loss, LOSS_BACKWARD_DOC,                                         \
+           dlc_##nm##_backward(MK, get(4), A(0), A(1), F(3), A(2)),                            \
+           .p = {ROWS(x), LABELS, OUT(dx, "m, k"), SCALE, hp})
+#define EPS_POS FLT(epsilon, 1e-7, FLT_MIN, 0.5, F_OPEN)
+LOSS_PLAIN(mae, "loss[i] = mean(|x[i] - labels[i]|).");
+LOSS_HYPER(mape, "loss[i] = 100 * mean(|labels - x| / max(|labels|, epsilon)).", F, EPS7);
+LOSS_HYPER(msle, "loss[i] = mean((log1p(max(x, eps)) - log1p(max(labels, eps)))**2).", F, EPS7);
+LOSS_HYPER(huber, "Huber: mean(0.5 e**2 if |e| <= delta else delta |e| - 0.5 delta**2).", F,
+           FLT(delta, 1, NONNEG, 0));
+LOSS_PLAIN(log_cosh, "loss[i] = mean(log(cosh(x[i] - labels[i]))).");
+LOSS_HYPER(poisson, "loss[i] = mean(x - labels * log(x + epsilon)).", F, EPS7);
+LOSS_HYPER(kld, "loss[i] = sum(t * log(t / x)), t, x clipped to [epsilon, 1].", F, EPS7);
+LOSS_HYPER(hinge, "loss[i] = mean(max(1 - y * x, 0)) (squared: of its square); y = 2 * labels - "
+           "1 when every label is 0 or 1.", B, BOOL(squared, 0));
+LOSS_PLAIN(categorical_hinge, "loss[i] = max(max((1 - labels) * x) - sum(labels * x) + 1, 0).");
+LOSS_HYPER(cosine_similarity, "loss[i] = -sum(l2_normalize(x) * l2_normalize(labels)).", F,
+           EPS_POS);
+#define LOSS_KERNELS(X)                                                                        \
+    X(mae_forward) X(mae_backward) X(mape_forward) X(mape_backward) X(msle_forward)            \
+    X(msle_backward) X(huber_forward) X(huber_backward) X(log_cosh_forward)                    \
+    X(log_cosh_backward) X(poisson_forward) X(poisson_backward) X(kld_forward)                 \
+    X(kld_backward) X(hinge_forward) X(hinge_backward) X(categorical_hinge_forward)            \
+    X(categorical_hinge_backward) X(cosine_similarity_forward) X(cosine_similarity_backward)
+/* ---------------------------------------------------------------- locally_connected.c */
+/* Slots: the shape struct's fields, then p = oh * ow and k = kh * kw * c of the kernel. */
+#define LC_P 11
+_Static_assert(sizeof(dlc_local2d_shape) == LC_P * sizeof(int64_t), "local2d slots");
+static dlc_local2d_shape lc_shape(const call *c) {
+    dlc_local2d_shape s;
+    memcpy(&s, c->s.d, sizeof s);
+    return s;
+}
+static int fin_local(call *c) {
+    dlc_local2d_shape s = lc_shape(c);
+    dlc_fault f = dlc_local2d_set_output(&s);
+    memcpy(c->s.d, &s, sizeof s);
+    if (f == DLC_FAULT_NONE) return S.d[LC_P] = s.oh * s.ow, S.d[LC_P + 1] = s.kh * s.kw * s.c, 0;
+    if (f == DLC_FAULT_INPUT) return fail_shape(c, definer(c, 0), "must have positive sizes");
+    if (f == DLC_FAULT_WINDOW)
+        return err(PyExc_ValueError, c, "the kernel's last axis (filters) must be >= 1, received %lld",
+                   LL(s.f));
+    if (f == DLC_FAULT_FIT)
+        return err(PyExc_ValueError, c, "argument 'kernel_size' (%lld, %lld) must fit in the input "
+                   "(%lld, %lld) ('valid' padding), received a larger window", LL(s.kh), LL(s.kw),
+                   LL(s.h), LL(s.w));
+    return err(PyExc_ValueError, c, "invalid shape: %s", dlc_fault_text(f));
+}
+static const family fam_local = {"n h w c kh kw f sh sw =oh =ow =p =k", fin_local, 0};
+#define LC_SHAPE ((const dlc_local2d_shape[1]){lc_shape(c)})
+#define LC_HYPER                                                                               \
+    SCALAR(kernel_size, K_INTS, F_REQ, .shape = "kh, kw", .lo = 1, .hi = INFINITY, .count = 2), \
+        INTS(strides, 2, 1, 1, "sh, sw")
+#define LC_W(nm, fl) ARR(nm, K_F32, F_DEF | (fl), "p, k, f")
+#define LC_Y(nm, fl) ARR(nm, K_F32, fl, "n, oh, ow, f")
+KERNEL(local2d_forward, fam_local, "y = the locally connected (unshared) convolution of x (NHWC, "
+       "'valid'), w (oh * ow, kh * kw * c, f), plus b (oh, ow, f) (b may be None).",
+       dlc_local2d_forward(LC_SHAPE, A(0), A(1), A(2), A(3)),
+       .p = {NHWC(x, 0), LC_W(w, 0), ARR(b, K_F32, F_OPT, "oh, ow, f"), LC_Y(y, F_OUT), LC_HYPER});
+KERNEL(local2d_backward_data, fam_local, "dx += the input gradient of local2d.",
+       dlc_local2d_backward_data(LC_SHAPE, A(0), A(1), A(2)),
+       .p = {LC_Y(dy, 0), LC_W(w, 0), NHWC(dx, F_OUT), LC_HYPER});
+KERNEL(local2d_backward_weights, fam_local, "dw += the kernel gradient, db += the sum of dy over "
+       "the batch (db may be None).", dlc_local2d_backward_weights(LC_SHAPE, A(0), A(1), A(2), A(3)),
+       .p = {NHWC(x, 0), LC_Y(dy, 0), LC_W(dw, F_OUT), ARR(db, K_F32, F_OUT | F_OPT, "oh, ow, f"),
+             LC_HYPER});
+#define LOCAL_KERNELS(X) X(local2d_forward) X(local2d_backward_data) X(local2d_backward_weights)
+/* ---------------------------------------------------------------- layernorm.c */
+#define ROWSTAT(nm, fl) ARR(nm, K_F32, fl, "m")
+KERNEL(layernorm_forward, fam_bn, "layer normalisation of every row of the last axis (gamma, "
+       "beta may be None); writes mean and invstd per row.",
+       dlc_layernorm_forward(MK, F(6), A(0), A(1), A(2), A(3), A(4), A(5)),
+       .p = {IN(x, NULL), CH(gamma, F_OPT), CH(beta, F_OPT), OUT(y, "like x"), ROWSTAT(mean, F_OUT),
+             ROWSTAT(invstd, F_OUT), EPS3});
+KERNEL(layernorm_backward, fam_bn, "dx, dgamma, dbeta += the gradients (gamma, dx, dgamma, dbeta "
+       "may be None).", dlc_layernorm_backward(MK, A(0), A(1), A(2), A(3), A(4), A(5), A(6), A(7)),
+       .p = {IN(x, NULL), IN(dy, "like x"), CH(gamma, F_OPT), ROWSTAT(mean, 0), ROWSTAT(invstd, 0),
+             ARR(dx, K_F32, F_OUT | F_OPT, "like x"), CH(dgamma, F_OUT | F_OPT),
+             CH(dbeta, F_OUT | F_OPT)});
+#define LAYERNORM_KERNELS(X) X(layernorm_forward) X(layernorm_backward)
+/* ---------------------------------------------------------------- noise.c */
+/* Spatial dropout: the data array (first for forward, second for backward: the family's aux)
+ * is (n, ..., c), or (n, c, ...) when channels_first (parameter 3), at least 3-D. */
+static int fin_spatial(call *c) {
+    const int i = c->k->fam->aux, cf = c->v[3].b;
+    PyArrayObject *a = c->arr[i];
+    const int nd = PyArray_NDIM(a);
+    if (nd < 3) return fail_shape(c, i, "must be at least 3-D (batch, spatial..., channels)");
+    S.d[0] = DIM(i, 0), S.d[2] = DIM(i, cf ? 1 : nd - 1), S.d[1] = 1;
+    for (int j = 1; j < nd; j++)
+        if (j != (cf ? 1 : nd - 1)) S.d[1] *= DIM(i, j); /* no overflow: the array exists */
+    return 0;
+}
+static const family fam_sdrop_fwd = {"=n =hw =c", fin_spatial, 0},
+                    fam_sdrop_bwd = {"=n =hw =c", fin_spatial, 1};
+#define STDDEV FLT(stddev, 0, NONNEG, F_REQ)
+#define CHANNELS_FIRST BOOL(channels_first, 0)
+KERNEL(philox_normal, fam_elem, "fills out (any shape) with standard normals (Box-Muller on the "
+       "dropout stream).", dlc_philox_normal(N, U(1), U(2), A(0)),
+       .p = {OUT(out, NULL), U64(seed), U64(step)});
+KERNEL(gaussian_noise_forward, fam_elem, "y = x + stddev * normal, keyed by (seed, step).",
+       dlc_gaussian_noise_forward(N, F(2), U(3), U(4), A(0), A(1)),
+       .p = {IN(x, NULL), OUT(y, "like x"), STDDEV, U64(seed), U64(step)});
+KERNEL(gaussian_dropout_forward, fam_elem, "noise = 1 + stddev * normal, y = x * noise.",
+       dlc_gaussian_dropout_forward(N, F(3), U(4), U(5), A(0), A(1), A(2)),
+       .p = {IN(x, NULL), OUT(y, "like x"), OUT(noise, "like x"), STDDEV, U64(seed), U64(step)});
+KERNEL(gaussian_dropout_backward, fam_elem, "dx += dy * noise.",
+       dlc_gaussian_dropout_backward(N, A(0), A(1), A(2)),
+       .p = {IN(noise, NULL), IN(dy, "like noise"), OUT(dx, "like noise")});
+KERNEL(spatial_dropout_forward, fam_sdrop_fwd, "whole channels dropped per sample: mask (n, c) "
+       "uint8 from Philox-4x32-10 keyed by (seed, step), y = x * mask / (1 - rate).",
+       dlc_spatial_dropout_forward(S.d[0], S.d[1], S.d[2], B(3), F(4), U(5), U(6), A(0), A(1), A(2)),
+       .p = {IN(x, NULL), OUT(y, "like x"), ARR(mask, K_U8, F_OUT, "n, c"), CHANNELS_FIRST, RATE,
+             U64(seed), U64(step)});
+KERNEL(spatial_dropout_backward, fam_sdrop_bwd, "dx += dy * mask / (1 - rate).",
+       dlc_spatial_dropout_backward(S.d[0], S.d[1], S.d[2], B(3), F(4), A(0), A(1), A(2)),
+       .p = {ARR(mask, K_U8, 0, "n, c"), IN(dy, NULL), OUT(dx, "like dy"), CHANNELS_FIRST, RATE});
+#define NOISE_KERNELS(X)                                                                       \
+    X(philox_normal) X(gaussian_noise_forward) X(gaussian_dropout_forward)                      \
+    X(gaussian_dropout_backward) X(spatial_dropout_forward) X(spatial_dropout_backward)
+#define MORE_KERNELS(X) LOSS_KERNELS(X) LOCAL_KERNELS(X) LAYERNORM_KERNELS(X) NOISE_KERNELS(X)
 /* ---------------------------------------------------------------- runtime.c */
 static PyObject *threads_result(call *c UNUSED) { return PyLong_FromLong(dlc_get_num_threads()); }
 static PyObject *features_result(call *c UNUSED) {
@@ -854,7 +990,8 @@ KERNEL(cpu_features, fam_none, "returns a dict: the SIMD path in use and what th
     X(xent_backward) X(bce_forward) X(bce_backward) X(mse_forward) X(mse_backward)             \
     X(dropout_forward) X(dropout_backward) X(philox_uniform) X(philox4x32_10) X(sgd_step)      \
     X(image_warp_forward) X(image_warp_backward) X(image_adjust_forward) X(image_adjust_backward) X(normalize_forward) X(normalize_backward) \
-    X(adagrad_step) X(rmsprop_step) X(adam_step) X(adadelta_step)
+    X(adagrad_step) X(rmsprop_step) X(adam_step) X(adadelta_step)                            \
+    MORE_KERNELS(X)
 #define ENTRY(nm)                                                                              \
     static PyObject *py_##nm(PyObject *m UNUSED, PyObject *const *a, Py_ssize_t n,              \
                              PyObject *kw) { return run(&nm##_k, a, n, kw); }

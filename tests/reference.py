@@ -644,3 +644,157 @@ def normalize_ref(x, sub, mul, add, outer, inner, divide=False):
     s, m, a = (np.asarray(v, np.float64).reshape(1, -1, 1) for v in (sub, mul, add))
     return ((x - s) / m + a) if divide else ((x - s) * m + a)
 # ==== END image references ====
+# ==== BEGIN losses references ====
+# Per-sample losses of Keras 3's regression, probabilistic and hinge losses, from their
+# formulas (keras.losses docstrings), in float64: rows are the last axis.
+def mae_ref(x, labels):
+    a, t = _lo_f64(x, labels)
+    return np.abs(a - t).mean(axis=-1)
+
+
+def mape_ref(x, labels, epsilon=1e-7):
+    a, t = _lo_f64(x, labels)
+    return 100.0 * (np.abs(t - a) / np.maximum(np.abs(t), epsilon)).mean(axis=-1)
+
+
+def msle_ref(x, labels, epsilon=1e-7):
+    a, t = _lo_f64(x, labels)
+    return ((np.log(np.maximum(a, epsilon) + 1) - np.log(np.maximum(t, epsilon) + 1)) ** 2).mean(axis=-1)
+
+
+def huber_ref(x, labels, delta=1.0):
+    a, t = _lo_f64(x, labels)
+    e = np.abs(a - t)
+    return np.where(e <= delta, 0.5 * e * e, delta * e - 0.5 * delta * delta).mean(axis=-1)
+
+
+def log_cosh_ref(x, labels):
+    a, t = _lo_f64(x, labels)
+    return np.log(np.cosh(a - t)).mean(axis=-1)
+
+
+def poisson_ref(x, labels, epsilon=1e-7):
+    a, t = _lo_f64(x, labels)
+    return (a - t * np.log(a + epsilon)).mean(axis=-1)
+
+
+def kld_ref(x, labels, epsilon=1e-7):
+    a, t = _lo_f64(x, labels)
+    a, t = np.clip(a, epsilon, 1.0), np.clip(t, epsilon, 1.0)
+    return (t * np.log(t / a)).sum(axis=-1)
+
+
+def hinge_ref(x, labels, squared=False):
+    """Labels that are all 0 or 1 become -1 / 1 (Keras's conversion)."""
+    a, t = _lo_f64(x, labels)
+    if np.all((t == 0) | (t == 1)):
+        t = 2 * t - 1
+    h = np.maximum(1 - t * a, 0)
+    return (h * h if squared else h).mean(axis=-1)
+
+
+def categorical_hinge_ref(x, labels):
+    a, t = _lo_f64(x, labels)
+    pos = (t * a).sum(axis=-1)
+    neg = ((1 - t) * a).max(axis=-1)
+    return np.maximum(neg - pos + 1, 0)
+
+
+def cosine_similarity_ref(x, labels, epsilon=1e-7):
+    a, t = _lo_f64(x, labels)
+    na = np.maximum(np.sqrt((a * a).sum(axis=-1, keepdims=True)), epsilon)
+    nt = np.maximum(np.sqrt((t * t).sum(axis=-1, keepdims=True)), epsilon)
+    return -((a / na) * (t / nt)).sum(axis=-1)
+# ==== END losses references ====
+
+# ==== BEGIN locally connected references ====
+def _local2d_patches(x, kernel_size, strides):
+    """(n, oh * ow, kh * kw * c) float64: the patch of each output position, flattened (kh, kw, c)
+    as Keras 2's local_conv reshapes inputs[:, rows, cols, :]."""
+    x = np.asarray(x, np.float64)
+    n, h, w, c = x.shape
+    (kh, kw), (sh, sw) = kernel_size, strides
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    out = np.empty((n, oh * ow, kh * kw * c))
+    for i in range(oh):
+        for j in range(ow):
+            out[:, i * ow + j] = x[:, i * sh:i * sh + kh, j * sw:j * sw + kw, :].reshape(n, -1)
+    return out, (oh, ow)
+
+
+def local2d_forward(x, w, b, kernel_size, strides=(1, 1)):
+    """Keras 2's LocallyConnected2D (implementation 1): y[n, p, f] = sum_k patch[n, p, k] *
+    w[p, k, f] + b[p, f], position p = oy * ow + ox."""
+    patches, (oh, ow) = _local2d_patches(x, kernel_size, strides)
+    y = np.einsum("npk,pkf->npf", patches, np.asarray(w, np.float64))
+    if b is not None:
+        y = y + np.asarray(b, np.float64).reshape(1, oh * ow, -1)
+    return y.reshape(len(y), oh, ow, -1)
+
+
+def local2d_backward_data(dy, w, x_shape, kernel_size, strides=(1, 1)):
+    """dx of local2d_forward: each position's patch gradient dy[n, p] @ w[p].T scattered back."""
+    n, h, wd, c = x_shape
+    (kh, kw), (sh, sw) = kernel_size, strides
+    dy = np.asarray(dy, np.float64)
+    oh, ow = dy.shape[1], dy.shape[2]
+    g = np.einsum("npf,pkf->npk", dy.reshape(n, oh * ow, -1), np.asarray(w, np.float64))
+    dx = np.zeros(x_shape)
+    for i in range(oh):
+        for j in range(ow):
+            dx[:, i * sh:i * sh + kh, j * sw:j * sw + kw, :] += g[:, i * ow + j].reshape(n, kh, kw, c)
+    return dx
+
+
+def local2d_backward_weights(x, dy, kernel_size, strides=(1, 1)):
+    """(dw, db) of local2d_forward, summed over the batch."""
+    patches, (oh, ow) = _local2d_patches(x, kernel_size, strides)
+    dy = np.asarray(dy, np.float64).reshape(len(patches), oh * ow, -1)
+    return np.einsum("npk,npf->pkf", patches, dy), dy.sum(axis=0).reshape(oh, ow, -1)
+# ==== END locally connected references ====
+
+# ==== BEGIN layernorm references ====
+def layernorm_ref(x, gamma=None, beta=None, eps=1e-3):
+    """(y, mean, invstd) of layer normalisation over the last axis, biased variance."""
+    (x,) = _lo_f64(x)
+    mean = x.mean(axis=-1)
+    invstd = 1.0 / np.sqrt(((x - mean[..., None]) ** 2).mean(axis=-1) + eps)
+    y = (x - mean[..., None]) * invstd[..., None]
+    if gamma is not None:
+        y = y * np.asarray(gamma, np.float64)
+    if beta is not None:
+        y = y + np.asarray(beta, np.float64)
+    return y, mean, invstd
+
+
+def layernorm_backward_ref(x, dy, gamma=None, eps=1e-3):
+    """(dx, dgamma, dbeta) of layernorm_ref, from the chain rule of the definition."""
+    x, dy = _lo_f64(x, dy)
+    k = x.shape[-1]
+    xhat, _, invstd = layernorm_ref(x, eps=eps)
+    g = dy * (np.asarray(gamma, np.float64) if gamma is not None else 1.0)
+    dx = invstd[..., None] / k * (k * g - g.sum(-1, keepdims=True) - xhat * (g * xhat).sum(-1, keepdims=True))
+    rows = dy.reshape(-1, k), xhat.reshape(-1, k)
+    return dx, (rows[0] * rows[1]).sum(axis=0), rows[0].sum(axis=0)
+# ==== END layernorm references ====
+
+# ==== BEGIN noise references ====
+def philox_normal_ref(n, seed, step):
+    """normal(seed, step, i): Box-Muller on the uniforms at 2j, 2j + 1 (j = i // 2) of the dropout
+    stream, in float64: sqrt(-2 log(1 - u1)) * (cos, sin)(2 pi u2) for even, odd i."""
+    u = philox_uniform_ref(n + (n % 2), seed, step).astype(np.float64)
+    r = np.sqrt(-2.0 * np.log(1.0 - u[0::2]))
+    a = 2.0 * np.pi * u[1::2]
+    z = np.empty(len(u))
+    z[0::2], z[1::2] = r * np.cos(a), r * np.sin(a)
+    return z[:n]
+
+
+def spatial_dropout_ref(x, rate, seed, step, channels_first=False):
+    """(y, mask): channel c of sample i kept when uniform(seed, step, i * C + c) >= rate."""
+    x = np.asarray(x, np.float64)
+    n, c = x.shape[0], x.shape[1 if channels_first else -1]
+    mask = (philox_uniform_ref(n * c, seed, step) >= np.float32(rate)).reshape(n, c)
+    bshape = (n, c) + (1,) * (x.ndim - 2) if channels_first else (n,) + (1,) * (x.ndim - 2) + (c,)
+    return x * mask.reshape(bshape) / (1.0 - rate), mask.astype(np.uint8)
+# ==== END noise references ====
