@@ -28,6 +28,8 @@ setup(
         Extension(
             "dlc._C",
             sources=sorted(glob.glob(os.path.join("csrc", "*.c"))),
+            # Headers are rebuild dependencies; MANIFEST.in ships them in the sdist.
+            depends=sorted(glob.glob(os.path.join("csrc", "*.h"))),
             include_dirs=["csrc", numpy.get_include()],
             define_macros=[("_POSIX_C_SOURCE", "200809L")],
             extra_compile_args=cflags,

@@ -376,6 +376,207 @@ dlc_status dlc_adam_step(int64_t n, float lr, float beta1, float beta2, float ep
 dlc_status dlc_adadelta_step(int64_t n, float lr, float rho, float eps, float weight_decay,
                              float *w, const float *g, float *acc_grad, float *acc_delta);
 
+/* ---------------------------------------------------------------- image.c */
+
+/* Image resampling and intensity kernels of the preprocessing and augmentation layers. */
+typedef struct {
+    int64_t n, h, w, c; /* input  (n, h, w, c) */
+    int64_t oh, ow;     /* output (n, oh, ow, c) */
+} dlc_warp_shape;
+
+typedef enum { DLC_INTERP_NEAREST = 0, DLC_INTERP_BILINEAR = 1 } dlc_interpolation;
+/* How a tap outside the image is read (Keras 3's fill modes, applied per tap as its torch
+ * backend does): CONSTANT, the fill value; NEAREST, the edge pixel (a a | a b c d | d d);
+ * REFLECT, about the edge (b a | a b c d | d c); WRAP, from the opposite edge (c d | a b c d | a b). */
+typedef enum {
+    DLC_FILL_CONSTANT = 0, DLC_FILL_NEAREST = 1, DLC_FILL_REFLECT = 2, DLC_FILL_WRAP = 3
+} dlc_fill_mode;
+
+/* EINVAL unless every size is >= 1, h, w, oh, ow are below 2**24 (pixel coordinates are exact
+ * floats) and every element count fits in int64. dlc_image_warp_fault names the first failing
+ * condition: NULL, INPUT (a size < 1), RANGE. */
+dlc_fault dlc_image_warp_fault(const dlc_warp_shape *s);
+dlc_status dlc_image_warp_check(const dlc_warp_shape *s);
+/* Per-sample projective resampling, NHWC float32. transform is (n, 8): for sample b the row
+ * [a0 a1 a2 b0 b1 b2 c0 c1] (Keras's layout) maps output pixel (x = column, y = row) to the
+ * input point u = (a0 x + a1 y + a2) / k, v = (b0 x + b1 y + b2) / k, k = c0 x + c1 y + 1,
+ * each computed in float in that order, then clamped to [-2**30, 2**30] (NaN to -2**30).
+ * Bilinear: the taps floor(v) + {0, 1} by floor(u) + {0, 1} with weights (1 - t, t),
+ * t = u - floor(u), summed in the order (0,0), (0,1), (1,0), (1,1); nearest: the tap
+ * floor(u + 0.5), floor(v + 0.5). Each tap is read through fill_mode; with CONSTANT an outside
+ * tap reads fill_value. y must not overlap x or transform. */
+dlc_status dlc_image_warp_forward(const dlc_warp_shape *s, int interpolation, int fill_mode,
+                                  float fill_value, const float *x, const float *transform,
+                                  float *y);
+/* The adjoint (the gradient with respect to x): dx += warp^T(dy), each tap's weight times dy
+ * added to the pixel it read (nothing for a constant fill). Per sample, in output pixel then
+ * tap order, so the sums do not depend on threads (threads split the samples). */
+dlc_status dlc_image_warp_backward(const dlc_warp_shape *s, int interpolation, int fill_mode,
+                                   const float *dy, const float *transform, float *dx);
+
+/* Per-sample contrast and brightness of x (n, hw, c): with m[b, ch] the mean of channel ch of
+ * sample b over its hw pixels (accumulated in double) when center != 0, else 0,
+ * y = clip((x - m) * factor[b] + m + delta[b], lo, hi). mean (n, c) receives m. RandomContrast
+ * is center = 1, delta = 0; RandomBrightness center = 0, factor = 1 (y = clip(x + delta)).
+ * EINVAL unless lo <= hi (neither NaN). y must not overlap the inputs. */
+dlc_status dlc_image_adjust_forward(int64_t n, int64_t hw, int64_t c, int center, float lo,
+                                    float hi, const float *x, const float *factor,
+                                    const float *delta, float *y, float *mean);
+/* dx += the gradient: g = dy where lo <= z <= hi (z the unclipped value), else 0;
+ * dx = g * factor + (1 - factor) * sum_pixels(g) / hw per channel when center != 0. */
+dlc_status dlc_image_adjust_backward(int64_t n, int64_t hw, int64_t c, int center, float lo,
+                                     float hi, const float *x, const float *factor,
+                                     const float *delta, const float *mean, const float *dy,
+                                     float *dx);
+
+/* x viewed as (outer, k, inner): y = (x - sub[j]) * mul[j] + add[j] for the elements with
+ * middle index j, or (x - sub[j]) / mul[j] + add[j] when divide != 0 (Normalization,
+ * Rescaling). y may be x (in place) or must not overlap it. */
+dlc_status dlc_normalize_forward(int64_t outer, int64_t k, int64_t inner, int divide,
+                                 const float *x, const float *sub, const float *mul,
+                                 const float *add, float *y);
+/* dx += dy * mul[j] (or dy / mul[j]). */
+dlc_status dlc_normalize_backward(int64_t outer, int64_t k, int64_t inner, int divide,
+                                  const float *mul, const float *dy, float *dx);
+/* ================================================================ more layers and losses
+ * losses.c (Keras's regression, probabilistic and hinge losses), and the kernels of the
+ * regularisation and locally connected layers, each family under its own heading. */
+
+/* ---------------------------------------------------------------- losses.c */
+
+/* As the losses of softmax_xent.c: x (m, k) predictions, labels (m, k), loss (m) receives each
+ * row's loss, backward accumulates dx += scale * d(sum of row losses) / dx. EINVAL unless
+ * m >= 0, k >= 1 (and eps in [0, 0.5), delta finite and >= 0). Row losses are the mean over k
+ * of the element losses unless said otherwise. Where the formula has a kink (|e|, a hinge at
+ * 0, a maximum) the gradient there is 0; at a clip bound it passes, as torch.clamp's. */
+/* Mean absolute error |x - t|. */
+dlc_status dlc_mae_forward(int64_t m, int64_t k, const float *x, const float *labels,
+                           float *loss);
+dlc_status dlc_mae_backward(int64_t m, int64_t k, const float *x, const float *labels,
+                            float scale, float *dx);
+/* Mean absolute percentage error 100 |t - x| / max(|t|, eps). */
+dlc_status dlc_mape_forward(int64_t m, int64_t k, float eps, const float *x, const float *labels,
+                            float *loss);
+dlc_status dlc_mape_backward(int64_t m, int64_t k, float eps, const float *x,
+                             const float *labels, float scale, float *dx);
+/* Mean squared logarithmic error (log(max(x, eps) + 1) - log(max(t, eps) + 1))^2. */
+dlc_status dlc_msle_forward(int64_t m, int64_t k, float eps, const float *x, const float *labels,
+                            float *loss);
+dlc_status dlc_msle_backward(int64_t m, int64_t k, float eps, const float *x,
+                             const float *labels, float scale, float *dx);
+/* Huber: e = x - t, 0.5 e^2 where |e| <= delta, else delta |e| - 0.5 delta^2. */
+dlc_status dlc_huber_forward(int64_t m, int64_t k, float delta, const float *x,
+                             const float *labels, float *loss);
+dlc_status dlc_huber_backward(int64_t m, int64_t k, float delta, const float *x,
+                              const float *labels, float scale, float *dx);
+/* log(cosh(x - t)), computed as |e| + log1p(exp(-2|e|)) - log 2 (no overflow); d/dx tanh(e). */
+dlc_status dlc_log_cosh_forward(int64_t m, int64_t k, const float *x, const float *labels,
+                                float *loss);
+dlc_status dlc_log_cosh_backward(int64_t m, int64_t k, const float *x, const float *labels,
+                                 float scale, float *dx);
+/* Poisson: x - t log(x + eps). */
+dlc_status dlc_poisson_forward(int64_t m, int64_t k, float eps, const float *x,
+                               const float *labels, float *loss);
+dlc_status dlc_poisson_backward(int64_t m, int64_t k, float eps, const float *x,
+                                const float *labels, float scale, float *dx);
+/* Kullback-Leibler divergence, the SUM over k of t log(t / x), t and x clipped to [eps, 1]. */
+dlc_status dlc_kld_forward(int64_t m, int64_t k, float eps, const float *x, const float *labels,
+                           float *loss);
+dlc_status dlc_kld_backward(int64_t m, int64_t k, float eps, const float *x,
+                            const float *labels, float scale, float *dx);
+/* Hinge max(1 - y x, 0) (squared != 0: its square), y = 2t - 1 when every label of the batch
+ * is 0 or 1 (Keras's conversion), else y = t. */
+dlc_status dlc_hinge_forward(int64_t m, int64_t k, int squared, const float *x,
+                             const float *labels, float *loss);
+dlc_status dlc_hinge_backward(int64_t m, int64_t k, int squared, const float *x,
+                              const float *labels, float scale, float *dx);
+/* Categorical hinge per row: max(max_j((1 - t_j) x_j) - sum_j t_j x_j + 1, 0); the gradient
+ * of the maximum goes to its first index. */
+dlc_status dlc_categorical_hinge_forward(int64_t m, int64_t k, const float *x,
+                                         const float *labels, float *loss);
+dlc_status dlc_categorical_hinge_backward(int64_t m, int64_t k, const float *x,
+                                          const float *labels, float scale, float *dx);
+/* Cosine similarity per row: -(x / max(||x||, eps)) . (t / max(||t||, eps)); eps > 0. */
+dlc_status dlc_cosine_similarity_forward(int64_t m, int64_t k, float eps, const float *x,
+                                         const float *labels, float *loss);
+dlc_status dlc_cosine_similarity_backward(int64_t m, int64_t k, float eps, const float *x,
+                                          const float *labels, float scale, float *dx);
+
+/* ---------------------------------------------------------------- locally_connected.c */
+
+/* Locally connected (unshared) 2-D convolution, Keras 2's LocallyConnected2D (implementation
+ * 1's layout), NHWC, 'valid': every output position p = oy * ow + ox has its own filters.
+ * x (n, h, w, c); w (oh * ow, kh * kw * c, f), the patch flattened as (kh, kw, c);
+ * b (oh, ow, f) or NULL; y (n, oh, ow, f) with oh = (h - kh) / sh + 1, ow = (w - kw) / sw + 1. */
+typedef struct {
+    int64_t n, h, w, c; /* input (n, h, w, c) */
+    int64_t kh, kw, f;  /* window and filters per position */
+    int64_t sh, sw;     /* strides */
+    int64_t oh, ow;     /* output (n, oh, ow, f) */
+} dlc_local2d_shape;
+
+/* dlc_local2d_fault names the first failing condition: NULL, INPUT, WINDOW (kh, kw or f < 1),
+ * STRIDE, FIT (the window larger than the input), OUTPUT (oh, ow differ from the formula),
+ * RANGE (an element count beyond int64). dlc_local2d_set_output sets oh, ow by the formula
+ * (when every condition before OUTPUT holds) and returns the fault of the result. */
+dlc_fault dlc_local2d_fault(const dlc_local2d_shape *s);
+dlc_fault dlc_local2d_set_output(dlc_local2d_shape *s);
+dlc_status dlc_local2d_check(const dlc_local2d_shape *s);
+/* y = the unshared convolution of x plus b (overwritten). */
+dlc_status dlc_local2d_forward(const dlc_local2d_shape *s, const float *x, const float *w,
+                               const float *b, float *y);
+/* dx += the input gradient. */
+dlc_status dlc_local2d_backward_data(const dlc_local2d_shape *s, const float *dy, const float *w,
+                                     float *dx);
+/* dw += the kernel gradient; db += the sum of dy over the batch (db may be NULL). */
+dlc_status dlc_local2d_backward_weights(const dlc_local2d_shape *s, const float *x,
+                                        const float *dy, float *dw, float *db);
+
+/* ---------------------------------------------------------------- layernorm.c */
+
+/* Layer normalisation of x viewed as (m, k): every leading axis flattened into m rows, the
+ * normalised axes into k >= 1 columns; statistics per row (biased variance, in double), gamma
+ * and beta (k) per column, either may be NULL (scale / center off). Outputs must not overlap
+ * inputs. Forward: y = (x - mean) * invstd * gamma + beta, invstd = 1 / sqrt(var + eps),
+ * eps >= 0; writes mean and invstd (m) for backward. */
+dlc_status dlc_layernorm_forward(int64_t m, int64_t k, float eps, const float *x,
+                                 const float *gamma, const float *beta, float *y, float *mean,
+                                 float *invstd);
+/* dx += invstd * (g - mean(g) - xhat * mean(g * xhat)) per row, g = dy * gamma, xhat the
+ * normalised x; dgamma += sum over rows of dy * xhat, dbeta += sum of dy. dx, dgamma and dbeta
+ * may each be NULL (not wanted). */
+dlc_status dlc_layernorm_backward(int64_t m, int64_t k, const float *x, const float *dy,
+                                  const float *gamma, const float *mean, const float *invstd,
+                                  float *dx, float *dgamma, float *dbeta);
+
+/* ---------------------------------------------------------------- noise.c */
+
+/* Random regularisation from dropout.c's stream (Philox-4x32-10 keyed by seed, step, index),
+ * so results do not depend on threads. normal(seed, step, i): Box-Muller on the uniforms
+ * u1 = uniform(seed, step, 2j), u2 = uniform(seed, step, 2j + 1), j = i / 2, in double:
+ * sqrt(-2 log(1 - u1)) times cos(2 pi u2) for even i, sin(2 pi u2) for odd i (|z| <= 5.77). */
+dlc_status dlc_philox_normal(int64_t n, uint64_t seed, uint64_t step, float *out);
+/* y = x + stddev * normal(i); stddev finite and >= 0; y must not overlap x. */
+dlc_status dlc_gaussian_noise_forward(int64_t n, float stddev, uint64_t seed, uint64_t step,
+                                      const float *x, float *y);
+/* noise = 1 + stddev * normal(i), y = x * noise (Keras's GaussianDropout: stddev =
+ * sqrt(rate / (1 - rate))); backward dx += dy * noise. */
+dlc_status dlc_gaussian_dropout_forward(int64_t n, float stddev, uint64_t seed, uint64_t step,
+                                        const float *x, float *y, float *noise);
+dlc_status dlc_gaussian_dropout_backward(int64_t n, const float *noise, const float *dy,
+                                         float *dx);
+/* Spatial dropout: x holds n samples of c channels at hw positions, (n, hw, c) channels-last
+ * or (n, c, hw) channels_first; mask (n, c) keeps channel ch of sample i when
+ * uniform(seed, step, i * c + ch) >= rate (dlc_dropout_forward's mask for an (n, c) array),
+ * y = mask ? x / (1 - rate) : 0 (0 even for inf or NaN), rate in [0, 1). Backward
+ * dx += mask ? dy / (1 - rate) : 0. */
+dlc_status dlc_spatial_dropout_forward(int64_t n, int64_t hw, int64_t c, int channels_first,
+                                       float rate, uint64_t seed, uint64_t step, const float *x,
+                                       float *y, uint8_t *mask);
+dlc_status dlc_spatial_dropout_backward(int64_t n, int64_t hw, int64_t c, int channels_first,
+                                        float rate, const uint8_t *mask, const float *dy,
+                                        float *dx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -813,7 +813,221 @@ KERNEL(copy2d, fam_copy2d, "y[oy + r*ldy + j] (+)= x[ox + r*ldx + j] for r < row
 #define PERF_KERNELS(X)                                                                        \
     X(maxpool2d_dropout_forward) X(maxpool2d_dropout_backward) X(fill) X(copy) X(add_into)    \
     X(colsum) X(copy2d)
-
+/* ---------------------------------------------------------------- image.c */
+/* warp: x (forward) or dx (backward) defines n, h, w, c; the output side (y forward, dy
+ * backward: array `aux`) gives oh, ow; transform is (n, 8). */
+#define WARP_SLOTS "n h w c =oh =ow =8"
+static int fin_warp(call *c) {
+    const int io = c->k->fam->aux;
+    if (need_nd(c, io, 4)) return -1;
+    S.d[4] = DIM(io, 1), S.d[5] = DIM(io, 2), S.d[6] = 8;
+    const dlc_warp_shape ws = {S.d[0], S.d[1], S.d[2], S.d[3], S.d[4], S.d[5]};
+    dlc_fault f = dlc_image_warp_fault(&ws);
+    if (f == DLC_FAULT_NONE) return 0;
+    if (f == DLC_FAULT_INPUT)
+        return fail_shape(c, ws.n >= 1 && ws.h >= 1 && ws.w >= 1 && ws.c >= 1 ? io : definer(c, 0),
+                          "must have positive sizes");
+    return err(PyExc_ValueError, c, "the image (%lld x %lld) and the output (%lld x %lld) must be "
+               "below 2**24 pixels on each side, received a larger size", LL(ws.h), LL(ws.w),
+               LL(ws.oh), LL(ws.ow));
+}
+/* adjust: x (n, h, w, c); hw = h * w. */
+static int fin_adjust(call *c) { return S.d[4] = S.d[1] * S.d[2], 0; }
+/* normalize: the array `aux` (x or dy) must hold outer * k * inner values. */
+static int fin_normalize(call *c) {
+    const int ix = c->k->fam->aux;
+    int64_t t;
+    if (!__builtin_mul_overflow(S.d[0], S.d[1], &t) && !__builtin_mul_overflow(t, S.d[2], &t) &&
+        t == (int64_t)PyArray_SIZE(c->arr[ix]))
+        return 0;
+    char got[128];
+    return err(PyExc_ValueError, c, "argument '%s' must hold outer * k * inner = %lld * %lld * "
+               "%lld values, received shape %s", c->k->p[ix].name, LL(S.d[0]), LL(S.d[1]),
+               LL(S.d[2]), arr_str(got, c->arr[ix]));
+}
+static const family fam_warp_fwd = {WARP_SLOTS, fin_warp, 2}, fam_warp_bwd = {WARP_SLOTS, fin_warp, 0},
+    fam_adjust = {"n h w c =hw", fin_adjust, 0}, fam_norm_fwd = {"outer k inner", fin_normalize, 0},
+    fam_norm_bwd = {"outer k inner", fin_normalize, 1};
+#define WARP_SHAPE(c) {S.d[0], S.d[1], S.d[2], S.d[3], S.d[4], S.d[5]}
+static dlc_status warp_fwd_run(call *c) {
+    const dlc_warp_shape ws = WARP_SHAPE(c);
+    return dlc_image_warp_forward(&ws, (int)L(3), (int)L(4), F(5), A(0), A(1), A(2));
+}
+static dlc_status warp_bwd_run(call *c) {
+    const dlc_warp_shape ws = WARP_SHAPE(c);
+    return dlc_image_warp_backward(&ws, (int)L(3), (int)L(4), A(0), A(1), A(2));
+}
+#define IMG(nm, fl) ARR(nm, K_F32, F_DEF | (fl), "n, h, w, c")
+#define WARP_HYPER SCALAR(interpolation, K_INT, 0, .def = 1, .lo = 0, .hi = 1), \
+    SCALAR(fill_mode, K_INT, 0, .def = 2, .lo = 0, .hi = 3)
+KERNEL(image_warp_forward, fam_warp_fwd, "per-sample projective resampling, NHWC: output pixel "
+       "(x, y) reads the input at ((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k), k = c0 x + "
+       "c1 y + 1, transform row [a0 a1 a2 b0 b1 b2 c0 c1]; interpolation 0 nearest, 1 bilinear; "
+       "fill_mode 0 constant (fill_value), 1 nearest, 2 reflect, 3 wrap.", warp_fwd_run(c),
+       .p = {IMG(x, 0), IN(transform, "n, 8"), OUT(y, "n, oh, ow, c"), WARP_HYPER,
+             FLT(fill_value, 0, 0, 0, F_ANY)});
+KERNEL(image_warp_backward, fam_warp_bwd, "dx += the adjoint of image_warp_forward applied to dy.",
+       warp_bwd_run(c), .p = {IN(dy, "n, oh, ow, c"), IN(transform, "n, 8"), IMG(dx, F_OUT),
+                               WARP_HYPER});
+#define ADJUST_HYPER BOOL(center, 0), FLT(lo, 0, 0, 0, F_ANY | F_REQ), FLT(hi, 0, 0, 0, F_ANY | F_REQ)
+#define ADJUST_EINVAL .einval = "arguments 'lo' and 'hi' must be numbers with lo <= hi"
+KERNEL(image_adjust_forward, fam_adjust, "y = clip((x - m) * factor + m + delta, lo, hi) per "
+       "sample, m the per-channel mean (center=True) or 0; mean (n, c) receives m.",
+       dlc_image_adjust_forward(S.d[0], S.d[4], S.d[3], B(5), F(6), F(7), A(0), A(1), A(2), A(3),
+                                A(4)), ADJUST_EINVAL,
+       .p = {IMG(x, 0), IN(factor, "n"), IN(delta, "n"), OUT(y, "like x"), OUT(mean, "n, c"),
+             ADJUST_HYPER});
+KERNEL(image_adjust_backward, fam_adjust, "dx += the gradient of image_adjust_forward.",
+       dlc_image_adjust_backward(S.d[0], S.d[4], S.d[3], B(6), F(7), F(8), A(0), A(1), A(2), A(3),
+                                 A(4), A(5)), ADJUST_EINVAL,
+       .p = {IMG(x, 0), IN(factor, "n"), IN(delta, "n"), IN(mean, "n, c"), IN(dy, "like x"),
+             OUT(dx, "like x"), ADJUST_HYPER});
+#define NORM_HYPER INT(outer, 0, 0, "outer", F_REQ), INT(inner, 0, 0, "inner", F_REQ), BOOL(divide, 0)
+KERNEL(normalize_forward, fam_norm_fwd, "x as (outer, k, inner): y = (x - sub) * mul + add (or "
+       "/ mul with divide=True) along k; y may be x (in place).",
+       dlc_normalize_forward(L(5), S.d[1], L(6), B(7), A(0), A(1), A(2), A(3), A(4)),
+       .p = {IN(x, NULL), ARR(sub, K_F32, F_DEF, "k"), IN(mul, "k"), IN(add, "k"),
+             ARR(y, K_F32, F_OUT | F_INPLACE, "like x"), NORM_HYPER});
+KERNEL(normalize_backward, fam_norm_bwd, "dx += dy * mul (or dy / mul with divide=True).",
+       dlc_normalize_backward(L(3), S.d[1], L(4), B(5), A(0), A(1), A(2)),
+       .p = {ARR(mul, K_F32, F_DEF, "k"), IN(dy, NULL), OUT(dx, "like dy"), NORM_HYPER});
+/* ================================================================ more layers and losses
+ * The kernels of losses.c, locally_connected.c, layernorm.c and noise.c; their names are
+ * listed by MORE_KERNELS(X), one line of KERNELS(X). */
+/* ---------------------------------------------------------------- losses.c */
+#define LOSS_BACKWARD_DOC "dx += scale * d loss / dx."
+/* A loss without a hyperparameter: nm_forward(x, labels, loss), nm_backward(x, labels, dx,
+ * *, scale); with one (hp, read by get): the same with it keyword-only after them. */
+#define LOSS_PLAIN(nm, doc)                                                                    \
+    KERNEL(nm##_forward, fam_loss, doc, dlc_##nm##_forward(MK, A(0), A(1), A(2)),              \
+           .p = {ROWS(x), LABELS, OUT(loss, "m")});                                            \
+    KERNEL(nm##_backward, fam_loss, LOSS_BACKWARD_DOC,                                         \
+           dlc_##nm##_backward(MK, A(0), A(1), F(3), A(2)),                                    \
+           .p = {ROWS(x), LABELS, OUT(dx, "m, k"), SCALE})
+#define LOSS_HYPER(nm, doc, get, hp)                                                           \
+    KERNEL(nm##_forward, fam_loss, doc, dlc_##nm##_forward(MK, get(3), A(0), A(1), A(2)),      \
+           .p = {ROWS(x), LABELS, OUT(loss, "m"), hp});                                        \
+    KERNEL(nm##_backward, fam_loss, LOSS_BACKWARD_DOC,                                         \
+           dlc_##nm##_backward(MK, get(4), A(0), A(1), F(3), A(2)),                            \
+           .p = {ROWS(x), LABELS, OUT(dx, "m, k"), SCALE, hp})
+#define EPS_POS FLT(epsilon, 1e-7, FLT_MIN, 0.5, F_OPEN)
+LOSS_PLAIN(mae, "loss[i] = mean(|x[i] - labels[i]|).");
+LOSS_HYPER(mape, "loss[i] = 100 * mean(|labels - x| / max(|labels|, epsilon)).", F, EPS7);
+LOSS_HYPER(msle, "loss[i] = mean((log1p(max(x, eps)) - log1p(max(labels, eps)))**2).", F, EPS7);
+LOSS_HYPER(huber, "Huber: mean(0.5 e**2 if |e| <= delta else delta |e| - 0.5 delta**2).", F,
+           FLT(delta, 1, NONNEG, 0));
+LOSS_PLAIN(log_cosh, "loss[i] = mean(log(cosh(x[i] - labels[i]))).");
+LOSS_HYPER(poisson, "loss[i] = mean(x - labels * log(x + epsilon)).", F, EPS7);
+LOSS_HYPER(kld, "loss[i] = sum(t * log(t / x)), t, x clipped to [epsilon, 1].", F, EPS7);
+LOSS_HYPER(hinge, "loss[i] = mean(max(1 - y * x, 0)) (squared: of its square); y = 2 * labels - "
+           "1 when every label is 0 or 1.", B, BOOL(squared, 0));
+LOSS_PLAIN(categorical_hinge, "loss[i] = max(max((1 - labels) * x) - sum(labels * x) + 1, 0).");
+LOSS_HYPER(cosine_similarity, "loss[i] = -sum(l2_normalize(x) * l2_normalize(labels)).", F,
+           EPS_POS);
+#define LOSS_KERNELS(X)                                                                        \
+    X(mae_forward) X(mae_backward) X(mape_forward) X(mape_backward) X(msle_forward)            \
+    X(msle_backward) X(huber_forward) X(huber_backward) X(log_cosh_forward)                    \
+    X(log_cosh_backward) X(poisson_forward) X(poisson_backward) X(kld_forward)                 \
+    X(kld_backward) X(hinge_forward) X(hinge_backward) X(categorical_hinge_forward)            \
+    X(categorical_hinge_backward) X(cosine_similarity_forward) X(cosine_similarity_backward)
+/* ---------------------------------------------------------------- locally_connected.c */
+/* Slots: the shape struct's fields, then p = oh * ow and k = kh * kw * c of the kernel. */
+#define LC_P 11
+_Static_assert(sizeof(dlc_local2d_shape) == LC_P * sizeof(int64_t), "local2d slots");
+static dlc_local2d_shape lc_shape(const call *c) {
+    dlc_local2d_shape s;
+    memcpy(&s, c->s.d, sizeof s);
+    return s;
+}
+static int fin_local(call *c) {
+    dlc_local2d_shape s = lc_shape(c);
+    dlc_fault f = dlc_local2d_set_output(&s);
+    memcpy(c->s.d, &s, sizeof s);
+    if (f == DLC_FAULT_NONE) return S.d[LC_P] = s.oh * s.ow, S.d[LC_P + 1] = s.kh * s.kw * s.c, 0;
+    if (f == DLC_FAULT_INPUT) return fail_shape(c, definer(c, 0), "must have positive sizes");
+    if (f == DLC_FAULT_WINDOW)
+        return err(PyExc_ValueError, c, "the kernel's last axis (filters) must be >= 1, received %lld",
+                   LL(s.f));
+    if (f == DLC_FAULT_FIT)
+        return err(PyExc_ValueError, c, "argument 'kernel_size' (%lld, %lld) must fit in the input "
+                   "(%lld, %lld) ('valid' padding), received a larger window", LL(s.kh), LL(s.kw),
+                   LL(s.h), LL(s.w));
+    return err(PyExc_ValueError, c, "invalid shape: %s", dlc_fault_text(f));
+}
+static const family fam_local = {"n h w c kh kw f sh sw =oh =ow =p =k", fin_local, 0};
+#define LC_SHAPE ((const dlc_local2d_shape[1]){lc_shape(c)})
+#define LC_HYPER                                                                               \
+    SCALAR(kernel_size, K_INTS, F_REQ, .shape = "kh, kw", .lo = 1, .hi = INFINITY, .count = 2), \
+        INTS(strides, 2, 1, 1, "sh, sw")
+#define LC_W(nm, fl) ARR(nm, K_F32, F_DEF | (fl), "p, k, f")
+#define LC_Y(nm, fl) ARR(nm, K_F32, fl, "n, oh, ow, f")
+KERNEL(local2d_forward, fam_local, "y = the locally connected (unshared) convolution of x (NHWC, "
+       "'valid'), w (oh * ow, kh * kw * c, f), plus b (oh, ow, f) (b may be None).",
+       dlc_local2d_forward(LC_SHAPE, A(0), A(1), A(2), A(3)),
+       .p = {NHWC(x, 0), LC_W(w, 0), ARR(b, K_F32, F_OPT, "oh, ow, f"), LC_Y(y, F_OUT), LC_HYPER});
+KERNEL(local2d_backward_data, fam_local, "dx += the input gradient of local2d.",
+       dlc_local2d_backward_data(LC_SHAPE, A(0), A(1), A(2)),
+       .p = {LC_Y(dy, 0), LC_W(w, 0), NHWC(dx, F_OUT), LC_HYPER});
+KERNEL(local2d_backward_weights, fam_local, "dw += the kernel gradient, db += the sum of dy over "
+       "the batch (db may be None).", dlc_local2d_backward_weights(LC_SHAPE, A(0), A(1), A(2), A(3)),
+       .p = {NHWC(x, 0), LC_Y(dy, 0), LC_W(dw, F_OUT), ARR(db, K_F32, F_OUT | F_OPT, "oh, ow, f"),
+             LC_HYPER});
+#define LOCAL_KERNELS(X) X(local2d_forward) X(local2d_backward_data) X(local2d_backward_weights)
+/* ---------------------------------------------------------------- layernorm.c */
+#define ROWSTAT(nm, fl) ARR(nm, K_F32, fl, "m")
+KERNEL(layernorm_forward, fam_bn, "layer normalisation of every row of the last axis (gamma, "
+       "beta may be None); writes mean and invstd per row.",
+       dlc_layernorm_forward(MK, F(6), A(0), A(1), A(2), A(3), A(4), A(5)),
+       .p = {IN(x, NULL), CH(gamma, F_OPT), CH(beta, F_OPT), OUT(y, "like x"), ROWSTAT(mean, F_OUT),
+             ROWSTAT(invstd, F_OUT), EPS3});
+KERNEL(layernorm_backward, fam_bn, "dx, dgamma, dbeta += the gradients (gamma, dx, dgamma, dbeta "
+       "may be None).", dlc_layernorm_backward(MK, A(0), A(1), A(2), A(3), A(4), A(5), A(6), A(7)),
+       .p = {IN(x, NULL), IN(dy, "like x"), CH(gamma, F_OPT), ROWSTAT(mean, 0), ROWSTAT(invstd, 0),
+             ARR(dx, K_F32, F_OUT | F_OPT, "like x"), CH(dgamma, F_OUT | F_OPT),
+             CH(dbeta, F_OUT | F_OPT)});
+#define LAYERNORM_KERNELS(X) X(layernorm_forward) X(layernorm_backward)
+/* ---------------------------------------------------------------- noise.c */
+/* Spatial dropout: the data array (first for forward, second for backward: the family's aux)
+ * is (n, ..., c), or (n, c, ...) when channels_first (parameter 3), at least 3-D. */
+static int fin_spatial(call *c) {
+    const int i = c->k->fam->aux, cf = c->v[3].b;
+    PyArrayObject *a = c->arr[i];
+    const int nd = PyArray_NDIM(a);
+    if (nd < 3) return fail_shape(c, i, "must be at least 3-D (batch, spatial..., channels)");
+    S.d[0] = DIM(i, 0), S.d[2] = DIM(i, cf ? 1 : nd - 1), S.d[1] = 1;
+    for (int j = 1; j < nd; j++)
+        if (j != (cf ? 1 : nd - 1)) S.d[1] *= DIM(i, j); /* no overflow: the array exists */
+    return 0;
+}
+static const family fam_sdrop_fwd = {"=n =hw =c", fin_spatial, 0},
+                    fam_sdrop_bwd = {"=n =hw =c", fin_spatial, 1};
+#define STDDEV FLT(stddev, 0, NONNEG, F_REQ)
+#define CHANNELS_FIRST BOOL(channels_first, 0)
+KERNEL(philox_normal, fam_elem, "fills out (any shape) with standard normals (Box-Muller on the "
+       "dropout stream).", dlc_philox_normal(N, U(1), U(2), A(0)),
+       .p = {OUT(out, NULL), U64(seed), U64(step)});
+KERNEL(gaussian_noise_forward, fam_elem, "y = x + stddev * normal, keyed by (seed, step).",
+       dlc_gaussian_noise_forward(N, F(2), U(3), U(4), A(0), A(1)),
+       .p = {IN(x, NULL), OUT(y, "like x"), STDDEV, U64(seed), U64(step)});
+KERNEL(gaussian_dropout_forward, fam_elem, "noise = 1 + stddev * normal, y = x * noise.",
+       dlc_gaussian_dropout_forward(N, F(3), U(4), U(5), A(0), A(1), A(2)),
+       .p = {IN(x, NULL), OUT(y, "like x"), OUT(noise, "like x"), STDDEV, U64(seed), U64(step)});
+KERNEL(gaussian_dropout_backward, fam_elem, "dx += dy * noise.",
+       dlc_gaussian_dropout_backward(N, A(0), A(1), A(2)),
+       .p = {IN(noise, NULL), IN(dy, "like noise"), OUT(dx, "like noise")});
+KERNEL(spatial_dropout_forward, fam_sdrop_fwd, "whole channels dropped per sample: mask (n, c) "
+       "uint8 from Philox-4x32-10 keyed by (seed, step), y = x * mask / (1 - rate).",
+       dlc_spatial_dropout_forward(S.d[0], S.d[1], S.d[2], B(3), F(4), U(5), U(6), A(0), A(1), A(2)),
+       .p = {IN(x, NULL), OUT(y, "like x"), ARR(mask, K_U8, F_OUT, "n, c"), CHANNELS_FIRST, RATE,
+             U64(seed), U64(step)});
+KERNEL(spatial_dropout_backward, fam_sdrop_bwd, "dx += dy * mask / (1 - rate).",
+       dlc_spatial_dropout_backward(S.d[0], S.d[1], S.d[2], B(3), F(4), A(0), A(1), A(2)),
+       .p = {ARR(mask, K_U8, 0, "n, c"), IN(dy, NULL), OUT(dx, "like dy"), CHANNELS_FIRST, RATE});
+#define NOISE_KERNELS(X)                                                                       \
+    X(philox_normal) X(gaussian_noise_forward) X(gaussian_dropout_forward)                      \
+    X(gaussian_dropout_backward) X(spatial_dropout_forward) X(spatial_dropout_backward)
+#define MORE_KERNELS(X) LOSS_KERNELS(X) LOCAL_KERNELS(X) LAYERNORM_KERNELS(X) NOISE_KERNELS(X) \
+                        PERF_KERNELS(X)
 /* ---------------------------------------------------------------- runtime.c */
 static PyObject *threads_result(call *c UNUSED) { return PyLong_FromLong(dlc_get_num_threads()); }
 static PyObject *features_result(call *c UNUSED) {
@@ -844,12 +1058,13 @@ KERNEL(cpu_features, fam_none, "returns a dict: the SIMD path in use and what th
     X(softmax_xent_sparse_forward) X(softmax_xent_sparse_backward) X(xent_forward)             \
     X(xent_backward) X(bce_forward) X(bce_backward) X(mse_forward) X(mse_backward)             \
     X(dropout_forward) X(dropout_backward) X(philox_uniform) X(philox4x32_10) X(sgd_step)      \
-    X(adagrad_step) X(rmsprop_step) X(adam_step) X(adadelta_step)
+    X(image_warp_forward) X(image_warp_backward) X(image_adjust_forward) X(image_adjust_backward) X(normalize_forward) X(normalize_backward) \
+    X(adagrad_step) X(rmsprop_step) X(adam_step) X(adadelta_step)                            \
+    MORE_KERNELS(X)
 #define ENTRY(nm)                                                                              \
     static PyObject *py_##nm(PyObject *m UNUSED, PyObject *const *a, Py_ssize_t n,              \
                              PyObject *kw) { return run(&nm##_k, a, n, kw); }
 KERNELS(ENTRY)
-PERF_KERNELS(ENTRY)
 
 /* ================================================================ import-time preparation */
 
@@ -956,10 +1171,10 @@ static PyObject *py_set_simd(PyObject *self UNUSED, PyObject *args) {
 #define RECORD(nm) &nm##_k,
 
 static PyMethodDef methods[] = {
-    KERNELS(METHOD) PERF_KERNELS(METHOD){"set_simd", py_set_simd, METH_VARARGS,
+    KERNELS(METHOD){"set_simd", py_set_simd, METH_VARARGS,
                     "set_simd(level): force 'generic', 'avx2' or 'avx512' (tests, benchmarks)."},
     {NULL, NULL, 0, NULL}};
-static kernel *const kernels[] = {KERNELS(RECORD) PERF_KERNELS(RECORD)};
+static kernel *const kernels[] = {KERNELS(RECORD)};
 
 static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "dlc._C",
                                        "dlc's C kernels (float32, NHWC, zero copy).", -1,

@@ -13,11 +13,12 @@ Example:
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from dlc import _C
+from dlc import _C, _checks
 from dlc import config as _config
 from dlc._registry import Registry
 
@@ -26,6 +27,55 @@ from dlc._registry import Registry
 def _rows(a: np.ndarray) -> np.ndarray:
     """(n, ..., k) -> (m, k) view."""
     return a.reshape(-1, a.shape[-1]) if a.ndim != 2 else a
+
+
+_REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", None, "none")
+
+
+def squeeze_or_expand_to_same_rank(x1: np.ndarray, x2: np.ndarray, expand_rank_1: bool = True):
+    """Keras's rule for two arrays whose ranks differ by one: the one with a trailing axis of 1
+    loses it, or (when the other is 1-D) the other gains one."""
+    r1, r2 = x1.ndim, x2.ndim
+    if r1 == r2 + 1 and x1.shape[-1] == 1:
+        if r2 == 1 and expand_rank_1:
+            x2 = x2[..., None]
+        else:
+            x1 = x1[..., 0]
+    elif r2 == r1 + 1 and x2.shape[-1] == 1:
+        if r1 == 1 and expand_rank_1:
+            x1 = x1[..., None]
+        else:
+            x2 = x2[..., 0]
+    return x1, x2
+
+
+def reduce_weighted_values(values: np.ndarray, sample_weight: Any = None,
+                           reduction: Optional[str] = "sum_over_batch_size") -> Any:
+    """Keras 3's reduction of per-sample losses: weighted by `sample_weight` (broadcast after
+    Keras's rank rule), then summed ('sum'), divided by the number of values
+    ('sum_over_batch_size', 'mean') or by the sum of the weights ('mean_with_sample_weight';
+    a zero divisor gives 0), or returned as they are (None, 'none'). Sums are in float64."""
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"Unknown reduction {reduction!r}")
+    if sample_weight is not None:
+        sw = np.asarray(sample_weight, dtype=np.float32)
+        values, sw = squeeze_or_expand_to_same_rank(values, sw)
+        try:
+            values = values * sw
+        except ValueError:
+            raise ValueError(f"sample_weight of shape {sw.shape} does not broadcast to the per-sample "
+                             f"losses of shape {values.shape}") from None
+    if values.shape == ():
+        return values if reduction in (None, "none") else float(values)
+    if reduction in (None, "none") or values.shape == (0,):
+        return values
+    total = float(values.astype(np.float64).sum())
+    if reduction == "sum":
+        return total
+    divisor = float(values.size)
+    if reduction == "mean_with_sample_weight" and sample_weight is not None:
+        divisor = float(np.asarray(sw, np.float64).sum())
+    return total / divisor if divisor != 0.0 else 0.0
 
 
 class Loss:
@@ -40,8 +90,9 @@ class Loss:
     target_dtype = np.float32
 
     def __init__(self, name: Optional[str] = None, reduction: str = "sum_over_batch_size") -> None:
-        if reduction not in ("sum_over_batch_size", "sum", "mean", None, "none"):
-            raise ValueError(f"Unknown reduction {reduction!r}; expected 'sum_over_batch_size', 'sum' or 'none'")
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"Unknown reduction {reduction!r}; expected 'sum_over_batch_size', 'sum', 'mean', "
+                             "'mean_with_sample_weight', 'none' or None")
         if name is not None:
             self.name = name
         self.reduction = reduction
@@ -71,11 +122,21 @@ class Loss:
         raise NotImplementedError
 
     # ---- user API ----------------------------------------------------------------
-    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
-        if sample_weight is not None:
-            raise NotImplementedError(f"{type(self).__name__}: sample_weight is not supported yet")
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+        """The loss of a batch, reduced as `reduction` says.
+
+        Args:
+            y_true: targets, shaped like `y_pred` (see each loss).
+            y_pred: predictions `(batch, ..., k)`; each row of the last axis is one sample's.
+            sample_weight: optional weights broadcast over the per-sample losses `(batch, ...)`
+                (Keras's rules: a trailing axis of 1 is squeezed or added).
+
+        Returns:
+            A float, or the per-sample losses for `reduction=None` / `'none'`.
+        """
         y_pred = np.ascontiguousarray(y_pred, dtype=np.float32)
         y_true = np.ascontiguousarray(y_true, dtype=self.target_dtype)
+        values_shape = y_pred.shape[:-1]
         if y_pred.ndim == 1:
             y_pred = y_pred.reshape(1, -1)
         self.check_targets(y_true.reshape((1,) + y_true.shape) if y_true.ndim < self._min_target_ndim(y_pred) else y_true,
@@ -84,10 +145,7 @@ class Loss:
         rows = _rows(y_pred)
         out = np.empty(rows.shape[0], np.float32)
         self.per_sample(y_pred, y_true, out)
-        if self.reduction in (None, "none"):
-            return out.reshape(y_pred.shape[:-1])
-        total = float(out.astype(np.float64).sum())
-        return total if self.reduction == "sum" else total / max(1, out.size)
+        return reduce_weighted_values(out.reshape(values_shape), sample_weight, self.reduction)
 
     def _min_target_ndim(self, y_pred: np.ndarray) -> int:
         return y_pred.ndim
@@ -349,6 +407,254 @@ class MeanSquaredError(Loss):
         super().check_targets(y, output_shape)
 
 
+# ---------------------------------------------------------------- regression, probabilistic, hinge
+class _Elementwise(Loss):
+    """A loss of Keras 3's LossFunctionWrapper family computed by one pair of C kernels over the
+    rows of the last axis: `_kernel` names `_C.<kernel>_forward` / `_C.<kernel>_backward`, and
+    `_hyper()` gives their keyword arguments. Targets have the predictions' shape (a trailing axis
+    of 1 may be missing, as Keras squeezes it)."""
+
+    _kernel = ""
+    _eps = False  # the kernels take Keras's fuzz factor, dlc.config.epsilon()
+
+    def __init__(self, reduction: Optional[str] = "sum_over_batch_size", name: Optional[str] = None,
+                 dtype: Any = None) -> None:
+        if dtype not in (None, "float32", np.float32) and getattr(dtype, "name", None) != "float32":
+            raise ValueError(f"{type(self).__name__}: dlc computes losses in float32, received dtype={dtype!r}")
+        super().__init__(name, reduction)
+
+    def _hyper(self) -> dict:
+        return {"epsilon": _config.epsilon()} if self._eps else {}
+
+    def per_sample(self, y_pred, y_true, out):
+        getattr(_C, self._kernel + "_forward")(_rows(y_pred), _rows(y_true.reshape(y_pred.shape)), out,
+                                               **self._hyper())
+
+    def backward(self, y_pred, y_true, scale, dy):
+        getattr(_C, self._kernel + "_backward")(_rows(y_pred), _rows(y_true.reshape(y_pred.shape)), _rows(dy),
+                                                scale=scale, **self._hyper())
+
+    def check_targets(self, y, output_shape):
+        if len(y.shape) == len(output_shape) - 1 and output_shape[-1] == 1:
+            return
+        super().check_targets(y, output_shape)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        y_pred = np.asarray(y_pred, dtype=np.float32)
+        y_true, y_pred = squeeze_or_expand_to_same_rank(np.asarray(y_true, dtype=np.float32), y_pred)
+        return super().__call__(y_true, y_pred, sample_weight)
+
+
+class MeanAbsoluteError(_Elementwise):
+    """Mean of absolute errors over the last axis: `mean(abs(y_true - y_pred))`.
+
+    Args:
+        reduction: 'sum_over_batch_size' (default), 'sum', 'mean', 'mean_with_sample_weight'
+            or None / 'none'.
+        name: the loss's name, default 'mean_absolute_error'.
+        dtype: float32 only.
+
+    Example:
+
+    >>> model.compile(loss="mae", optimizer="adam")
+    >>> dlc.losses.MeanAbsoluteError()([[0.0, 1.0]], [[0.5, 0.5]])
+    0.5
+    """
+
+    name = "mean_absolute_error"
+    _kernel = "mae"
+
+
+class MeanAbsolutePercentageError(_Elementwise):
+    """`100 * mean(abs((y_true - y_pred) / max(abs(y_true), epsilon)))` over the last axis,
+    with epsilon = `dlc.config.epsilon()` (1e-7).
+
+    Example:
+
+    >>> dlc.losses.MeanAbsolutePercentageError()([[2.0, 4.0]], [[1.0, 5.0]])
+    37.5
+    """
+
+    name = "mean_absolute_percentage_error"
+    _kernel, _eps = "mape", True
+
+
+class MeanSquaredLogarithmicError(_Elementwise):
+    """`mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1)) ** 2)` over the last axis
+    (eps = `dlc.config.epsilon()`: values below it count as eps).
+
+    Example:
+
+    >>> dlc.losses.MeanSquaredLogarithmicError()([[0.0, 1.0]], [[1.0, 1.0]])
+    0.2402...
+    """
+
+    name = "mean_squared_logarithmic_error"
+    _kernel, _eps = "msle", True
+
+
+class Huber(_Elementwise):
+    """Huber loss, quadratic for small errors and linear for large ones: with `e = y_pred -
+    y_true`, `0.5 * e**2` where `abs(e) <= delta`, else `delta * abs(e) - 0.5 * delta**2`,
+    averaged over the last axis.
+
+    Args:
+        delta: float >= 0, where the loss turns from quadratic to linear (default 1.0).
+        reduction, name ('huber_loss'), dtype: as MeanAbsoluteError.
+
+    Example:
+
+    >>> model.compile(loss="huber", optimizer="sgd")
+    >>> dlc.losses.Huber()([[0.0, 1.0], [0.0, 0.0]], [[0.6, 0.4], [0.4, 0.6]])
+    0.155
+    """
+
+    name = "huber_loss"
+    _kernel = "huber"
+
+    def __init__(self, delta: float = 1.0, reduction: Optional[str] = "sum_over_batch_size",
+                 name: Optional[str] = "huber_loss", dtype: Any = None) -> None:
+        super().__init__(reduction, name, dtype)
+        self.delta = _checks.check_float("Huber", "delta", delta, 0.0, float("inf"))
+
+    def _hyper(self):
+        return {"delta": self.delta}
+
+    def get_config(self):
+        return {**super().get_config(), "delta": self.delta}
+
+
+class LogCosh(_Elementwise):
+    """`mean(log(cosh(y_pred - y_true)))` over the last axis: about `e**2 / 2` for small errors
+    and `abs(e) - log(2)` for large ones (computed without overflow).
+
+    Example:
+
+    >>> dlc.losses.LogCosh()([[0.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [0.0, 0.0]])
+    0.108...
+    """
+
+    name = "log_cosh"
+    _kernel = "log_cosh"
+
+
+class KLDivergence(_Elementwise):
+    """Kullback-Leibler divergence `sum(y_true * log(y_true / y_pred))` over the last axis, both
+    clipped to `[epsilon, 1]` (epsilon = `dlc.config.epsilon()`).
+
+    Example:
+
+    >>> model.compile(loss="kld", optimizer="adam")
+    """
+
+    name = "kl_divergence"
+    _kernel, _eps = "kld", True
+
+
+class Poisson(_Elementwise):
+    """Poisson loss `mean(y_pred - y_true * log(y_pred + epsilon))` over the last axis, for
+    count targets and positive predictions (e.g. an 'exponential' or 'softplus' output).
+
+    Example:
+
+    >>> dlc.losses.Poisson()([[0.0, 2.0]], [[1.0, 2.0]])
+    0.8068...
+    """
+
+    name = "poisson"
+    _kernel, _eps = "poisson", True
+
+
+class Hinge(_Elementwise):
+    """Hinge loss `mean(maximum(1 - y_true * y_pred, 0))` over the last axis, for labels -1 / 1;
+    labels given as 0 / 1 (every label of the batch) are converted to -1 / 1, as Keras does.
+
+    Example:
+
+    >>> dlc.losses.Hinge()([[1.0, 0.0]], [[0.5, -2.0]])
+    0.25
+    """
+
+    name = "hinge"
+    _kernel = "hinge"
+    _squared = False
+
+    def _hyper(self):
+        return {"squared": self._squared}
+
+
+class SquaredHinge(Hinge):
+    """`mean(square(maximum(1 - y_true * y_pred, 0)))` over the last axis (labels as Hinge).
+
+    Example:
+
+    >>> dlc.losses.SquaredHinge()([[1.0, 0.0]], [[0.5, -2.0]])
+    0.125
+    """
+
+    name = "squared_hinge"
+    _squared = True
+
+
+class CategoricalHinge(_Elementwise):
+    """`maximum(neg - pos + 1, 0)` per sample, with `pos = sum(y_true * y_pred)` and
+    `neg = max((1 - y_true) * y_pred)` over the last axis, for one-hot labels.
+
+    Example:
+
+    >>> dlc.losses.CategoricalHinge()([[0.0, 1.0]], [[0.3, 0.6]])
+    0.7
+    """
+
+    name = "categorical_hinge"
+    _kernel = "categorical_hinge"
+
+
+class CosineSimilarity(_Elementwise):
+    """Negative cosine similarity `-sum(l2_normalize(y_true) * l2_normalize(y_pred))` over the
+    last axis, in [-1, 1]: -1 when the two point the same way, 0 when either is a zero vector
+    (vectors are divided by `max(norm, epsilon)`).
+
+    Args:
+        axis: the feature axis; dlc computes over the last one (-1, or its positive index).
+        reduction, name ('cosine_similarity'), dtype: as MeanAbsoluteError.
+
+    Example:
+
+    >>> dlc.losses.CosineSimilarity()([[0.0, 1.0], [1.0, 1.0]], [[1.0, 0.0], [1.0, 1.0]])
+    -0.5
+    """
+
+    name = "cosine_similarity"
+    _kernel, _eps = "cosine_similarity", True
+
+    def __init__(self, axis: int = -1, reduction: Optional[str] = "sum_over_batch_size",
+                 name: Optional[str] = "cosine_similarity", dtype: Any = None) -> None:
+        super().__init__(reduction, name, dtype)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"CosineSimilarity: argument `axis` must be an int, received {axis!r}")
+        self.axis = int(axis)
+
+    def _check_axis(self, ndim: int) -> None:
+        if self.axis not in (-1, ndim - 1):
+            raise NotImplementedError(f"CosineSimilarity: dlc computes over the last axis only (axis=-1), "
+                                      f"received axis={self.axis} for {ndim}-D predictions")
+
+    def _hyper(self):
+        return {"epsilon": max(_config.epsilon(), np.finfo(np.float32).tiny)}
+
+    def per_sample(self, y_pred, y_true, out):
+        self._check_axis(y_pred.ndim)
+        super().per_sample(y_pred, y_true, out)
+
+    def backward(self, y_pred, y_true, scale, dy):
+        self._check_axis(y_pred.ndim)
+        super().backward(y_pred, y_true, scale, dy)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
 def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,
                              label_smoothing: float = 0.0, axis: int = -1) -> np.ndarray:
     """Per-sample categorical cross-entropy (see CategoricalCrossentropy)."""
@@ -372,17 +678,96 @@ def mean_squared_error(y_true: Any, y_pred: Any) -> np.ndarray:
     return MeanSquaredError(reduction="none")(y_true, y_pred)
 
 
+def mean_absolute_error(y_true: Any, y_pred: Any) -> np.ndarray:
+    """Per-sample mean absolute error (see MeanAbsoluteError)."""
+    return MeanAbsoluteError(reduction="none")(y_true, y_pred)
+
+
+def mean_absolute_percentage_error(y_true: Any, y_pred: Any) -> np.ndarray:
+    """Per-sample mean absolute percentage error (see MeanAbsolutePercentageError)."""
+    return MeanAbsolutePercentageError(reduction="none")(y_true, y_pred)
+
+
+def mean_squared_logarithmic_error(y_true: Any, y_pred: Any) -> np.ndarray:
+    """Per-sample mean squared logarithmic error (see MeanSquaredLogarithmicError)."""
+    return MeanSquaredLogarithmicError(reduction="none")(y_true, y_pred)
+
+
+def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> np.ndarray:
+    """Per-sample Huber loss (see Huber)."""
+    return Huber(delta, reduction="none")(y_true, y_pred)
+
+
+def log_cosh(y_true: Any, y_pred: Any) -> np.ndarray:
+    """Per-sample log-cosh error (see LogCosh)."""
+    return LogCosh(reduction="none")(y_true, y_pred)
+
+
+def kl_divergence(y_true: Any, y_pred: Any) -> np.ndarray:
+    """Per-sample Kullback-Leibler divergence (see KLDivergence)."""
+    return KLDivergence(reduction="none")(y_true, y_pred)
+
+
+def poisson(y_true: Any, y_pred: Any) -> np.ndarray:
+    """Per-sample Poisson loss (see Poisson)."""
+    return Poisson(reduction="none")(y_true, y_pred)
+
+
+def hinge(y_true: Any, y_pred: Any) -> np.ndarray:
+    """Per-sample hinge loss (see Hinge)."""
+    return Hinge(reduction="none")(y_true, y_pred)
+
+
+def squared_hinge(y_true: Any, y_pred: Any) -> np.ndarray:
+    """Per-sample squared hinge loss (see SquaredHinge)."""
+    return SquaredHinge(reduction="none")(y_true, y_pred)
+
+
+def categorical_hinge(y_true: Any, y_pred: Any) -> np.ndarray:
+    """Per-sample categorical hinge loss (see CategoricalHinge)."""
+    return CategoricalHinge(reduction="none")(y_true, y_pred)
+
+
+def cosine_similarity(y_true: Any, y_pred: Any, axis: int = -1) -> np.ndarray:
+    """Per-sample negative cosine similarity (see CosineSimilarity)."""
+    return CosineSimilarity(axis, reduction="none")(y_true, y_pred)
+
+
+mae = MAE = mean_absolute_error
+mape = MAPE = mean_absolute_percentage_error
+msle = MSLE = mean_squared_logarithmic_error
+kld = KLD = kullback_leibler_divergence = kl_divergence
+logcosh = log_cosh
+bce = BCE = binary_crossentropy
+
+
 mse = MSE = mean_squared_error
 
 _REGISTRY = Registry("loss", Loss, {
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "binary_crossentropy": BinaryCrossentropy,
+    "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError, "MSE": MeanSquaredError,
+    # Keras 3's names (functions and aliases; the class names are added by Registry), and Keras
+    # 2's legacy spellings 'logcosh' and 'kullback_leibler_divergence'
+    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError, "mape": MeanAbsolutePercentageError,
+    "MAPE": MeanAbsolutePercentageError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError, "msle": MeanSquaredLogarithmicError,
+    "MSLE": MeanSquaredLogarithmicError,
+    "huber": Huber, "log_cosh": LogCosh, "logcosh": LogCosh,
+    "kl_divergence": KLDivergence, "kld": KLDivergence, "KLD": KLDivergence,
+    "kullback_leibler_divergence": KLDivergence,
+    "poisson": Poisson, "hinge": Hinge, "squared_hinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge, "cosine_similarity": CosineSimilarity,
 })
 _FUNCS = {categorical_crossentropy: CategoricalCrossentropy,
           sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
-          binary_crossentropy: BinaryCrossentropy, mean_squared_error: MeanSquaredError}
+          binary_crossentropy: BinaryCrossentropy, mean_squared_error: MeanSquaredError,
+          mean_absolute_error: MeanAbsoluteError, mean_absolute_percentage_error: MeanAbsolutePercentageError,
+          mean_squared_logarithmic_error: MeanSquaredLogarithmicError, huber: Huber, log_cosh: LogCosh,
+          kl_divergence: KLDivergence, poisson: Poisson, hinge: Hinge, squared_hinge: SquaredHinge,
+          categorical_hinge: CategoricalHinge, cosine_similarity: CosineSimilarity}
 
 
 def get(identifier: Any) -> Loss:
@@ -393,13 +778,29 @@ def get(identifier: Any) -> Loss:
     Raises:
         ValueError: for an unknown name.
     """
+    if not isinstance(identifier, (str, dict, Loss, type)) and hasattr(identifier, "get_config") \
+            and not inspect.isroutine(identifier):
+        return _from_instance(identifier)  # an instance of Keras's own loss class
+    if isinstance(identifier, type) and not issubclass(identifier, Loss):
+        identifier = identifier.__name__  # one of Keras's loss classes
     if callable(identifier) and not isinstance(identifier, (type, Loss)):
         if identifier in _FUNCS:
             return _FUNCS[identifier]()
         identifier = getattr(identifier, "__name__", None) or type(identifier).__name__
     elif not isinstance(identifier, (str, dict, Loss, type)):
-        identifier = type(identifier).__name__  # an instance of Keras's own loss class
+        identifier = type(identifier).__name__
     return _REGISTRY.get(identifier)
+
+
+def _from_instance(obj: Any) -> Loss:
+    """The dlc loss equal to an instance of a Keras loss class: its class by name, rebuilt from
+    its config and the function arguments Keras keeps beside it (Huber's delta, CosineSimilarity's
+    axis), keeping only the arguments dlc's class takes."""
+    cls = _REGISTRY.lookup(type(obj).__name__)
+    config = dict(obj.get_config())
+    config.update(dict(getattr(obj, "_fn_kwargs", None) or {}))
+    accepted = inspect.signature(cls).parameters
+    return cls(**{k: v for k, v in config.items() if k in accepted and k != "dtype"})
 
 
 def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones

@@ -1,4 +1,5 @@
-"""Writes the course notebooks (run: python notebooks/make_notebooks.py). The cells live here as
+"""Writes the course notebooks (run: python notebooks/make_notebooks.py, then execute them with
+`jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb`). The cells live here as
 plain text so that changes are reviewable; the .ipynb files are generated from them."""
 import json
 import os
@@ -23,8 +24,9 @@ MNIST = [
     ("markdown", """
 # The Keras CNN-MNIST example with dlc
 
-The original Keras example, with only its imports changed. About 99.25% test accuracy after 12
-epochs (Adadelta with learning rate 1.0, as Keras 2's default was)."""),
+The original Keras example, with only its imports changed (`import dlc as keras`). About 99.2%
+test accuracy after 12 epochs (Adadelta with learning rate 1.0, Keras 2's default; Keras 3's
+default is 0.001, so the rate is given)."""),
     ("code", """
 import time
 import numpy as np
@@ -54,7 +56,7 @@ model.add(Flatten())
 model.add(Dense(128, activation="relu"))
 model.add(Dropout(0.5))
 model.add(Dense(num_classes, activation="softmax"))
-model.summary()"""),
+model.summary(batch_size=batch_size)"""),
     ("code", """
 model.compile(loss=keras.losses.categorical_crossentropy,
               optimizer=keras.optimizers.Adadelta(learning_rate=1.0, rho=0.95),
@@ -66,46 +68,56 @@ print(f"training took {time.perf_counter() - start:.0f} s")
 score = model.evaluate(x_test, y_test, verbose=0)
 print("Test loss:", score[0])
 print("Test accuracy:", score[1])"""),
+    ("markdown", "## The training curves, the mistakes, the first layer's filters and what it sees"),
     ("code", """
 import matplotlib.pyplot as plt
-fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
-for key in ("loss", "val_loss"):
-    ax[0].plot(history.history[key], label=key)
-for key in ("accuracy", "val_accuracy"):
-    ax[1].plot(history.history[key], label=key)
-for a in ax:
-    a.set_xlabel("epoch"); a.legend()
+keras.utils.plot_history(history)
+plt.show()"""),
+    ("code", """
+probs = model.predict(x_test, verbose=0)
+pred, true = probs.argmax(axis=1), y_test.argmax(axis=1)
+wrong = np.flatnonzero(pred != true)[:24]
+print(len(np.flatnonzero(pred != true)), "misclassified test images; the first 24:")
+keras.utils.plot_images(x_test[wrong], true[wrong], pred[wrong], n=24)
+plt.show()"""),
+    ("code", """
+keras.utils.plot_filters(model.layers[0])
+keras.utils.plot_feature_maps(model, x_test[:1], model.layers[1])
 plt.show()"""),
 ]
+
 
 HOMEWORK = [
     ("markdown", """
 # Homework: Fashion-MNIST with dlc
 
-1. Explore the data set. 2. Sequential and functional models. 3. Core, convolutional, pooling
-and merge layers, losses, metrics, optimizers, activations. 4. The CNN-MNIST network adapted
-to Fashion-MNIST. 5. An Inception module, with a confusion matrix and F1. 6. Push F1 up."""),
+The six steps of the homework:
+1. explore the structure and statistics of the data set;
+2. build models in both styles, Sequential and functional;
+3. study the layers, losses, metrics, optimizers and activations;
+4. adapt the CNN-MNIST example to Fashion-MNIST;
+5. insert an Inception module and study its quality with a confusion matrix and F1;
+6. push for the best F1."""),
+    ("markdown", "## 1. The data set"),
     ("code", """
 import numpy as np
 import matplotlib.pyplot as plt
 import dlc
 from dlc import layers
 from dlc.datasets import fashion_mnist
-from dlc.metrics import F1Score, confusion_matrix
 
 dlc.utils.set_random_seed(0)
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()
-print(x_train.shape, x_train.dtype, y_train.shape, x_test.shape)
-print("images per class (train):", np.bincount(y_train))
-print("mean pixel:", x_train.mean(), " std:", x_train.std())"""),
-    ("code", """
-fig, axes = plt.subplots(2, 10, figsize=(14, 3))
+print("train:", x_train.shape, x_train.dtype, " test:", x_test.shape)
+print("images per class (train):", np.bincount(y_train), " (test):", np.bincount(y_test))
+print(f"pixels: mean {x_train.mean():.1f}, std {x_train.std():.1f}, min {x_train.min()}, max {x_train.max()}")
 for c in range(10):
-    for r in range(2):
-        axes[r, c].imshow(x_train[y_train == c][r], cmap="gray")
-        axes[r, c].axis("off")
-    axes[0, c].set_title(CLASSES[c], fontsize=8)
+    imgs = x_train[y_train == c]
+    print(f"  {CLASSES[c]:<12} mean pixel {imgs.mean():6.1f}   ink (pixels > 0) {np.mean(imgs > 0):.2f}")"""),
+    ("code", """
+first = np.concatenate([np.flatnonzero(y_train == c)[:3] for c in range(10)])
+dlc.utils.plot_images(x_train[first], y_train[first], class_names=CLASSES, n=30, cols=10)
 plt.show()
 plt.figure(figsize=(8, 3))
 for c in (0, 1, 6, 8):
@@ -116,9 +128,69 @@ x_train = x_train.reshape(-1, 28, 28, 1).astype("float32") / 255
 x_test = x_test.reshape(-1, 28, 28, 1).astype("float32") / 255
 y_train_1h = dlc.utils.to_categorical(y_train, 10)
 y_test_1h = dlc.utils.to_categorical(y_test, 10)"""),
-    ("markdown", "## The CNN-MNIST network on Fashion-MNIST (Sequential API)"),
+    ("markdown", """
+## 2. Sequential and functional models
+
+The same network both ways: a Sequential stack, and the functional API (`Input`, layers
+called on tensors, `Model(inputs, outputs)`), which also builds branches and merges. The summary
+counts the parameters, the neurons and the memory per layer, as the lectures ask."""),
     ("code", """
-baseline = dlc.models.Sequential([
+seq = dlc.Sequential([layers.Input(shape=(28, 28, 1)), layers.Conv2D(8, 3, activation="relu"),
+                      layers.Flatten(), layers.Dense(10, activation="softmax")])
+inputs = layers.Input(shape=(28, 28, 1))
+x = layers.Conv2D(8, 3, activation="relu")(inputs)
+outputs = layers.Dense(10, activation="softmax")(layers.Flatten()(x))
+fun = dlc.Model(inputs, outputs)
+fun.set_weights(seq.get_weights())
+print("same predictions:", np.array_equal(seq.predict(x_test[:5], verbose=0), fun.predict(x_test[:5], verbose=0)))
+fun.summary()"""),
+    ("markdown", """
+## 3. Layers, losses, metrics, optimizers, activations
+
+A convolution of 10 filters 3x3 over 6 channels has 10 * 3 * 3 * 6 + 10 = 550 parameters; a
+depthwise separable one (3x3 depthwise, then 1x1 pointwise to 10 channels) has far fewer."""),
+    ("code", """
+probe = layers.Input(shape=(32, 32, 6))
+for layer in (layers.Conv2D(10, 3), layers.Conv2D(10, 3, strides=2, padding="same"), layers.Conv2D(10, 3, dilation_rate=2),
+              layers.SeparableConv2D(10, 3), layers.DepthwiseConv2D(3), layers.Conv2DTranspose(10, 3, strides=2),
+              layers.MaxPooling2D(2), layers.AveragePooling2D(3, strides=1), layers.GlobalAveragePooling2D()):
+    out = layer(probe)
+    print(f"{type(layer).__name__:<22} output {str(out.shape):<20} parameters {layer.count_params()}")"""),
+    ("code", """
+z = np.linspace(-4, 4, 200).astype("float32")
+plt.figure(figsize=(8, 3))
+for name in ("relu", "leaky_relu", "elu", "sigmoid", "tanh", "gelu"):
+    plt.plot(z, dlc.activations.get(name)(z), label=name)
+plt.legend(); plt.grid(alpha=0.3); plt.title("activations"); plt.show()
+y_small, p_small = y_test[:4], np.full((4, 10), 0.1, "float32")
+print("categorical cross-entropy of a uniform guess:", dlc.losses.CategoricalCrossentropy()(y_test_1h[:4], p_small),
+      "= ln 10 =", np.log(10))
+print("sparse, on integer labels:", dlc.losses.SparseCategoricalCrossentropy()(y_small, p_small))"""),
+    ("code", """
+# Optimizers from the lectures on the same small network and data, one epoch each.
+curves = {}
+for name, opt in [("SGD", dlc.optimizers.SGD(0.05)), ("momentum", dlc.optimizers.SGD(0.05, momentum=0.9)),
+                  ("Adagrad", dlc.optimizers.Adagrad(0.05)), ("RMSprop", dlc.optimizers.RMSprop(1e-3)),
+                  ("Adam", dlc.optimizers.Adam(1e-3)), ("Adadelta", dlc.optimizers.Adadelta(1.0))]:
+    dlc.utils.set_random_seed(1)
+    m = dlc.Sequential([layers.Input(shape=(28, 28, 1)), layers.Flatten(), layers.Dense(64, activation="relu"),
+                        layers.Dense(10, activation="softmax")])
+    m.compile(optimizer=opt, loss="categorical_crossentropy", metrics=["accuracy"])
+    trace = dlc.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs, t=curves.setdefault(name, []): t.append(logs["loss"]))
+    m.fit(x_train[:12000], y_train_1h[:12000], batch_size=64, epochs=1, verbose=0, callbacks=[trace])
+plt.figure(figsize=(8, 3))
+for name, t in curves.items():
+    plt.plot(t, label=name)
+plt.ylim(0, 2.5); plt.xlabel("batch"); plt.ylabel("running loss"); plt.legend(); plt.show()"""),
+    ("code", """
+# Backpropagation, checked: finite differences against dlc's gradients, per layer.
+probe_model = dlc.Sequential([layers.Input(shape=(28, 28, 1)), layers.Conv2D(4, 3, activation="tanh"),
+                              layers.BatchNormalization(), layers.Flatten(), layers.Dense(10, activation="softmax")])
+probe_model.compile(optimizer="sgd", loss="categorical_crossentropy")
+dlc.utils.check_gradients(probe_model, x_train[:16], y_train_1h[:16]);"""),
+    ("markdown", "## 4. The CNN-MNIST network on Fashion-MNIST"),
+    ("code", """
+baseline = dlc.Sequential([
     layers.Input(shape=(28, 28, 1)),
     layers.Conv2D(32, (3, 3), activation="relu"),
     layers.Conv2D(64, (3, 3), activation="relu"),
@@ -130,59 +202,48 @@ baseline = dlc.models.Sequential([
     layers.Dense(10, activation="softmax"),
 ])
 baseline.compile(loss="categorical_crossentropy", optimizer=dlc.optimizers.Adadelta(learning_rate=1.0), metrics=["accuracy"])
-h0 = baseline.fit(x_train, y_train_1h, batch_size=128, epochs=3, validation_split=0.1)
-print(baseline.evaluate(x_test, y_test_1h, verbose=0))"""),
-    ("markdown", "## With an Inception module (functional API)"),
-    ("code", """
-def inception_module(x, f1, f3r, f3, f5r, f5, fp):
-    b1 = layers.Conv2D(f1, 1, padding="same", activation="relu")(x)
-    b3 = layers.Conv2D(f3r, 1, padding="same", activation="relu")(x)
-    b3 = layers.Conv2D(f3, 3, padding="same", activation="relu")(b3)
-    b5 = layers.Conv2D(f5r, 1, padding="same", activation="relu")(x)
-    b5 = layers.Conv2D(f5, 5, padding="same", activation="relu")(b5)
-    bp = layers.MaxPooling2D(3, strides=1, padding="same")(x)
-    bp = layers.Conv2D(fp, 1, padding="same", activation="relu")(bp)
-    return layers.Concatenate()([b1, b3, b5, bp])
+h0 = baseline.fit(x_train, y_train_1h, batch_size=128, epochs=3, validation_split=0.1, verbose=2)
+print("test loss, accuracy:", baseline.evaluate(x_test, y_test_1h, verbose=0))"""),
+    ("markdown", """
+## 5. With an Inception module (functional API)
 
-inputs = layers.Input(shape=(28, 28, 1))
-x = layers.Conv2D(32, (3, 3), activation="relu")(inputs)
-x = layers.Conv2D(64, (3, 3), activation="relu")(x)
-x = layers.MaxPooling2D((2, 2))(x)
-x = inception_module(x, 32, 32, 48, 8, 16, 16)
-x = layers.MaxPooling2D((2, 2))(x)
-x = layers.Dropout(0.25)(x)
-x = layers.Flatten()(x)
-x = layers.Dense(128, activation="relu")(x)
-x = layers.Dropout(0.5)(x)
-outputs = layers.Dense(10, activation="softmax")(x)
-model = dlc.models.Model(inputs, outputs, name="fashion_inception")
+GoogLeNet's module: parallel 1x1, 3x3 and 5x5 convolutions and a 3x3 max-pool, each reduced by
+1x1 convolutions, concatenated along the channels."""),
+    ("code", """
+import inspect
+from dlc.examples import fashion_inception
+print(inspect.getsource(fashion_inception.inception_module))
+model = fashion_inception.build_model()
 model.summary()"""),
     ("code", """
 model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
-history = model.fit(x_train, y_train_1h, batch_size=128, epochs=3, validation_split=0.1,
+history = model.fit(x_train, y_train_1h, batch_size=128, epochs=3, validation_split=0.1, verbose=2,
                     callbacks=[dlc.callbacks.EarlyStopping(patience=2, restore_best_weights=True)])
-print(model.evaluate(x_test, y_test_1h, verbose=0))"""),
+print("test loss, accuracy:", model.evaluate(x_test, y_test_1h, verbose=0))
+dlc.utils.plot_history(history); plt.show()"""),
     ("code", """
 probs = model.predict(x_test, verbose=0)
-cm = confusion_matrix(y_test, probs)
-f1 = F1Score(average=None)
+pred = probs.argmax(axis=1)
+cm = dlc.metrics.confusion_matrix(y_test, pred, num_classes=10)
+dlc.utils.plot_confusion_matrix(cm, CLASSES); plt.show()
+print(dlc.metrics.classification_report(y_test, pred, target_names=CLASSES, digits=3))
+f1 = dlc.metrics.F1Score(average="macro")
 f1.update_state(y_test_1h, probs)
-for name, score in zip(CLASSES, f1.result()):
-    print(f"{name:<12} F1 = {score:.3f}")
-print("macro F1:", float(np.mean(f1.result())))
-plt.figure(figsize=(6, 5))
-plt.imshow(cm, cmap="Blues")
-plt.xticks(range(10), CLASSES, rotation=90); plt.yticks(range(10), CLASSES)
-plt.xlabel("predicted"); plt.ylabel("true"); plt.colorbar(); plt.show()"""),
+print("macro F1:", float(f1.result()))
+wrong = np.flatnonzero(pred != y_test)[:24]
+dlc.utils.plot_images(x_test[wrong], y_test[wrong], pred[wrong], class_names=CLASSES, n=24); plt.show()"""),
+    ("markdown", """
+## 6. Pushing F1 up
+
+The lectures' checklist together (`dlc.examples.fashion_best`): normalised inputs, augmentation
+(random shifts and horizontal flips, training only), batch normalisation after every
+convolution, two Inception modules, He initialisation, AdamW with a warmup and a cosine decay,
+label smoothing, early stopping on a validation split taken from the training data, never on
+the test set."""),
     ("code", """
-fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
-for key in ("loss", "val_loss"):
-    ax[0].plot(history.history[key], label=key)
-for key in ("accuracy", "val_accuracy"):
-    ax[1].plot(history.history[key], label=key)
-for a in ax:
-    a.set_xlabel("epoch"); a.legend()
-plt.show()"""),
+from dlc.examples import fashion_best
+result = fashion_best.main(["--verbose", "2"])
+result"""),
 ]
 
 if __name__ == "__main__":

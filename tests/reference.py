@@ -537,3 +537,264 @@ def adadelta_ref(w, g, acc_grad, acc_delta, lr, rho=0.95, epsilon=1e-7, weight_d
     ad = rho * ad + (1 - rho) * d * d
     return w + lr * d, ag, ad
 # ==== END optim references ====
+
+
+# ==== image references (csrc/image.c) ====
+WARP_FILL_MODES = {"constant": 0, "nearest": 1, "reflect": 2, "wrap": 3}
+WARP_INTERPOLATIONS = {"nearest": 0, "bilinear": 1}
+
+
+def warp_index_ref(i, size, mode):
+    """Integer taps through a fill mode: (the pixel read, whether the tap is inside the image
+    or the mode extends it)."""
+    i = np.asarray(i, np.int64)
+    if mode == "wrap":
+        return np.mod(i, size), np.ones(i.shape, bool)
+    if mode == "reflect":
+        r = np.mod(i, 2 * size)
+        return np.where(r < size, r, 2 * size - 1 - r), np.ones(i.shape, bool)
+    inside = (i >= 0) & (i < size)
+    return np.clip(i, 0, size - 1), inside if mode == "constant" else np.ones(i.shape, bool)
+
+
+def warp_coords_ref(row, oh, ow):
+    """The source points (u, v) of an (oh, ow) output under one transform row, computed in
+    float32 in the order the kernel documents (so the reference picks the same taps)."""
+    a0, a1, a2, b0, b1, b2, c0, c1 = (np.float32(v) for v in row)
+    y, x = np.meshgrid(np.arange(oh, dtype=np.float32), np.arange(ow, dtype=np.float32), indexing="ij")
+    with np.errstate(all="ignore"):
+        k = c0 * x + c1 * y + np.float32(1)
+        u = (a0 * x + a1 * y + a2) / k
+        v = (b0 * x + b1 * y + b2) / k
+    lim = np.float32(2.0**30)
+    u = np.where(u >= -lim, u, -lim).astype(np.float32)
+    v = np.where(v >= -lim, v, -lim).astype(np.float32)
+    return np.minimum(u, lim), np.minimum(v, lim)
+
+
+def warp_taps_ref(row, h, w, oh, ow, interpolation, mode):
+    """[(iy, ix, weight, inside)] per tap, float64 weights."""
+    u, v = warp_coords_ref(row, oh, ow)
+    if interpolation == "nearest":
+        iy, oky = warp_index_ref(np.floor(v + np.float32(0.5)), h, mode)
+        ix, okx = warp_index_ref(np.floor(u + np.float32(0.5)), w, mode)
+        return [(iy, ix, np.ones(u.shape), oky & okx)]
+    u64, v64 = u.astype(np.float64), v.astype(np.float64)
+    fy, fx = np.floor(v64), np.floor(u64)
+    ty, tx = v64 - fy, u64 - fx
+    taps = []
+    for dy_, wy in ((0, 1 - ty), (1, ty)):
+        iy, oky = warp_index_ref(fy + dy_, h, mode)
+        for dx_, wx in ((0, 1 - tx), (1, tx)):
+            ix, okx = warp_index_ref(fx + dx_, w, mode)
+            taps.append((iy, ix, wy * wx, oky & okx))
+    return taps
+
+
+def warp_forward_ref(x, transform, out_hw, interpolation="bilinear", fill_mode="reflect", fill_value=0.0):
+    """Keras 3's affine_transform (torch backend): each integer tap read through the fill mode,
+    outside taps of 'constant' reading fill_value; float64."""
+    x = np.asarray(x, np.float64)
+    n, h, w, c = x.shape
+    oh, ow = out_hw
+    y = np.zeros((n, oh, ow, c))
+    for b in range(n):
+        for iy, ix, wt, ok in warp_taps_ref(transform[b], h, w, oh, ow, interpolation, fill_mode):
+            y[b] += wt[..., None] * np.where(ok[..., None], x[b, iy, ix], fill_value)
+    return y
+
+
+def warp_backward_ref(dy, transform, in_shape, interpolation="bilinear", fill_mode="reflect"):
+    """The adjoint of warp_forward_ref (fill_value = 0): dx = warp^T(dy), float64."""
+    dy = np.asarray(dy, np.float64)
+    n, oh, ow, c = dy.shape
+    _, h, w, _ = in_shape
+    dx = np.zeros(in_shape)
+    for b in range(n):
+        for iy, ix, wt, ok in warp_taps_ref(transform[b], h, w, oh, ow, interpolation, fill_mode):
+            np.add.at(dx[b], (iy[ok], ix[ok]), (wt[..., None] * dy[b])[ok])
+    return dx
+
+
+def image_adjust_ref(x, factor, delta, lo, hi, center):
+    """y = clip((x - m) * f + m + d, lo, hi) per sample, m the per-channel mean (or 0); float64.
+    Returns y, m and the unclipped z."""
+    x = np.asarray(x, np.float64)
+    m = x.mean(axis=(1, 2), keepdims=True) if center else np.zeros((x.shape[0], 1, 1, x.shape[3]))
+    f = np.asarray(factor, np.float64).reshape(-1, 1, 1, 1)
+    d = np.asarray(delta, np.float64).reshape(-1, 1, 1, 1)
+    z = (x - m) * f + m + d
+    return np.clip(z, lo, hi), m.reshape(x.shape[0], x.shape[3]), z
+
+
+def image_adjust_backward_ref(x, factor, delta, lo, hi, center, dy):
+    """The gradient of image_adjust_ref with respect to x (clip passes where lo <= z <= hi)."""
+    _, _, z = image_adjust_ref(x, factor, delta, lo, hi, center)
+    g = np.where((z >= lo) & (z <= hi), np.asarray(dy, np.float64), 0.0)
+    f = np.asarray(factor, np.float64).reshape(-1, 1, 1, 1)
+    dx = g * f
+    if center:
+        dx += (1 - f) * g.mean(axis=(1, 2), keepdims=True)
+    return dx
+
+
+def normalize_ref(x, sub, mul, add, outer, inner, divide=False):
+    """(x - sub) * mul + add (or / mul) along the middle axis of x viewed as (outer, k, inner)."""
+    x = np.asarray(x, np.float64).reshape(outer, -1, inner)
+    s, m, a = (np.asarray(v, np.float64).reshape(1, -1, 1) for v in (sub, mul, add))
+    return ((x - s) / m + a) if divide else ((x - s) * m + a)
+# ==== END image references ====
+# ==== BEGIN losses references ====
+# Per-sample losses of Keras 3's regression, probabilistic and hinge losses, from their
+# formulas (keras.losses docstrings), in float64: rows are the last axis.
+def mae_ref(x, labels):
+    a, t = _lo_f64(x, labels)
+    return np.abs(a - t).mean(axis=-1)
+
+
+def mape_ref(x, labels, epsilon=1e-7):
+    a, t = _lo_f64(x, labels)
+    return 100.0 * (np.abs(t - a) / np.maximum(np.abs(t), epsilon)).mean(axis=-1)
+
+
+def msle_ref(x, labels, epsilon=1e-7):
+    a, t = _lo_f64(x, labels)
+    return ((np.log(np.maximum(a, epsilon) + 1) - np.log(np.maximum(t, epsilon) + 1)) ** 2).mean(axis=-1)
+
+
+def huber_ref(x, labels, delta=1.0):
+    a, t = _lo_f64(x, labels)
+    e = np.abs(a - t)
+    return np.where(e <= delta, 0.5 * e * e, delta * e - 0.5 * delta * delta).mean(axis=-1)
+
+
+def log_cosh_ref(x, labels):
+    a, t = _lo_f64(x, labels)
+    return np.log(np.cosh(a - t)).mean(axis=-1)
+
+
+def poisson_ref(x, labels, epsilon=1e-7):
+    a, t = _lo_f64(x, labels)
+    return (a - t * np.log(a + epsilon)).mean(axis=-1)
+
+
+def kld_ref(x, labels, epsilon=1e-7):
+    a, t = _lo_f64(x, labels)
+    a, t = np.clip(a, epsilon, 1.0), np.clip(t, epsilon, 1.0)
+    return (t * np.log(t / a)).sum(axis=-1)
+
+
+def hinge_ref(x, labels, squared=False):
+    """Labels that are all 0 or 1 become -1 / 1 (Keras's conversion)."""
+    a, t = _lo_f64(x, labels)
+    if np.all((t == 0) | (t == 1)):
+        t = 2 * t - 1
+    h = np.maximum(1 - t * a, 0)
+    return (h * h if squared else h).mean(axis=-1)
+
+
+def categorical_hinge_ref(x, labels):
+    a, t = _lo_f64(x, labels)
+    pos = (t * a).sum(axis=-1)
+    neg = ((1 - t) * a).max(axis=-1)
+    return np.maximum(neg - pos + 1, 0)
+
+
+def cosine_similarity_ref(x, labels, epsilon=1e-7):
+    a, t = _lo_f64(x, labels)
+    na = np.maximum(np.sqrt((a * a).sum(axis=-1, keepdims=True)), epsilon)
+    nt = np.maximum(np.sqrt((t * t).sum(axis=-1, keepdims=True)), epsilon)
+    return -((a / na) * (t / nt)).sum(axis=-1)
+# ==== END losses references ====
+
+# ==== BEGIN locally connected references ====
+def _local2d_patches(x, kernel_size, strides):
+    """(n, oh * ow, kh * kw * c) float64: the patch of each output position, flattened (kh, kw, c)
+    as Keras 2's local_conv reshapes inputs[:, rows, cols, :]."""
+    x = np.asarray(x, np.float64)
+    n, h, w, c = x.shape
+    (kh, kw), (sh, sw) = kernel_size, strides
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    out = np.empty((n, oh * ow, kh * kw * c))
+    for i in range(oh):
+        for j in range(ow):
+            out[:, i * ow + j] = x[:, i * sh:i * sh + kh, j * sw:j * sw + kw, :].reshape(n, -1)
+    return out, (oh, ow)
+
+
+def local2d_forward(x, w, b, kernel_size, strides=(1, 1)):
+    """Keras 2's LocallyConnected2D (implementation 1): y[n, p, f] = sum_k patch[n, p, k] *
+    w[p, k, f] + b[p, f], position p = oy * ow + ox."""
+    patches, (oh, ow) = _local2d_patches(x, kernel_size, strides)
+    y = np.einsum("npk,pkf->npf", patches, np.asarray(w, np.float64))
+    if b is not None:
+        y = y + np.asarray(b, np.float64).reshape(1, oh * ow, -1)
+    return y.reshape(len(y), oh, ow, -1)
+
+
+def local2d_backward_data(dy, w, x_shape, kernel_size, strides=(1, 1)):
+    """dx of local2d_forward: each position's patch gradient dy[n, p] @ w[p].T scattered back."""
+    n, h, wd, c = x_shape
+    (kh, kw), (sh, sw) = kernel_size, strides
+    dy = np.asarray(dy, np.float64)
+    oh, ow = dy.shape[1], dy.shape[2]
+    g = np.einsum("npf,pkf->npk", dy.reshape(n, oh * ow, -1), np.asarray(w, np.float64))
+    dx = np.zeros(x_shape)
+    for i in range(oh):
+        for j in range(ow):
+            dx[:, i * sh:i * sh + kh, j * sw:j * sw + kw, :] += g[:, i * ow + j].reshape(n, kh, kw, c)
+    return dx
+
+
+def local2d_backward_weights(x, dy, kernel_size, strides=(1, 1)):
+    """(dw, db) of local2d_forward, summed over the batch."""
+    patches, (oh, ow) = _local2d_patches(x, kernel_size, strides)
+    dy = np.asarray(dy, np.float64).reshape(len(patches), oh * ow, -1)
+    return np.einsum("npk,npf->pkf", patches, dy), dy.sum(axis=0).reshape(oh, ow, -1)
+# ==== END locally connected references ====
+
+# ==== BEGIN layernorm references ====
+def layernorm_ref(x, gamma=None, beta=None, eps=1e-3):
+    """(y, mean, invstd) of layer normalisation over the last axis, biased variance."""
+    (x,) = _lo_f64(x)
+    mean = x.mean(axis=-1)
+    invstd = 1.0 / np.sqrt(((x - mean[..., None]) ** 2).mean(axis=-1) + eps)
+    y = (x - mean[..., None]) * invstd[..., None]
+    if gamma is not None:
+        y = y * np.asarray(gamma, np.float64)
+    if beta is not None:
+        y = y + np.asarray(beta, np.float64)
+    return y, mean, invstd
+
+
+def layernorm_backward_ref(x, dy, gamma=None, eps=1e-3):
+    """(dx, dgamma, dbeta) of layernorm_ref, from the chain rule of the definition."""
+    x, dy = _lo_f64(x, dy)
+    k = x.shape[-1]
+    xhat, _, invstd = layernorm_ref(x, eps=eps)
+    g = dy * (np.asarray(gamma, np.float64) if gamma is not None else 1.0)
+    dx = invstd[..., None] / k * (k * g - g.sum(-1, keepdims=True) - xhat * (g * xhat).sum(-1, keepdims=True))
+    rows = dy.reshape(-1, k), xhat.reshape(-1, k)
+    return dx, (rows[0] * rows[1]).sum(axis=0), rows[0].sum(axis=0)
+# ==== END layernorm references ====
+
+# ==== BEGIN noise references ====
+def philox_normal_ref(n, seed, step):
+    """normal(seed, step, i): Box-Muller on the uniforms at 2j, 2j + 1 (j = i // 2) of the dropout
+    stream, in float64: sqrt(-2 log(1 - u1)) * (cos, sin)(2 pi u2) for even, odd i."""
+    u = philox_uniform_ref(n + (n % 2), seed, step).astype(np.float64)
+    r = np.sqrt(-2.0 * np.log(1.0 - u[0::2]))
+    a = 2.0 * np.pi * u[1::2]
+    z = np.empty(len(u))
+    z[0::2], z[1::2] = r * np.cos(a), r * np.sin(a)
+    return z[:n]
+
+
+def spatial_dropout_ref(x, rate, seed, step, channels_first=False):
+    """(y, mask): channel c of sample i kept when uniform(seed, step, i * C + c) >= rate."""
+    x = np.asarray(x, np.float64)
+    n, c = x.shape[0], x.shape[1 if channels_first else -1]
+    mask = (philox_uniform_ref(n * c, seed, step) >= np.float32(rate)).reshape(n, c)
+    bshape = (n, c) + (1,) * (x.ndim - 2) if channels_first else (n,) + (1,) * (x.ndim - 2) + (c,)
+    return x * mask.reshape(bshape) / (1.0 - rate), mask.astype(np.uint8)
+# ==== END noise references ====

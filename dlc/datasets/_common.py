@@ -238,14 +238,46 @@ def not_found_message(dataset: str, folder: str, extra: str, reason: str) -> str
 
 def fetch_files(urls: Dict[str, Tuple[str, str, str]], folder: str,
                 on_error: Callable[[str], Exception]) -> None:
-    """Downloads each missing ``name -> (url, checksum, algorithm)`` into ``folder``."""
-    for name, (url, checksum, algorithm) in urls.items():
-        dest = os.path.join(folder, name)
-        if os.path.isfile(dest):
-            continue
+    """Downloads each missing ``name -> (url, checksum, algorithm)`` into ``folder``.
+
+    A failed download leaves no trace: the folders it created (``folder`` and any missing
+    parent, e.g. ``~/.dlc/datasets/fashion-mnist``) are removed again if they are still empty,
+    so a later search does not stop at an empty folder and the user is not misled by one.
+    """
+    created = _missing_dirs(folder)
+    try:
+        for name, (url, checksum, algorithm) in urls.items():
+            dest = os.path.join(folder, name)
+            if os.path.isfile(dest):
+                continue
+            try:
+                download(url, dest, checksum, algorithm)
+            except ValueError:  # checksum mismatch: a clear message already
+                raise
+            except Exception as e:  # URLError, timeouts, HTTP protocol errors, disk errors
+                raise on_error(f"download of {url} failed: {e}") from e
+    except BaseException:
+        _remove_empty(created)
+        raise
+
+
+def _missing_dirs(folder: str) -> List[str]:
+    """``folder`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    path = os.path.abspath(folder)
+    while not os.path.isdir(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return missing
+
+
+def _remove_empty(folders: Sequence[str]) -> None:
+    """Removes each folder of ``folders`` (deepest first) that exists and is empty."""
+    for path in folders:
         try:
-            download(url, dest, checksum, algorithm)
-        except ValueError:  # checksum mismatch: a clear message already
-            raise
-        except Exception as e:  # URLError, timeouts, HTTP protocol errors, disk errors
-            raise on_error(f"download of {url} failed: {e}") from e
+            os.rmdir(path)  # only succeeds on an empty folder
+        except OSError:
+            pass

@@ -7,6 +7,7 @@ Run: `python -m dlc.examples.fashion_inception` (options: --epochs, --batch-size
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -60,7 +61,11 @@ def main(argv=None) -> dict:
         dlc.set_num_threads(args.threads)
     dlc.utils.set_random_seed(args.seed)
 
-    (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()
+    try:
+        (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()
+    except (fashion_mnist.DatasetNotFoundError, ValueError) as e:  # offline without the files
+        print(e, file=sys.stderr)
+        raise SystemExit(1) from None
     x_train = x_train.reshape(-1, 28, 28, 1).astype("float32") / 255
     x_test = x_test.reshape(-1, 28, 28, 1).astype("float32") / 255
     y_train_1h = dlc.utils.to_categorical(y_train, 10)

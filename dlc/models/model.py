@@ -63,20 +63,33 @@ class Model(Trainer, Keras2Methods, Functional):
         return res if self._outputs_is_list else res[0]
 
     def summary(self, line_length: Optional[int] = None, positions: Any = None, print_fn: Any = None,
-                expand_nested: bool = False, show_trainable: bool = False, layer_range: Any = None) -> None:
-        """Prints a table of the layers: name and type, output shape, parameter count and
-        multiply-accumulates per sample, then the totals.
+                expand_nested: bool = False, show_trainable: bool = False, layer_range: Any = None,
+                batch_size: int = 32) -> None:
+        """Prints a table of the layers: name and type, output shape, parameter count,
+        multiply-accumulates, neurons and activation memory per sample (and Keras's "Connected
+        to" for a functional model), then the totals, including the memory of one training step
+        at `batch_size` (see `dlc.models.summary` for what is counted).
 
         Args:
-            print_fn: function to print each line (default: print).
+            line_length: total width of the table (default: as wide as its contents).
+            positions: right edge of each column, as fractions of the line (all <= 1) or in
+                characters.
+            print_fn: function to print the summary with (default: print), called once.
+            expand_nested: also list the layers of nested models, indented under them.
+            show_trainable: add Keras's "Trainable" column (Y, N, or - for no weights).
+            layer_range: two layer names (or regular expressions): list only the layers from
+                the first match to the last, both included.
+            batch_size: the batch size of the training-step totals (default 32).
 
         Example:
 
         >>> model.summary()
+        >>> model.summary(batch_size=128, show_trainable=True)
         """
         from dlc.models.summary import print_summary
 
-        print_summary(self, line_length, print_fn)
+        print_summary(self, line_length, print_fn, positions, expand_nested, show_trainable,
+                      layer_range, batch_size)
 
     def save(self, filepath: Any, overwrite: bool = True, zipped: Optional[bool] = None, **kwargs: Any) -> None:
         """Saves the model to a `.keras` file (Keras 3's format): the architecture, the

@@ -148,7 +148,7 @@ def write_weights(f: Any, model: Any, include_optimizer: bool = True,
     for path, layer, weights in weight_groups(model):
         group = _vars_group(f, path, layer.name)
         for i, v in enumerate(weights):
-            group.create_dataset(str(i), data=np.ascontiguousarray(v.value, np.float32))
+            group.create_dataset(str(i), data=np.ascontiguousarray(v.value, np.float32).reshape(v.shape))
     opt = getattr(model, "optimizer", None)
     has_opt = include_optimizer and opt is not None
     if has_opt:

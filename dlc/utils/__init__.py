@@ -1,5 +1,8 @@
-"""Small helpers around training: reproducible seeding, one-hot labels, unit-norm rows, and the
-progress bar class that `fit` uses.
+"""Small helpers around training: reproducible seeding, one-hot labels, unit-norm rows, the
+progress bar class that `fit` uses, plots (`plot_history`, `plot_confusion_matrix`,
+`plot_images`, `plot_filters`, `plot_feature_maps`; they need matplotlib, imported only when one
+is called), `check_gradients` (finite differences against a model's backward pass), and
+`plot_model` / `model_to_dot` (the graph, through pydot and Graphviz).
 
 Example:
 
@@ -20,7 +23,9 @@ import numpy as np
 from dlc import _random
 from dlc._progress import Progbar
 
-__all__ = ["set_random_seed", "to_categorical", "normalize", "Progbar", "PyDataset", "Sequence"]
+__all__ = ["set_random_seed", "to_categorical", "normalize", "Progbar", "PyDataset", "Sequence",
+           "plot_history", "plot_confusion_matrix", "plot_images", "plot_filters",
+           "plot_feature_maps", "check_gradients", "plot_model", "model_to_dot"]
 
 
 class PyDataset:
@@ -203,14 +208,27 @@ def normalize(x: Any, axis: int = -1, order: int = 2) -> np.ndarray:
     return x / norm
 
 
-_SUBMODULES = ("np_utils",)
+_SUBMODULES = ("np_utils", "plotting", "gradient_check", "model_visualization")
+# Functions of submodules, loaded on first use (so `import dlc` never imports matplotlib or
+# pydot).
+_LAZY = {"plot_history": "plotting", "plot_confusion_matrix": "plotting", "plot_images": "plotting",
+         "plot_filters": "plotting", "plot_feature_maps": "plotting",
+         "check_gradients": "gradient_check",
+         "plot_model": "model_visualization", "model_to_dot": "model_visualization"}
 
 
 def __getattr__(name):  # submodules load on first use; a name this module lacks: say so
-    if name in _SUBMODULES:
+    if name in _SUBMODULES or name in _LAZY:
         import importlib
 
-        return importlib.import_module(f"dlc.utils.{name}")
+        module = importlib.import_module(f"dlc.utils.{_LAZY.get(name, name)}")
+        value = getattr(module, name) if name in _LAZY else module
+        globals()[name] = value
+        return value
     from dlc._registry import missing_attribute
 
-    return missing_attribute(__name__, globals())(name)
+    return missing_attribute(__name__, {**globals(), **dict.fromkeys(_LAZY)})(name)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBMODULES) | set(_LAZY))

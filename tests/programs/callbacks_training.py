@@ -9,6 +9,8 @@ import tempfile
 import dlc as keras
 from dlc import layers
 
+keras.utils.set_random_seed(0)
+
 (x, y), (x_test, y_test) = keras.datasets.mnist.load_data()
 x = x[:800].reshape(-1, 784).astype("float32") / 255
 y = y[:800]

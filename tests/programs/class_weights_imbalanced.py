@@ -5,6 +5,8 @@ import numpy as np
 import dlc as keras
 from dlc import layers
 
+keras.utils.set_random_seed(0)
+
 (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
 x_train = x_train[:1000].reshape(-1, 784).astype("float32") / 255
 x_test = x_test[:400].reshape(-1, 784).astype("float32") / 255

@@ -7,6 +7,8 @@ import numpy as np
 import dlc as keras
 from dlc import layers
 
+keras.utils.set_random_seed(0)
+
 (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
 x_train = x_train[:640].reshape(-1, 784).astype("float32") / 255
 x_test = x_test[:256].reshape(-1, 784).astype("float32") / 255

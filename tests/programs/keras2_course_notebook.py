@@ -10,6 +10,9 @@ from dlc.models import Sequential
 from dlc.optimizers import SGD
 from dlc.utils import np_utils
 
+import dlc
+dlc.utils.set_random_seed(0)
+
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     (X_train, y_train), (X_test, y_test) = mnist.load_data()

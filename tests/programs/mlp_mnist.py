@@ -5,10 +5,12 @@ from dlc.layers import Dense, Dropout
 from dlc.models import Sequential
 from dlc.optimizers import RMSprop
 
+keras.utils.set_random_seed(0)
+
 batch_size, num_classes, epochs = 64, 10, 3
 (x_train, y_train), (x_test, y_test) = mnist.load_data()
-x_train, y_train, x_test, y_test = x_train[:600], y_train[:600], x_test[:300], y_test[:300]
-x_train = x_train.reshape(600, 784).astype("float32") / 255
+x_train, y_train, x_test, y_test = x_train[:2000], y_train[:2000], x_test[:300], y_test[:300]
+x_train = x_train.reshape(2000, 784).astype("float32") / 255
 x_test = x_test.reshape(300, 784).astype("float32") / 255
 y_train = keras.utils.to_categorical(y_train, num_classes)
 y_test = keras.utils.to_categorical(y_test, num_classes)

@@ -4,6 +4,8 @@ moving statistics need momentum=0.9 to settle in 3 epochs; Keras behaves the sam
 import dlc as keras
 from dlc import layers
 
+keras.utils.set_random_seed(0)
+
 (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
 x_train = x_train[:600, ..., None].astype("float32") / 255
 x_test = x_test[:300, ..., None].astype("float32") / 255

@@ -5,6 +5,7 @@ import numpy as np
 import dlc as keras
 from dlc import layers
 
+keras.utils.set_random_seed(0)
 (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
 x_train = x_train[:800, ..., None].astype("float32") / 255
 x_test = x_test[:300, ..., None].astype("float32") / 255
