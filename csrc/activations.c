@@ -44,23 +44,11 @@ static int act_backward_ok(int64_t n, const float *a, const float *b, const floa
 
 static int64_t act_blocks(int64_t n) { return (n + ACT_BLOCK - 1) / ACT_BLOCK; }
 
-/* c ? a : b by bit masks: the compiler turns a plain ?: around a libm call into a branch,
- * which mispredicts on random signs and costs more than the call. */
-static inline float act_select(int c, float a, float b) {
-    uint32_t ua, ub, m = 0u - (uint32_t)(c != 0);
-    memcpy(&ua, &a, sizeof ua);
-    memcpy(&ub, &b, sizeof ub);
-    uint32_t r = (ua & m) | (ub & ~m);
-    float f;
-    memcpy(&f, &r, sizeof f);
-    return f;
-}
-
 /* ---------------------------------------------------------------- ReLU */
 
 /* No restrict on x / y: the forward may run in place (y == x); each y[i] depends on x[i] only,
  * which `omp simd` states. Both sides of every choice are computed and picked by bit masks
- * (act_select): a ?: whose arm holds arithmetic would be a branch (ISO C may not evaluate an arm
+ * (dlc_fsel): a ?: whose arm holds arithmetic would be a branch (ISO C may not evaluate an arm
  * that could raise a flag the program would not), scalar and mispredicted on random signs. */
 DLC_INLINE void relu_fwd_body(int64_t n, float slope, float thr, float maxv, const float *x,
                               float *y) {
@@ -69,8 +57,8 @@ DLC_INLINE void relu_fwd_body(int64_t n, float slope, float thr, float maxv, con
         float v = x[i];
         /* + 0.0f turns the -0 of 0 * negative into +0 (and changes nothing else). */
         float lo = slope * (v - thr) + 0.0f;
-        float r = act_select(v > thr, v, lo);
-        y[i] = act_select(v >= maxv, maxv, r);
+        float r = dlc_fsel(v > thr, v, lo);
+        y[i] = dlc_fsel(v >= maxv, maxv, r);
     }
 }
 DLC_SIMD_VARIANTS(relu_fwd,
@@ -84,14 +72,14 @@ DLC_INLINE void relu_bwd_body(int64_t n, float slope, float thr, float maxv,
 #pragma omp simd
         for (int64_t i = 0; i < n; i++) {
             float v = x[i];
-            float d = act_select(v >= maxv, 0.0f, act_select(v > thr, 1.0f, slope));
+            float d = dlc_fsel(v >= maxv, 0.0f, dlc_fsel(v > thr, 1.0f, slope));
             dx[i] += dy[i] * d;
         }
     } else { /* the value accumulate gives on a zeroed dx: 0 + dy * d */
 #pragma omp simd
         for (int64_t i = 0; i < n; i++) {
             float v = x[i];
-            float d = act_select(v >= maxv, 0.0f, act_select(v > thr, 1.0f, slope));
+            float d = dlc_fsel(v >= maxv, 0.0f, dlc_fsel(v > thr, 1.0f, slope));
             dx[i] = 0.0f + dy[i] * d;
         }
     }
@@ -151,9 +139,9 @@ static void elu_fwd_span(int64_t n, float alpha, const float *x, float *y) {
     for (int64_t i = 0; i < n; i++) {
         float v = x[i];
         int pos = v > 0.0f;
-        double d = (double)act_select(pos, -1.0f, v);
+        double d = (double)dlc_fsel(pos, -1.0f, v);
         double em1 = d > -0x1p-12 ? d + d * d * (0.5 + d / 6.0) : exp(d) - 1.0;
-        y[i] = act_select(pos, v, (float)((double)alpha * em1));
+        y[i] = dlc_fsel(pos, v, (float)((double)alpha * em1));
     }
 }
 
@@ -163,7 +151,7 @@ DLC_INLINE void elu_bwd_body(int64_t n, float alpha, const float *restrict x,
                              float *restrict dx) {
 #pragma omp simd
     for (int64_t i = 0; i < n; i++) {
-        float d = act_select(x[i] > 0.0f, 1.0f, y[i] + alpha);
+        float d = dlc_fsel(x[i] > 0.0f, 1.0f, y[i] + alpha);
         dx[i] += dy[i] * d;
     }
 }
@@ -206,7 +194,7 @@ static void sigmoid_fwd_span(int64_t n, const float *x, float *y) {
     for (int64_t i = 0; i < n; i++) {
         float v = x[i];
         float e = expf(-fabsf(v));
-        y[i] = act_select(v >= 0.0f, 1.0f, e) / (1.0f + e);
+        y[i] = dlc_fsel(v >= 0.0f, 1.0f, e) / (1.0f + e);
     }
 }
 
@@ -255,12 +243,7 @@ typedef void (*act_grad_fn)(int64_t, const float *, const float *, float *);
 
 static dlc_status act_unary(act_unary_fn f, int64_t n, const float *x, float *y) {
     DLC_CHECK(act_forward_ok(n, x, y));
-    int64_t nb = act_blocks(n);
-#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (n >= ACT_PAR_MIN)
-    for (int64_t b = 0; b < nb; b++) {
-        int64_t i0 = b * ACT_BLOCK;
-        f(DLC_MIN(ACT_BLOCK, n - i0), x + i0, y + i0);
-    }
+    dlc_blocks_xy(f, n, ACT_BLOCK, ACT_PAR_MIN, x, y);
     return DLC_OK;
 }
 
@@ -300,7 +283,7 @@ static void silu_fwd_span(int64_t n, const float *x, float *y) {
     for (int64_t i = 0; i < n; i++) {
         float v = x[i];
         float e = expf(-fabsf(v));
-        y[i] = v * (act_select(v >= 0.0f, 1.0f, e) / (1.0f + e));
+        y[i] = v * (dlc_fsel(v >= 0.0f, 1.0f, e) / (1.0f + e));
     }
 }
 
@@ -309,7 +292,7 @@ static void silu_bwd_span(int64_t n, const float *x, const float *dy, float *dx)
     for (int64_t i = 0; i < n; i++) {
         float v = x[i];
         float e = expf(-fabsf(v));
-        float s = act_select(v >= 0.0f, 1.0f, e) / (1.0f + e);
+        float s = dlc_fsel(v >= 0.0f, 1.0f, e) / (1.0f + e);
         dx[i] += dy[i] * (s * (1.0f + v * (1.0f - s)));
     }
 }

@@ -56,13 +56,7 @@ DLC_SIMD_VARIANTS(add_into, (int64_t n, const float *restrict x, float *restrict
 dlc_status dlc_add_into(int64_t n, const float *x, float *y) {
     DLC_CHECK(n >= 0 && (n == 0 || (x != NULL && y != NULL)));
     DLC_CHECK(elt_disjoint(x, (size_t)n * sizeof(float), y, (size_t)n * sizeof(float)));
-    void (*f)(int64_t, const float *, float *) = DLC_SIMD_PICK(add_into);
-    int64_t nb = elt_blocks(n);
-#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (n >= ELT_PAR_MIN)
-    for (int64_t b = 0; b < nb; b++) {
-        int64_t i0 = b * ELT_BLOCK;
-        f(DLC_MIN(ELT_BLOCK, n - i0), x + i0, y + i0);
-    }
+    dlc_blocks_xy(DLC_SIMD_PICK(add_into), n, ELT_BLOCK, ELT_PAR_MIN, x, y);
     return DLC_OK;
 }
 

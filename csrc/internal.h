@@ -5,6 +5,7 @@
 #include "dlc.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #define DLC_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define DLC_MAX(a, b) ((a) > (b) ? (a) : (b))
@@ -22,8 +23,34 @@ static inline size_t dlc_align_up(size_t bytes) {
     return (bytes + (DLC_WS_ALIGN - 1)) & ~(size_t)(DLC_WS_ALIGN - 1);
 }
 
+/* c ? a : b by bit masks (branch-free): a plain ?: whose arm holds arithmetic or a libm call
+ * becomes a branch (ISO C may not evaluate the other arm), scalar and mispredicted on random
+ * signs; this one keeps the channel and element loops vectorised. */
+static inline float dlc_fsel(int c, float a, float b) {
+    uint32_t ua, ub, m = 0u - (uint32_t)(c != 0);
+    memcpy(&ua, &a, sizeof ua);
+    memcpy(&ub, &b, sizeof ub);
+    uint32_t r = (ua & m) | (ub & ~m);
+    float f;
+    memcpy(&f, &r, sizeof f);
+    return f;
+}
+
 /* Threads for the next parallel region: the user's setting. */
 int dlc_threads(void);
+
+/* f(len, x + i0, y + i0) over fixed blocks of `block` values (the last one shorter), in
+ * parallel when n >= par_min: an elementwise pass split into disjoint outputs, so its result
+ * does not depend on the thread count. */
+static inline void dlc_blocks_xy(void (*f)(int64_t, const float *, float *), int64_t n,
+                                 int64_t block, int64_t par_min, const float *x, float *y) {
+    int64_t nb = (n + block - 1) / block;
+#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (n >= par_min)
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t i0 = b * block;
+        f(DLC_MIN(block, n - i0), x + i0, y + i0);
+    }
+}
 
 /* Single-threaded SGEMM for kernels that parallelise over their own tiles (conv2d): the same
  * arguments and results as dlc_sgemm, never opens a parallel region. Workspace in bytes from

@@ -140,6 +140,36 @@ DLC_INLINE void pool_gather_avg(int64_t c, const float *restrict dy, float cnt,
  * below POOL_PAR_MIN it runs on the calling thread. */
 static int pool_parallel(int64_t values) { return values >= POOL_PAR_MIN; }
 
+/* POOL_KB channels of one output pixel: the max over the window [h0, h1) x [w0, w1) and its
+ * argmax, visited in the order pool_copy / pool_max visit it (row-major, strictly greater wins),
+ * so the same bits and the same argmax; the running max and argmax stay in registers and y and
+ * argmax are stored once instead of once per window position (3x3 windows: 9x fewer stores). */
+#define POOL_KB 16
+DLC_INLINE void pool_window_max(const float *restrict xb, int64_t w, int64_t c, int64_t h0,
+                                int64_t h1, int64_t w0, int64_t w1, float *restrict y,
+                                int32_t *restrict arg) {
+    float best[POOL_KB];
+    int32_t at[POOL_KB];
+    const int32_t first = (int32_t)(h0 * w + w0);
+    const float *x0 = xb + (int64_t)first * c;
+#pragma omp simd
+    for (int k = 0; k < POOL_KB; k++) best[k] = x0[k], at[k] = first;
+    for (int64_t ih = h0; ih < h1; ih++)
+        for (int64_t iw = (ih == h0 ? w0 + 1 : w0); iw < w1; iw++) {
+            const int32_t idx = (int32_t)(ih * w + iw);
+            const float *xp = xb + (int64_t)idx * c;
+#pragma omp simd
+            for (int k = 0; k < POOL_KB; k++) {
+                float v = xp[k], b = best[k];
+                int gt = v > b;
+                best[k] = gt ? v : b;
+                at[k] = gt ? idx : at[k];
+            }
+        }
+#pragma omp simd
+    for (int k = 0; k < POOL_KB; k++) y[k] = best[k], arg[k] = at[k];
+}
+
 /* One output row (image b, output row oh) of max pooling. */
 DLC_INLINE void maxpool_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t oh,
                                  const float *x, float *y, int32_t *argmax) {
@@ -153,10 +183,15 @@ DLC_INLINE void maxpool_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t o
         int64_t o = ((b * s->oh + oh) * s->ow + ow) * c;
         float *yo = y + o;
         int32_t *ao = argmax + o;
-        pool_copy(c, xb + (h0 * w + w0) * c, yo, ao, (int32_t)(h0 * w + w0));
+        int64_t k0 = 0;
+        for (; k0 + POOL_KB <= c; k0 += POOL_KB) /* the window's max in registers, one store */
+            pool_window_max(xb + k0, w, c, h0, h1, w0, w1, yo + k0, ao + k0);
+        if (k0 == c) continue;
+        pool_copy(c - k0, xb + (h0 * w + w0) * c + k0, yo + k0, ao + k0, (int32_t)(h0 * w + w0));
         for (int64_t ih = h0; ih < h1; ih++)
             for (int64_t iw = (ih == h0 ? w0 + 1 : w0); iw < w1; iw++)
-                pool_max(c, xb + (ih * w + iw) * c, yo, ao, (int32_t)(ih * w + iw));
+                pool_max(c - k0, xb + (ih * w + iw) * c + k0, yo + k0, ao + k0,
+                         (int32_t)(ih * w + iw));
     }
 }
 DLC_SIMD_VARIANTS(maxpool_row,
@@ -182,16 +217,6 @@ dlc_status dlc_maxpool2d_forward(const dlc_pool2d_shape *s, const float *x, floa
     return DLC_OK;
 }
 
-/* Bit selects (branch-free, so the channel loops vectorise without evaluating an arm). */
-DLC_INLINE float pool_sel(int c, float a, float b) {
-    uint32_t ua, ub, m = 0u - (uint32_t)(c != 0);
-    memcpy(&ua, &a, sizeof ua);
-    memcpy(&ub, &b, sizeof ub);
-    uint32_t r = (ua & m) | (ub & ~m);
-    float f;
-    memcpy(&f, &r, sizeof f);
-    return f;
-}
 
 /* acc[k] = arg[k] == idx ? acc[k] + dy[k] * (ry ? ry[k] > 0 : 1) : acc[k]. */
 DLC_INLINE void pool_gather_max_ex(int64_t c, const float *restrict dy,
@@ -200,45 +225,21 @@ DLC_INLINE void pool_gather_max_ex(int64_t c, const float *restrict dy,
     if (ry) {
 #pragma omp simd
         for (int64_t k = 0; k < c; k++) {
-            float d = acc[k], v = d + dy[k] * pool_sel(ry[k] > 0.0f, 1.0f, 0.0f);
-            acc[k] = pool_sel(arg[k] == idx, v, d);
+            float d = acc[k], v = d + dy[k] * dlc_fsel(ry[k] > 0.0f, 1.0f, 0.0f);
+            acc[k] = dlc_fsel(arg[k] == idx, v, d);
         }
     } else {
 #pragma omp simd
         for (int64_t k = 0; k < c; k++) {
             float d = acc[k], v = d + dy[k];
-            acc[k] = pool_sel(arg[k] == idx, v, d);
+            acc[k] = dlc_fsel(arg[k] == idx, v, d);
         }
     }
 }
 
-/* One input row (image b, input row ih) of the max-pooling backward (gather). accumulate: dx
- * += the routed dy; else dx = it (starting from +0, the bits of a zeroed dx). ry (a ReLU fused
- * behind the pooling: its pooled output, overwrite only): each routed value times ry > 0. */
-DLC_INLINE void maxpool_bwd_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t ih,
-                                     const float *dy, const int32_t *argmax, const float *ry,
-                                     float *dx, int accumulate) {
-    const int64_t w = s->w, c = s->c;
-    int64_t oh0, oh1;
-    pool_cover(ih, s->sh, s->pad_top, s->ph, s->oh, &oh0, &oh1);
-    for (int64_t iw = 0; iw < w; iw++) {
-        int64_t ow0, ow1;
-        pool_cover(iw, s->sw, s->pad_left, s->pw, s->ow, &ow0, &ow1);
-        float *dxp = dx + ((b * s->h + ih) * w + iw) * c;
-        if (!accumulate)
-            for (int64_t k = 0; k < c; k++) dxp[k] = 0.0f;
-        int32_t idx = (int32_t)(ih * w + iw);
-        for (int64_t oh = oh0; oh < oh1; oh++)
-            for (int64_t ow = ow0; ow < ow1; ow++) {
-                int64_t o = ((b * s->oh + oh) * s->ow + ow) * c;
-                pool_gather_max_ex(c, dy + o, argmax + o, idx, ry ? ry + o : NULL, dxp);
-            }
-    }
-}
-DLC_SIMD_VARIANTS(maxpool_bwd_row,
-                  (const dlc_pool2d_shape *s, int64_t b, int64_t ih, const float *dy,
-                   const int32_t *argmax, const float *ry, float *dx, int accumulate),
-                  (s, b, ih, dy, argmax, ry, dx, accumulate));
+static void maxpool_route(const dlc_pool2d_shape *s, const float *dy, const int32_t *argmax,
+                          const uint8_t *code, float scale, const float *ry, float *dx,
+                          int accumulate);
 
 dlc_status dlc_maxpool2d_backward_ex(const dlc_pool2d_shape *s, const float *dy,
                                      const int32_t *argmax, const float *relu_y, float *dx,
@@ -251,13 +252,7 @@ dlc_status dlc_maxpool2d_backward_ex(const dlc_pool2d_shape *s, const float *dy,
     size_t yb = (size_t)(s->n * s->oh * s->ow * s->c) * sizeof(float);
     DLC_CHECK(pool_disjoint(dx, xb, dy, yb) && pool_disjoint(dx, xb, argmax, yb) &&
               pool_disjoint(dx, xb, relu_y, relu_y ? yb : 0));
-    void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, const int32_t *,
-                const float *, float *, int) = DLC_SIMD_PICK(maxpool_bwd_row);
-    int64_t rows = s->n * s->h;
-    const int par = pool_parallel(s->n * s->oh * s->ow * s->c * s->ph * s->pw + rows * s->w * s->c);
-#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
-    for (int64_t r = 0; r < rows; r++)
-        row(s, r / s->h, r % s->h, dy, argmax, relu_y, dx, accumulate != 0);
+    maxpool_route(s, dy, argmax, NULL, 1.0f, relu_y, dx, accumulate);
     return DLC_OK;
 }
 
@@ -343,7 +338,7 @@ dlc_status dlc_maxpool2d_dropout_forward(const dlc_pool2d_shape *s, const float 
             for (int64_t e = a; e < bnd; e++) {
                 int keep = u[e - g] >= rate;
                 float v = yr[e - e0] * scale;
-                yr[e - e0] = pool_sel(keep, v, 0.0f);
+                yr[e - e0] = dlc_fsel(keep, v, 0.0f);
                 cr[e - e0] = (uint8_t)(cr[e - e0] | (keep ? DLC_POOL_KEPT : 0));
             }
         }
@@ -358,16 +353,21 @@ DLC_INLINE void pool_gather_code(int64_t c, const float *restrict dy,
 #pragma omp simd
     for (int64_t k = 0; k < c; k++) {
         uint8_t cd = code[k];
-        float t = 0.0f + pool_sel(cd & DLC_POOL_KEPT, dy[k] * scale, 0.0f);
-        if (ry) t = t * pool_sel(ry[k] > 0.0f, 1.0f, 0.0f);
+        float t = 0.0f + dlc_fsel(cd & DLC_POOL_KEPT, dy[k] * scale, 0.0f);
+        if (ry) t = t * dlc_fsel(ry[k] > 0.0f, 1.0f, 0.0f);
         float d = acc[k];
-        acc[k] = pool_sel((cd & 0x7F) == pi, d + t, d);
+        acc[k] = dlc_fsel((cd & 0x7F) == pi, d + t, d);
     }
 }
 
-DLC_INLINE void maxpool_dropout_bwd_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t ih,
-                                             const float *dy, const uint8_t *code, float scale,
-                                             const float *ry, float *dx, int accumulate) {
+/* One input row (image b, input row ih) of the max-pooling backward (gather), for the plain
+ * pooling (argmax) and for the pooling + dropout pair (code: the winner's window position and
+ * keep bit, scale = 1 / (1 - rate)). accumulate: dx += the routed dy; else dx = it (starting
+ * from +0, the bits of a zeroed dx). ry (a ReLU fused behind the pooling: its pooled output,
+ * overwrite only): each routed value times ry > 0. */
+DLC_INLINE void maxpool_bwd_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t ih,
+                                     const float *dy, const int32_t *argmax, const uint8_t *code,
+                                     float scale, const float *ry, float *dx, int accumulate) {
     const int64_t w = s->w, c = s->c;
     int64_t oh0, oh1;
     pool_cover(ih, s->sh, s->pad_top, s->ph, s->oh, &oh0, &oh1);
@@ -377,19 +377,40 @@ DLC_INLINE void maxpool_dropout_bwd_row_body(const dlc_pool2d_shape *s, int64_t 
         float *dxp = dx + ((b * s->h + ih) * w + iw) * c;
         if (!accumulate)
             for (int64_t k = 0; k < c; k++) dxp[k] = 0.0f;
+        const int32_t idx = (int32_t)(ih * w + iw);
         for (int64_t oh = oh0; oh < oh1; oh++)
             for (int64_t ow = ow0; ow < ow1; ow++) {
                 int64_t o = ((b * s->oh + oh) * s->ow + ow) * c;
-                uint8_t pi = (uint8_t)((ih - (oh * s->sh - s->pad_top)) * s->pw +
-                                       (iw - (ow * s->sw - s->pad_left)));
-                pool_gather_code(c, dy + o, code + o, pi, scale, ry ? ry + o : NULL, dxp);
+                const float *r = ry ? ry + o : NULL;
+                if (code) {
+                    uint8_t pi = (uint8_t)((ih - (oh * s->sh - s->pad_top)) * s->pw +
+                                           (iw - (ow * s->sw - s->pad_left)));
+                    pool_gather_code(c, dy + o, code + o, pi, scale, r, dxp);
+                } else {
+                    pool_gather_max_ex(c, dy + o, argmax + o, idx, r, dxp);
+                }
             }
     }
 }
-DLC_SIMD_VARIANTS(maxpool_dropout_bwd_row,
+DLC_SIMD_VARIANTS(maxpool_bwd_row,
                   (const dlc_pool2d_shape *s, int64_t b, int64_t ih, const float *dy,
-                   const uint8_t *code, float scale, const float *ry, float *dx, int accumulate),
-                  (s, b, ih, dy, code, scale, ry, dx, accumulate));
+                   const int32_t *argmax, const uint8_t *code, float scale, const float *ry,
+                   float *dx, int accumulate),
+                  (s, b, ih, dy, argmax, code, scale, ry, dx, accumulate));
+
+/* Both max-pooling backwards after their checks: every input row in parallel. */
+static void maxpool_route(const dlc_pool2d_shape *s, const float *dy, const int32_t *argmax,
+                          const uint8_t *code, float scale, const float *ry, float *dx,
+                          int accumulate) {
+    void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, const int32_t *,
+                const uint8_t *, float, const float *, float *, int) =
+        DLC_SIMD_PICK(maxpool_bwd_row);
+    int64_t rows = s->n * s->h;
+    const int par = pool_parallel(s->n * s->oh * s->ow * s->c * s->ph * s->pw + rows * s->w * s->c);
+#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
+    for (int64_t r = 0; r < rows; r++)
+        row(s, r / s->h, r % s->h, dy, argmax, code, scale, ry, dx, accumulate != 0);
+}
 
 dlc_status dlc_maxpool2d_dropout_backward(const dlc_pool2d_shape *s, const float *dy,
                                           const uint8_t *code, float rate, const float *relu_y,
@@ -403,14 +424,7 @@ dlc_status dlc_maxpool2d_dropout_backward(const dlc_pool2d_shape *s, const float
     size_t yb = (size_t)(s->n * s->oh * s->ow * s->c) * sizeof(float);
     DLC_CHECK(pool_disjoint(dx, xb, dy, yb) && pool_disjoint(dx, xb, code, yb / 4) &&
               pool_disjoint(dx, xb, relu_y, relu_y ? yb : 0));
-    void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, const uint8_t *, float,
-                const float *, float *, int) = DLC_SIMD_PICK(maxpool_dropout_bwd_row);
-    const float scale = 1.0f / (1.0f - rate);
-    int64_t rows = s->n * s->h;
-    const int par = pool_parallel(s->n * s->oh * s->ow * s->c * s->ph * s->pw + rows * s->w * s->c);
-#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
-    for (int64_t r = 0; r < rows; r++)
-        row(s, r / s->h, r % s->h, dy, code, scale, relu_y, dx, accumulate != 0);
+    maxpool_route(s, dy, NULL, code, 1.0f / (1.0f - rate), relu_y, dx, accumulate);
     return DLC_OK;
 }
 

@@ -26,6 +26,8 @@ CASES = [
     (1, 11, 7, 31, (4, 2), (2, 2), None),                # Keras 'same', even pool, odd sizes
     (3, 6, 5, 64, (3, 3), (3, 3), None),
     (1, 1, 1, 7, (1, 1), (1, 1), (0, 0, 0, 0)),
+    (2, 14, 14, 48, (3, 3), (1, 1), None),               # the Inception pool branch: 16-channel blocks
+    (2, 8, 8, 35, (2, 2), (2, 2), None),                 # two blocks and a 3-channel tail
 ]
 
 
@@ -105,6 +107,19 @@ def test_maxpool_ties_pick_first_in_window():
     arg = np.empty((1, 1, 1, 3), np.int32)
     _C.maxpool2d_forward(x, y, arg)
     np.testing.assert_array_equal(arg, 0)
+
+
+def test_maxpool_ties_pick_first_in_window_in_channel_blocks(simd):
+    """Blocks of 16 channels keep the window's max in registers: ties still go to the first
+    position, row-major, in the blocks and in the tail."""
+    x = np.ones((1, 3, 3, 19), np.float32)
+    x[0, 2, 1, :] = 2.0                       # a later strict maximum ...
+    x[0, 2, 2, :] = 2.0                       # ... tied by the position after it
+    y = np.empty((1, 1, 1, 19), np.float32)
+    arg = np.empty((1, 1, 1, 19), np.int32)
+    _C.maxpool2d_forward(x, y, arg, pool_size=(3, 3), strides=(1, 1))
+    np.testing.assert_array_equal(y, 2.0)
+    np.testing.assert_array_equal(arg, 7)
 
 
 def test_maxpool_backward_ignores_argmax_outside_window(rng):
