@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from dlc.metrics.base import EPSILON, Metric, as_array, broadcast_weights
+from dlc.metrics.base import EPSILON, Metric, accumulate, as_array, broadcast_weights
 
 _AVERAGES = (None, "micro", "macro", "weighted")
 
@@ -96,13 +96,8 @@ class FBetaScore(Metric):
             return np.where(keep, v * w, 0.0).sum(axis=axis)
 
         counts = (total(pred * t), total(pred * (1.0 - t)), total((1.0 - pred) * t), total(t))
-        if self.true_positives is None:
-            self.true_positives, self.false_positives, self.false_negatives, self.intermediate_weights = counts
-        else:
-            self.true_positives = self.true_positives + counts[0]
-            self.false_positives = self.false_positives + counts[1]
-            self.false_negatives = self.false_negatives + counts[2]
-            self.intermediate_weights = self.intermediate_weights + counts[3]
+        accumulate(self, ("true_positives", "false_positives", "false_negatives", "intermediate_weights"),
+                   counts)
 
     def result(self) -> Any:
         if self.true_positives is None:
