@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from dlc.metrics.base import EPSILON, Metric, accumulate, as_array, broadcast_weights
+from dlc.metrics.base import EPSILON, Metric, accumulate, as_array, broadcast_weights, check_same_shape
 
 _AVERAGES = (None, "micro", "macro", "weighted")
 
@@ -70,9 +70,7 @@ class FBetaScore(Metric):
         if p.ndim != 2 or t.ndim != 2:
             raise ValueError(f"{owner}: expects 2D inputs of shape (batch_size, num_classes), received "
                              f"y_true.shape={t.shape} and y_pred.shape={p.shape}")
-        if t.shape != p.shape:
-            raise ValueError(f"{owner}: y_true and y_pred must have the same shape, received "
-                             f"y_true.shape={t.shape} and y_pred.shape={p.shape}")
+        check_same_shape(owner, t, p)
         if self.true_positives is not None and self.true_positives.shape[-1:] != p.shape[1:] \
                 and self.average != "micro":
             raise ValueError(f"{owner}: expects {self.true_positives.shape[0]} classes as in the earlier "

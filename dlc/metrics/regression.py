@@ -7,8 +7,8 @@ from typing import Any, Optional
 import numpy as np
 
 from dlc.metrics import functions as F
-from dlc.metrics.base import (Mean, Metric, _Wrapper, accumulate, as_array, broadcast_weights, pair,
-                              same_rank)
+from dlc.metrics.base import (Mean, Metric, _Wrapper, accumulate, as_array, broadcast_weights,
+                              check_same_shape, pair, same_rank)
 
 
 class MeanSquaredError(_Wrapper):
@@ -271,9 +271,7 @@ class R2Score(Metric):
         if t.ndim != 2 or p.ndim != 2:
             raise ValueError(f"{owner}: expects 2D inputs of shape (batch_size, output_dim), received "
                              f"y_true.shape={t.shape} and y_pred.shape={p.shape}")
-        if t.shape != p.shape:
-            raise ValueError(f"{owner}: y_true and y_pred must have the same shape, received "
-                             f"y_true.shape={t.shape} and y_pred.shape={p.shape}")
+        check_same_shape(owner, t, p)
         if self._sum is not None and self._sum.shape[0] != t.shape[1]:
             raise ValueError(f"{owner}: expects output_dim={self._sum.shape[0]} as in the earlier "
                              f"batches, received y_pred.shape={p.shape}")
