@@ -14,6 +14,7 @@ from conftest import keras, requires_keras, requires_torch, torch  # noqa: E402
 import dlc  # noqa: E402
 from dlc import _C  # noqa: E402
 from dlc import layers as L  # noqa: E402
+import helpers  # noqa: E402
 import reference as R  # noqa: E402
 
 SHAPES = [(1, 1), (1, 7), (5, 3), (33, 10), (17, 129), (3, 200)]
@@ -96,17 +97,7 @@ def test_threads_and_simd_paths_bit_identical(rng, simd, threads):
         _C.layernorm_backward(x, dy, g, mean, invstd, dx, dg, db)
         return y, mean, invstd, dx, dg, db
 
-    got = []
-    for nt in (1, 2):
-        threads(nt)
-        got.append(run())
-    _C.set_simd("generic")
-    threads(1)
-    base = run()
-    _C.set_simd(simd)
-    for res in got:
-        for a, c in zip(base, res):
-            assert np.array_equal(a, c)
+    helpers.assert_bits_same_threads_and_simd(run, threads, simd)
 
 
 def test_binding_refusals_leave_everything_unchanged(rng):

@@ -11,6 +11,7 @@ import dlc
 from dlc import _C
 from dlc import layers as L
 from dlc.models import Model, Sequential
+import helpers
 import reference as R
 
 # (n, h, w, c), kernel_size, strides, filters: batch 1, 1x1 and whole-input windows, strides
@@ -121,17 +122,7 @@ def test_threads_and_simd_paths_bit_identical(rng, simd, threads):
         _C.local2d_backward_weights(x, dy, dw, db, **hyper)
         return y, dx, dw, db
 
-    got = []
-    for nt in (1, 2):
-        threads(nt)
-        got.append(run())
-    _C.set_simd("generic")
-    threads(1)
-    base = run()
-    _C.set_simd(simd)
-    for res in got:
-        for a, bb in zip(base, res):
-            assert np.array_equal(a, bb)
+    helpers.assert_bits_same_threads_and_simd(run, threads, simd)
 
 
 def test_binding_refusals_leave_everything_unchanged(rng):
