@@ -78,6 +78,18 @@ static int bn_disjoint(const void *a, size_t abytes, const void *b, size_t bbyte
     return abytes == 0 || bbytes == 0 || pa + abytes <= pb || pb + bbytes <= pa;
 }
 
+/* 1 if every output buffer is disjoint from every input and from every other output. */
+static int bn_outputs_disjoint(int nout, void *const *outs, const size_t *outb, int nin,
+                               const void *const *ins, const size_t *inb) {
+    for (int i = 0; i < nout; i++) {
+        for (int j = 0; j < nin; j++)
+            if (!bn_disjoint(outs[i], outb[i], ins[j], inb[j])) return 0;
+        for (int j = i + 1; j < nout; j++)
+            if (!bn_disjoint(outs[i], outb[i], outs[j], outb[j])) return 0;
+    }
+    return 1;
+}
+
 /* ---------------------------------------------------------------- channel loops */
 
 /* acc[k] = sum over rows of x[r][k] (the chunk's partial row, overwritten). */
@@ -213,10 +225,7 @@ dlc_status dlc_batchnorm_forward_train(int64_t m, int64_t c, float eps, float mo
     size_t inb[3] = {xb, cb, cb};
     void *outs[5] = {y, mean, invstd, moving_mean, moving_var};
     size_t outb[5] = {xb, cb, cb, cb, cb};
-    for (int i = 0; i < 5; i++) {
-        for (int j = 0; j < 3; j++) DLC_CHECK(bn_disjoint(outs[i], outb[i], ins[j], inb[j]));
-        for (int j = i + 1; j < 5; j++) DLC_CHECK(bn_disjoint(outs[i], outb[i], outs[j], outb[j]));
-    }
+    DLC_CHECK(bn_outputs_disjoint(5, outs, outb, 3, ins, inb));
     bn_ws ws;
     dlc_status st = bn_carve(m, c, workspace, workspace_size, &ws);
     if (st != DLC_OK) return st;
@@ -307,10 +316,7 @@ dlc_status dlc_batchnorm_backward(int64_t m, int64_t c, const float *x, const fl
     size_t inb[5] = {xb, xb, cb, cb, cb};
     void *outs[3] = {dx, dgamma, dbeta};
     size_t outb[3] = {xb, cb, cb};
-    for (int i = 0; i < 3; i++) {
-        for (int j = 0; j < 5; j++) DLC_CHECK(bn_disjoint(outs[i], outb[i], ins[j], inb[j]));
-        for (int j = i + 1; j < 3; j++) DLC_CHECK(bn_disjoint(outs[i], outb[i], outs[j], outb[j]));
-    }
+    DLC_CHECK(bn_outputs_disjoint(3, outs, outb, 5, ins, inb));
     bn_ws ws;
     dlc_status st = bn_carve(m, c, workspace, workspace_size, &ws);
     if (st != DLC_OK) return st;
