@@ -123,23 +123,8 @@ DLC_SIMD_VARIANTS(bn_sqdev,
                    double *restrict acc),
                   (rows, c, x, mean, acc));
 
-/* y = (x - mu) * scale + shift. */
-DLC_INLINE void bn_affine_body(int64_t rows, int64_t c, const float *restrict x,
-                               const float *restrict mu, const float *restrict scale,
-                               const float *restrict shift, float *restrict y) {
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * c;
-        float *yr = y + r * c;
-#pragma omp simd
-        for (int64_t k = 0; k < c; k++) yr[k] = (xr[k] - mu[k]) * scale[k] + shift[k];
-    }
-}
-DLC_SIMD_VARIANTS(bn_affine,
-                  (int64_t rows, int64_t c, const float *restrict x, const float *restrict mu,
-                   const float *restrict scale, const float *restrict shift, float *restrict y),
-                  (rows, c, x, mu, scale, shift, y));
-
-/* The inference form over a block of kn channels of rows of stride c. */
+/* y = (x - mu) * scale + shift over a block of kn channels of rows of stride c (kn = c: the
+ * whole row, as training's pass 3 uses it). */
 DLC_INLINE void bn_affine_block_body(int64_t rows, int64_t c, int64_t kn,
                                      const float *restrict x, const float *restrict mu,
                                      const float *restrict scale, const float *restrict shift,
@@ -263,11 +248,11 @@ dlc_status dlc_batchnorm_forward_train(int64_t m, int64_t c, float eps, float mo
     }
 
     /* Pass 3: y = (x - mean) * gamma * invstd + beta. */
-    void (*aff)(int64_t, int64_t, const float *, const float *, const float *, const float *,
-                float *) = DLC_SIMD_PICK(bn_affine);
+    void (*aff)(int64_t, int64_t, int64_t, const float *, const float *, const float *,
+                const float *, float *) = DLC_SIMD_PICK(bn_affine_block);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t q = 0; q < chunks; q++)
-        aff(DLC_MIN(rows, m - q * rows), c, x + q * rows * c, mean, ws.k0, ws.k1,
+        aff(DLC_MIN(rows, m - q * rows), c, c, x + q * rows * c, mean, ws.k0, ws.k1,
             y + q * rows * c);
     return DLC_OK;
 }
