@@ -20,3 +20,42 @@ def assert_bits_same_threads_and_simd(run, threads, simd):
     for res in got:
         for a, b in zip(base, res):
             assert np.array_equal(a, b)
+
+
+def layer_model(layer, x):
+    """A one-layer functional Model of `layer` on inputs shaped like `x` (batch excluded), its
+    arena built (so the test may set weights before `forward_backward`)."""
+    from dlc import layers as L
+    from dlc.models import Model
+
+    inp = L.Input(shape=x.shape[1:])
+    model = Model(inp, layer(inp))
+    model._ensure_arena()
+    return model
+
+
+def forward_backward(model, x, dy, training=True):
+    """Forward and backward of a one-input, one-output model through its executor, gradients
+    zeroed first: returns (y, dx); the weights' gradients are left in the arena."""
+    arena = model._ensure_arena()
+    with model._workspace() as ws:
+        tape = model.run_forward(ws, [x], training=training)
+        y = tape.outputs[0].copy()
+        arena.zero_grads()
+        dx = np.zeros_like(x)
+        model.run_backward(tape, [dy], input_grads=[dx])
+    return y, dx
+
+
+def assert_directional_fd(f, args, grads, rng, rel, abs, h=1e-6):
+    """For each (grad, i) in `grads`: the central difference of the float64 function `f` along
+    a random direction d of argument i matches sum(grad * d) (pytest.approx with rel, abs)."""
+    import pytest
+
+    for grad, which in grads:
+        args64 = [a.astype(np.float64) for a in args]
+        d = rng.standard_normal(args64[which].shape)
+        plus, minus = list(args64), list(args64)
+        plus[which], minus[which] = args64[which] + h * d, args64[which] - h * d
+        fd = (f(*plus) - f(*minus)) / (2 * h)
+        assert float((grad * d).sum()) == pytest.approx(fd, rel=rel, abs=abs)
