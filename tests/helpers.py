@@ -1,6 +1,9 @@
 """Test logic repeated across test files (imported as `import helpers`, like reference.py)."""
+import contextlib
+
 import numpy as np
 
+from conftest import SIMD_LEVELS, torch
 from dlc import _C
 
 
@@ -59,3 +62,33 @@ def assert_directional_fd(f, args, grads, rng, rel, abs, h=1e-6):
         plus[which], minus[which] = args64[which] + h * d, args64[which] - h * d
         fd = (f(*plus) - f(*minus)) / (2 * h)
         assert float((grad * d).sum()) == pytest.approx(fd, rel=rel, abs=abs)
+
+
+def assert_same_bits_at_every_simd_level(run):
+    """Runs `run()` (a dict of arrays) at every SIMD level this CPU has and asserts each level's
+    arrays are bit-identical to the portable path's; leaves the best level set."""
+    res = {}
+    try:
+        for level in SIMD_LEVELS:
+            _C.set_simd(level)
+            res[level] = run()
+    finally:
+        _C.set_simd(SIMD_LEVELS[-1])
+    for level in SIMD_LEVELS[1:]:
+        for name in res["generic"]:
+            assert np.array_equal(res["generic"][name], res[level][name]), (level, name)
+
+
+@contextlib.contextmanager
+def torch_default_dtype(dtype_name):
+    """torch's default dtype set to `dtype_name` ('float32', 'float64') inside the block, then
+    restored (a no-op without torch)."""
+    if torch is None:
+        yield
+        return
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(getattr(torch, dtype_name))
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(before)

@@ -16,13 +16,8 @@ import helpers
 def _float64_torch():
     """The torch references of this module compute in float64 (restored afterwards, so Keras on
     torch in other modules keeps float32)."""
-    if torch is None:
+    with helpers.torch_default_dtype("float64"):
         yield
-        return
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(before)
 
 
 def _t(a):
