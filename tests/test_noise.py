@@ -15,7 +15,6 @@ from conftest import keras, requires_keras  # noqa: E402
 import dlc  # noqa: E402
 from dlc import _C  # noqa: E402
 from dlc import layers as L  # noqa: E402
-from dlc.layers.base import Ctx  # noqa: E402
 import helpers  # noqa: E402
 import reference as R  # noqa: E402
 
