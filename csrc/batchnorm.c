@@ -78,6 +78,18 @@ static int bn_disjoint(const void *a, size_t abytes, const void *b, size_t bbyte
     return abytes == 0 || bbytes == 0 || pa + abytes <= pb || pb + bbytes <= pa;
 }
 
+/* 1 if every output buffer is disjoint from every input and from every other output. */
+static int bn_outputs_disjoint(int nout, void *const *outs, const size_t *outb, int nin,
+                               const void *const *ins, const size_t *inb) {
+    for (int i = 0; i < nout; i++) {
+        for (int j = 0; j < nin; j++)
+            if (!bn_disjoint(outs[i], outb[i], ins[j], inb[j])) return 0;
+        for (int j = i + 1; j < nout; j++)
+            if (!bn_disjoint(outs[i], outb[i], outs[j], outb[j])) return 0;
+    }
+    return 1;
+}
+
 /* ---------------------------------------------------------------- channel loops */
 
 /* acc[k] = sum over rows of x[r][k] (the chunk's partial row, overwritten). */
@@ -111,23 +123,8 @@ DLC_SIMD_VARIANTS(bn_sqdev,
                    double *restrict acc),
                   (rows, c, x, mean, acc));
 
-/* y = (x - mu) * scale + shift. */
-DLC_INLINE void bn_affine_body(int64_t rows, int64_t c, const float *restrict x,
-                               const float *restrict mu, const float *restrict scale,
-                               const float *restrict shift, float *restrict y) {
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * c;
-        float *yr = y + r * c;
-#pragma omp simd
-        for (int64_t k = 0; k < c; k++) yr[k] = (xr[k] - mu[k]) * scale[k] + shift[k];
-    }
-}
-DLC_SIMD_VARIANTS(bn_affine,
-                  (int64_t rows, int64_t c, const float *restrict x, const float *restrict mu,
-                   const float *restrict scale, const float *restrict shift, float *restrict y),
-                  (rows, c, x, mu, scale, shift, y));
-
-/* The inference form over a block of kn channels of rows of stride c. */
+/* y = (x - mu) * scale + shift over a block of kn channels of rows of stride c (kn = c: the
+ * whole row, as training's pass 3 uses it). */
 DLC_INLINE void bn_affine_block_body(int64_t rows, int64_t c, int64_t kn,
                                      const float *restrict x, const float *restrict mu,
                                      const float *restrict scale, const float *restrict shift,
@@ -213,10 +210,7 @@ dlc_status dlc_batchnorm_forward_train(int64_t m, int64_t c, float eps, float mo
     size_t inb[3] = {xb, cb, cb};
     void *outs[5] = {y, mean, invstd, moving_mean, moving_var};
     size_t outb[5] = {xb, cb, cb, cb, cb};
-    for (int i = 0; i < 5; i++) {
-        for (int j = 0; j < 3; j++) DLC_CHECK(bn_disjoint(outs[i], outb[i], ins[j], inb[j]));
-        for (int j = i + 1; j < 5; j++) DLC_CHECK(bn_disjoint(outs[i], outb[i], outs[j], outb[j]));
-    }
+    DLC_CHECK(bn_outputs_disjoint(5, outs, outb, 3, ins, inb));
     bn_ws ws;
     dlc_status st = bn_carve(m, c, workspace, workspace_size, &ws);
     if (st != DLC_OK) return st;
@@ -254,11 +248,11 @@ dlc_status dlc_batchnorm_forward_train(int64_t m, int64_t c, float eps, float mo
     }
 
     /* Pass 3: y = (x - mean) * gamma * invstd + beta. */
-    void (*aff)(int64_t, int64_t, const float *, const float *, const float *, const float *,
-                float *) = DLC_SIMD_PICK(bn_affine);
+    void (*aff)(int64_t, int64_t, int64_t, const float *, const float *, const float *,
+                const float *, float *) = DLC_SIMD_PICK(bn_affine_block);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t q = 0; q < chunks; q++)
-        aff(DLC_MIN(rows, m - q * rows), c, x + q * rows * c, mean, ws.k0, ws.k1,
+        aff(DLC_MIN(rows, m - q * rows), c, c, x + q * rows * c, mean, ws.k0, ws.k1,
             y + q * rows * c);
     return DLC_OK;
 }
@@ -307,10 +301,7 @@ dlc_status dlc_batchnorm_backward(int64_t m, int64_t c, const float *x, const fl
     size_t inb[5] = {xb, xb, cb, cb, cb};
     void *outs[3] = {dx, dgamma, dbeta};
     size_t outb[3] = {xb, cb, cb};
-    for (int i = 0; i < 3; i++) {
-        for (int j = 0; j < 5; j++) DLC_CHECK(bn_disjoint(outs[i], outb[i], ins[j], inb[j]));
-        for (int j = i + 1; j < 3; j++) DLC_CHECK(bn_disjoint(outs[i], outb[i], outs[j], outb[j]));
-    }
+    DLC_CHECK(bn_outputs_disjoint(3, outs, outb, 5, ins, inb));
     bn_ws ws;
     dlc_status st = bn_carve(m, c, workspace, workspace_size, &ws);
     if (st != DLC_OK) return st;

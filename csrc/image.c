@@ -511,6 +511,31 @@ static int64_t normalize_grain(int64_t block) {
     return block >= IMAGE_PAR_MIN ? 1 : IMAGE_PAR_MIN / DLC_MAX(block, (int64_t)1);
 }
 
+/* The outer blocks of (k, inner) split among threads in work items of normalize_grain blocks:
+ * forward, out = normalize(in) with sub, mul, add; backward, out += d/dx of it at in = dy
+ * (mul only). */
+static void normalize_blocks(int64_t outer, int64_t k, int64_t inner, int64_t total, int divide,
+                             int backward, const float *in, const float *sub, const float *mul,
+                             const float *add, float *out) {
+    void (*fwd)(int64_t, int64_t, int, const float *, const float *restrict,
+                const float *restrict, const float *restrict, float *) =
+        DLC_SIMD_PICK(normalize_fwd);
+    void (*bwd)(int64_t, int64_t, int, const float *restrict, const float *restrict,
+                float *restrict) = DLC_SIMD_PICK(normalize_bwd);
+    const int64_t block = k * inner, grain = normalize_grain(block);
+    const int64_t items = (outer + grain - 1) / grain;
+#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (total >= IMAGE_PAR_MIN)
+    for (int64_t it = 0; it < items; it++) {
+        const int64_t o1 = DLC_MIN(outer, (it + 1) * grain);
+        for (int64_t o = it * grain; o < o1; o++) {
+            if (backward)
+                bwd(k, inner, divide, mul, in + o * block, out + o * block);
+            else
+                fwd(k, inner, divide, in + o * block, sub, mul, add, out + o * block);
+        }
+    }
+}
+
 dlc_status dlc_normalize_forward(int64_t outer, int64_t k, int64_t inner, int divide,
                                  const float *x, const float *sub, const float *mul,
                                  const float *add, float *y) {
@@ -521,17 +546,7 @@ dlc_status dlc_normalize_forward(int64_t outer, int64_t k, int64_t inner, int di
     DLC_CHECK(x == y || image_disjoint(x, total, y, total));
     DLC_CHECK(image_disjoint(y, total, sub, k) && image_disjoint(y, total, mul, k) &&
               image_disjoint(y, total, add, k));
-    void (*fwd)(int64_t, int64_t, int, const float *, const float *restrict,
-                const float *restrict, const float *restrict, float *) =
-        DLC_SIMD_PICK(normalize_fwd);
-    const int64_t block = k * inner, grain = normalize_grain(block);
-    const int64_t items = (outer + grain - 1) / grain;
-#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (total >= IMAGE_PAR_MIN)
-    for (int64_t it = 0; it < items; it++) {
-        const int64_t o1 = DLC_MIN(outer, (it + 1) * grain);
-        for (int64_t o = it * grain; o < o1; o++)
-            fwd(k, inner, divide, x + o * block, sub, mul, add, y + o * block);
-    }
+    normalize_blocks(outer, k, inner, total, divide, 0, x, sub, mul, add, y);
     return DLC_OK;
 }
 
@@ -542,15 +557,6 @@ dlc_status dlc_normalize_backward(int64_t outer, int64_t k, int64_t inner, int d
     if (total == 0) return DLC_OK;
     DLC_CHECK(mul && dy && dx);
     DLC_CHECK(image_disjoint(dx, total, dy, total) && image_disjoint(dx, total, mul, k));
-    void (*bwd)(int64_t, int64_t, int, const float *restrict, const float *restrict,
-                float *restrict) = DLC_SIMD_PICK(normalize_bwd);
-    const int64_t block = k * inner, grain = normalize_grain(block);
-    const int64_t items = (outer + grain - 1) / grain;
-#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (total >= IMAGE_PAR_MIN)
-    for (int64_t it = 0; it < items; it++) {
-        const int64_t o1 = DLC_MIN(outer, (it + 1) * grain);
-        for (int64_t o = it * grain; o < o1; o++)
-            bwd(k, inner, divide, mul, dy + o * block, dx + o * block);
-    }
+    normalize_blocks(outer, k, inner, total, divide, 1, dy, NULL, mul, NULL, dx);
     return DLC_OK;
 }

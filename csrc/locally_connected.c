@@ -86,11 +86,18 @@ typedef void (*lc_dots_fn)(int64_t, int64_t, const float *, const float *, float
 
 /* ---------------------------------------------------------------- kernels */
 
+/* The offset in x (and dx) of window row r of output position (oy, ox) in sample i: the start
+ * of that row's kw * c contiguous floats. */
+static inline int64_t lc_row(const dlc_local2d_shape *s, int64_t i, int64_t oy, int64_t ox,
+                             int64_t r) {
+    return ((i * s->h + oy * s->sh + r) * s->w + ox * s->sw) * s->c;
+}
+
 dlc_status dlc_local2d_forward(const dlc_local2d_shape *s, const float *x, const float *w,
                                const float *b, float *y) {
     DLC_CHECK(dlc_local2d_check(s) == DLC_OK && x && w && y);
-    const int64_t n = s->n, h = s->h, wd = s->w, c = s->c, kh = s->kh, kw = s->kw, nf = s->f;
-    const int64_t ow = s->ow, np = s->oh * s->ow, k = kh * kw * c, run = kw * c;
+    const int64_t n = s->n, kh = s->kh, nf = s->f, ow = s->ow, np = s->oh * s->ow;
+    const int64_t run = s->kw * s->c, k = kh * run;
     lc_axpy_fn axpy = DLC_SIMD_PICK(lc_axpy);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (n * np * k * nf >= LC_PAR_MIN)
     for (int64_t p = 0; p < np; p++) {
@@ -100,7 +107,7 @@ dlc_status dlc_local2d_forward(const dlc_local2d_shape *s, const float *x, const
             float *yp = y + (i * np + p) * nf;
             for (int64_t f = 0; f < nf; f++) yp[f] = b ? b[p * nf + f] : 0.0f;
             for (int64_t r = 0; r < kh; r++) {
-                const float *xr = x + ((i * h + oy * s->sh + r) * wd + ox * s->sw) * c;
+                const float *xr = x + lc_row(s, i, oy, ox, r);
                 const float *wr = wp + r * run * nf;
                 for (int64_t q = 0; q < run; q++) axpy(nf, xr[q], wr + q * nf, yp);
             }
@@ -112,8 +119,8 @@ dlc_status dlc_local2d_forward(const dlc_local2d_shape *s, const float *x, const
 dlc_status dlc_local2d_backward_data(const dlc_local2d_shape *s, const float *dy, const float *w,
                                      float *dx) {
     DLC_CHECK(dlc_local2d_check(s) == DLC_OK && dy && w && dx);
-    const int64_t n = s->n, h = s->h, wd = s->w, c = s->c, kh = s->kh, kw = s->kw, nf = s->f;
-    const int64_t ow = s->ow, np = s->oh * s->ow, k = kh * kw * c, run = kw * c;
+    const int64_t n = s->n, kh = s->kh, nf = s->f, ow = s->ow, np = s->oh * s->ow;
+    const int64_t run = s->kw * s->c, k = kh * run;
     lc_dots_fn dots = DLC_SIMD_PICK(lc_dots);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (n * np * k * nf >= LC_PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
@@ -121,7 +128,7 @@ dlc_status dlc_local2d_backward_data(const dlc_local2d_shape *s, const float *dy
             const int64_t oy = p / ow, ox = p % ow;
             const float *g = dy + (i * np + p) * nf, *wp = w + p * k * nf;
             for (int64_t r = 0; r < kh; r++) {
-                float *dr = dx + ((i * h + oy * s->sh + r) * wd + ox * s->sw) * c;
+                float *dr = dx + lc_row(s, i, oy, ox, r);
                 dots(run, nf, wp + r * run * nf, g, dr);
             }
         }
@@ -132,8 +139,8 @@ dlc_status dlc_local2d_backward_data(const dlc_local2d_shape *s, const float *dy
 dlc_status dlc_local2d_backward_weights(const dlc_local2d_shape *s, const float *x,
                                         const float *dy, float *dw, float *db) {
     DLC_CHECK(dlc_local2d_check(s) == DLC_OK && x && dy && dw);
-    const int64_t n = s->n, h = s->h, wd = s->w, c = s->c, kh = s->kh, kw = s->kw, nf = s->f;
-    const int64_t ow = s->ow, np = s->oh * s->ow, k = kh * kw * c, run = kw * c;
+    const int64_t n = s->n, kh = s->kh, nf = s->f, ow = s->ow, np = s->oh * s->ow;
+    const int64_t run = s->kw * s->c, k = kh * run;
     lc_axpy_fn axpy = DLC_SIMD_PICK(lc_axpy);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (n * np * k * nf >= LC_PAR_MIN)
     for (int64_t p = 0; p < np; p++) {
@@ -143,7 +150,7 @@ dlc_status dlc_local2d_backward_weights(const dlc_local2d_shape *s, const float 
             const float *g = dy + (i * np + p) * nf;
             if (db) axpy(nf, 1.0f, g, db + p * nf);
             for (int64_t r = 0; r < kh; r++) {
-                const float *xr = x + ((i * h + oy * s->sh + r) * wd + ox * s->sw) * c;
+                const float *xr = x + lc_row(s, i, oy, ox, r);
                 float *dwr = dwp + r * run * nf;
                 for (int64_t q = 0; q < run; q++) axpy(nf, xr[q], g, dwr + q * nf);
             }

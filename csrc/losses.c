@@ -130,85 +130,39 @@ static dlc_status elem_backward(elem_kind kind, double p, int64_t m, int64_t k, 
     return DLC_OK;
 }
 
-dlc_status dlc_mae_forward(int64_t m, int64_t k, const float *x, const float *labels,
-                           float *loss) {
-    return elem_forward(L_MAE, 0.0, m, k, x, labels, loss);
-}
+/* The public pair of an elementwise loss: dlc_NAME_forward and dlc_NAME_backward check the
+ * loss's parameter P (CHECK; none for MAE and log-cosh) and call elem_forward / elem_backward
+ * with KIND. ELEM_LOSS_P takes the parameter's name, ELEM_LOSS has none. */
+#define ELEM_LOSS_P(NAME, KIND, P, CHECK)                                                       \
+    dlc_status dlc_##NAME##_forward(int64_t m, int64_t k, float P, const float *x,              \
+                                    const float *labels, float *loss) {                         \
+        CHECK;                                                                                  \
+        return elem_forward(KIND, P, m, k, x, labels, loss);                                    \
+    }                                                                                           \
+    dlc_status dlc_##NAME##_backward(int64_t m, int64_t k, float P, const float *x,             \
+                                     const float *labels, float scale, float *dx) {             \
+        CHECK;                                                                                  \
+        return elem_backward(KIND, P, m, k, x, labels, scale, dx);                              \
+    }
 
-dlc_status dlc_mae_backward(int64_t m, int64_t k, const float *x, const float *labels,
-                            float scale, float *dx) {
-    return elem_backward(L_MAE, 0.0, m, k, x, labels, scale, dx);
-}
+#define ELEM_LOSS(NAME, KIND)                                                                   \
+    dlc_status dlc_##NAME##_forward(int64_t m, int64_t k, const float *x, const float *labels,  \
+                                    float *loss) {                                              \
+        return elem_forward(KIND, 0.0, m, k, x, labels, loss);                                  \
+    }                                                                                           \
+    dlc_status dlc_##NAME##_backward(int64_t m, int64_t k, const float *x, const float *labels, \
+                                     float scale, float *dx) {                                  \
+        return elem_backward(KIND, 0.0, m, k, x, labels, scale, dx);                            \
+    }
 
-dlc_status dlc_mape_forward(int64_t m, int64_t k, float eps, const float *x, const float *labels,
-                            float *loss) {
-    LOSS_CHECK_EPS(eps);
-    return elem_forward(L_MAPE, eps, m, k, x, labels, loss);
-}
-
-dlc_status dlc_mape_backward(int64_t m, int64_t k, float eps, const float *x,
-                             const float *labels, float scale, float *dx) {
-    LOSS_CHECK_EPS(eps);
-    return elem_backward(L_MAPE, eps, m, k, x, labels, scale, dx);
-}
-
-dlc_status dlc_msle_forward(int64_t m, int64_t k, float eps, const float *x, const float *labels,
-                            float *loss) {
-    LOSS_CHECK_EPS(eps);
-    return elem_forward(L_MSLE, eps, m, k, x, labels, loss);
-}
-
-dlc_status dlc_msle_backward(int64_t m, int64_t k, float eps, const float *x,
-                             const float *labels, float scale, float *dx) {
-    LOSS_CHECK_EPS(eps);
-    return elem_backward(L_MSLE, eps, m, k, x, labels, scale, dx);
-}
-
-dlc_status dlc_huber_forward(int64_t m, int64_t k, float delta, const float *x,
-                             const float *labels, float *loss) {
-    DLC_CHECK(delta >= 0.0f && delta <= 3.4e38f); /* finite, refuses NaN */
-    return elem_forward(L_HUBER, delta, m, k, x, labels, loss);
-}
-
-dlc_status dlc_huber_backward(int64_t m, int64_t k, float delta, const float *x,
-                              const float *labels, float scale, float *dx) {
-    DLC_CHECK(delta >= 0.0f && delta <= 3.4e38f);
-    return elem_backward(L_HUBER, delta, m, k, x, labels, scale, dx);
-}
-
-dlc_status dlc_log_cosh_forward(int64_t m, int64_t k, const float *x, const float *labels,
-                                float *loss) {
-    return elem_forward(L_LOGCOSH, 0.0, m, k, x, labels, loss);
-}
-
-dlc_status dlc_log_cosh_backward(int64_t m, int64_t k, const float *x, const float *labels,
-                                 float scale, float *dx) {
-    return elem_backward(L_LOGCOSH, 0.0, m, k, x, labels, scale, dx);
-}
-
-dlc_status dlc_poisson_forward(int64_t m, int64_t k, float eps, const float *x,
-                               const float *labels, float *loss) {
-    LOSS_CHECK_EPS(eps);
-    return elem_forward(L_POISSON, eps, m, k, x, labels, loss);
-}
-
-dlc_status dlc_poisson_backward(int64_t m, int64_t k, float eps, const float *x,
-                                const float *labels, float scale, float *dx) {
-    LOSS_CHECK_EPS(eps);
-    return elem_backward(L_POISSON, eps, m, k, x, labels, scale, dx);
-}
-
-dlc_status dlc_kld_forward(int64_t m, int64_t k, float eps, const float *x, const float *labels,
-                           float *loss) {
-    LOSS_CHECK_EPS(eps);
-    return elem_forward(L_KLD, eps, m, k, x, labels, loss);
-}
-
-dlc_status dlc_kld_backward(int64_t m, int64_t k, float eps, const float *x,
-                            const float *labels, float scale, float *dx) {
-    LOSS_CHECK_EPS(eps);
-    return elem_backward(L_KLD, eps, m, k, x, labels, scale, dx);
-}
+ELEM_LOSS(mae, L_MAE)
+ELEM_LOSS_P(mape, L_MAPE, eps, LOSS_CHECK_EPS(eps))
+ELEM_LOSS_P(msle, L_MSLE, eps, LOSS_CHECK_EPS(eps))
+/* delta finite, NaN refused */
+ELEM_LOSS_P(huber, L_HUBER, delta, DLC_CHECK(delta >= 0.0f && delta <= 3.4e38f))
+ELEM_LOSS(log_cosh, L_LOGCOSH)
+ELEM_LOSS_P(poisson, L_POISSON, eps, LOSS_CHECK_EPS(eps))
+ELEM_LOSS_P(kld, L_KLD, eps, LOSS_CHECK_EPS(eps))
 
 /* ---------------------------------------------------------------- hinge and squared hinge */
 

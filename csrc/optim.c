@@ -52,6 +52,19 @@ static inline float decay_factor(float lr, float weight_decay) {
     return (float)((double)lr * (double)weight_decay);
 }
 
+/* NAME_body and its SIMD variants for an optimizer whose one switch is weight decay: it calls
+ * the always-inline NAME_loop(a, i0, i1, dec) with dec a constant, so each case is its own
+ * loop (Adagrad, Adadelta). */
+#define DECAY_ONLY_VARIANTS(NAME)                                                              \
+    DLC_INLINE void NAME##_body(const void *pa, int64_t i0, int64_t i1) {                      \
+        const NAME##_args *a = pa;                                                             \
+        if (a->has_decay)                                                                      \
+            NAME##_loop(a, i0, i1, 1);                                                         \
+        else                                                                                   \
+            NAME##_loop(a, i0, i1, 0);                                                         \
+    }                                                                                          \
+    DLC_SIMD_VARIANTS(NAME, (const void *pa, int64_t i0, int64_t i1), (pa, i0, i1))
+
 /* ================================================================ SGD */
 
 typedef struct {
@@ -131,14 +144,7 @@ DLC_INLINE void adagrad_loop(const adagrad_args *a, int64_t i0, int64_t i1, int 
     }
 }
 
-DLC_INLINE void adagrad_body(const void *pa, int64_t i0, int64_t i1) {
-    const adagrad_args *a = pa;
-    if (a->has_decay)
-        adagrad_loop(a, i0, i1, 1);
-    else
-        adagrad_loop(a, i0, i1, 0);
-}
-DLC_SIMD_VARIANTS(adagrad, (const void *pa, int64_t i0, int64_t i1), (pa, i0, i1));
+DECAY_ONLY_VARIANTS(adagrad);
 
 dlc_status dlc_adagrad_step(int64_t n, float lr, float eps, float weight_decay, float *w,
                             const float *g, float *acc) {
@@ -308,14 +314,7 @@ DLC_INLINE void adadelta_loop(const adadelta_args *a, int64_t i0, int64_t i1, in
     }
 }
 
-DLC_INLINE void adadelta_body(const void *pa, int64_t i0, int64_t i1) {
-    const adadelta_args *a = pa;
-    if (a->has_decay)
-        adadelta_loop(a, i0, i1, 1);
-    else
-        adadelta_loop(a, i0, i1, 0);
-}
-DLC_SIMD_VARIANTS(adadelta, (const void *pa, int64_t i0, int64_t i1), (pa, i0, i1));
+DECAY_ONLY_VARIANTS(adadelta);
 
 dlc_status dlc_adadelta_step(int64_t n, float lr, float rho, float eps, float weight_decay,
                              float *w, const float *g, float *acc_grad, float *acc_delta) {

@@ -95,6 +95,27 @@ class Configurable:
         return cls(**config)
 
 
+def public_names(namespace: Dict[str, Any]) -> List[str]:
+    """The names a user should see in a dlc module: its `__all__` when it has one, else what
+    it defines or re-exports from dlc (and its dlc submodules), without the typing helpers,
+    NumPy and `__future__` names it imports for itself."""
+    if "__all__" in namespace:
+        return sorted(set(namespace["__all__"]))
+    names = []
+    for key, value in namespace.items():
+        if key.startswith("_"):
+            continue
+        if isinstance(value, types.ModuleType):
+            if value.__name__.startswith("dlc."):
+                names.append(key)
+            continue
+        origin = getattr(value, "__module__", None)
+        if isinstance(origin, str) and (not origin.startswith("dlc") or origin == "dlc._registry"):
+            continue
+        names.append(key)
+    return sorted(names)
+
+
 def missing_attribute(module_name: str, namespace: Dict[str, Any]) -> Callable[[str], Any]:
     """A module `__getattr__` that answers a name the module lacks with Keras's kind of
     message and the nearest public names it has."""
@@ -102,8 +123,14 @@ def missing_attribute(module_name: str, namespace: Dict[str, Any]) -> Callable[[
     def __getattr__(name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        public = [k for k, v in namespace.items() if not k.startswith("_") and not isinstance(v, types.ModuleType)]
+        public = [k for k in public_names(namespace) if not isinstance(namespace.get(k), types.ModuleType)]
         raise AttributeError(f"module {module_name!r} has no attribute {name!r}: dlc does not "
                              f"provide it." + closest(name, public))
 
     return __getattr__
+
+
+def module_namespace(module_name: str, namespace: Dict[str, Any]) -> Tuple[Callable[[str], Any], Callable[[], List[str]]]:
+    """A module's `__getattr__` (see `missing_attribute`) and `__dir__` (its `public_names`),
+    so `dir(dlc.layers)` lists what a user can use, as `dir(keras.layers)` does."""
+    return missing_attribute(module_name, namespace), lambda: public_names(namespace)

@@ -124,17 +124,26 @@ class ELU(Activation):
         return {"alpha": self.alpha}
 
 
-class _FromOutput(Activation):
-    """An activation whose derivative is a function of its output (backward reads y only)."""
+class _Kernels(Activation):
+    """An activation that is one `_C` forward kernel `(x, y)` and one backward kernel
+    `(x or y, dy, dx)`: `_backward_reads` says whether its derivative is computed from the
+    input ('x') or is a function of the output ('y')."""
 
     _forward: Any = None
     _backward: Any = None
+    _backward_reads = "x"
 
     def forward(self, x, y):
         type(self)._forward(x, y)
 
     def backward(self, x, y, dy, dx):
-        type(self)._backward(y, dy, dx)
+        type(self)._backward(y if self._backward_reads == "y" else x, dy, dx)
+
+
+class _FromOutput(_Kernels):
+    """An activation whose derivative is a function of its output (backward reads y only)."""
+
+    _backward_reads = "y"
 
 
 class Sigmoid(_FromOutput):
@@ -147,17 +156,10 @@ class Tanh(_FromOutput):
     _forward, _backward = _C.tanh_forward, _C.tanh_backward
 
 
-class _FromInput(Activation):
+class _FromInput(_Kernels):
     """An activation whose derivative is computed from its input x (backward reads x)."""
 
-    _forward: Any = None
-    _backward: Any = None
-
-    def forward(self, x, y):
-        type(self)._forward(x, y)
-
-    def backward(self, x, y, dy, dx):
-        type(self)._backward(x, dy, dx)
+    _backward_reads = "x"
 
 
 class SiLU(_FromInput):
@@ -286,7 +288,7 @@ def serialize(act: Activation) -> Any:
 
 
 
-def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones
-    from dlc._registry import missing_attribute
+from dlc._registry import module_namespace  # noqa: E402
 
-    return missing_attribute(__name__, globals())(name)
+# a name this module lacks: say so, and name the nearest ones; dir() lists the public names
+__getattr__, __dir__ = module_namespace(__name__, globals())

@@ -8,7 +8,7 @@ from dlc.layers.base import clear_session
 __all__ = ["clear_session", "epsilon", "floatx", "image_data_format"]
 
 
-def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones
-    from dlc._registry import missing_attribute
+from dlc._registry import module_namespace  # noqa: E402
 
-    return missing_attribute(__name__, globals())(name)
+# a name this module lacks: say so, and name the nearest ones; dir() lists the public names
+__getattr__, __dir__ = module_namespace(__name__, globals())

@@ -83,7 +83,7 @@ __all__ = ["backend", "disable_interactive_logging", "enable_interactive_logging
            "is_interactive_logging_enabled", "set_epsilon", "set_floatx", "set_image_data_format"]
 
 
-def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones
-    from dlc._registry import missing_attribute
+from dlc._registry import module_namespace  # noqa: E402
 
-    return missing_attribute(__name__, globals())(name)
+# a name this module lacks: say so, and name the nearest ones; dir() lists the public names
+__getattr__, __dir__ = module_namespace(__name__, globals())

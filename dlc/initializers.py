@@ -79,14 +79,18 @@ class Constant(Initializer):
         return np.full(tuple(shape), self.value, np.float32)
 
 
-class RandomNormal(_Random):
-    """Normal distribution with `mean` and `stddev` (Keras default 0.05)."""
+class _Normal(_Random):
+    """The arguments of the normal initializers: `mean`, `stddev` (Keras default 0.05), `seed`."""
 
     _config = ("mean", "stddev", "seed")
 
     def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Optional[int] = None):
         super().__init__(seed)
         self.mean, self.stddev = float(mean), float(stddev)
+
+
+class RandomNormal(_Normal):
+    """Normal distribution with `mean` and `stddev` (Keras default 0.05)."""
 
     def __call__(self, shape, dtype="float32"):
         return self._gen().normal(self.mean, self.stddev, tuple(shape)).astype(np.float32)
@@ -115,14 +119,8 @@ def _truncated_normal(gen: np.random.Generator, stddev: float, shape) -> np.ndar
     return (out * stddev).astype(np.float32)
 
 
-class TruncatedNormal(_Random):
+class TruncatedNormal(_Normal):
     """Normal distribution truncated at two standard deviations."""
-
-    _config = ("mean", "stddev", "seed")
-
-    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: Optional[int] = None):
-        super().__init__(seed)
-        self.mean, self.stddev = float(mean), float(stddev)
 
     def __call__(self, shape, dtype="float32"):
         return _truncated_normal(self._gen(), self.stddev, tuple(shape)) + np.float32(self.mean)
@@ -210,7 +208,7 @@ def serialize(init: Any) -> Any:
     return getattr(init, "__name__", repr(init))
 
 
-def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones
-    from dlc._registry import missing_attribute
+from dlc._registry import module_namespace  # noqa: E402
 
-    return missing_attribute(__name__, globals())(name)
+# a name this module lacks: say so, and name the nearest ones; dir() lists the public names
+__getattr__, __dir__ = module_namespace(__name__, globals())

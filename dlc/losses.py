@@ -21,7 +21,7 @@ import numpy as np
 from dlc import _C, _checks
 from dlc import config as _config
 from dlc._registry import Registry
-
+from dlc.metrics.base import same_rank
 
 
 def _rows(a: np.ndarray) -> np.ndarray:
@@ -32,21 +32,10 @@ def _rows(a: np.ndarray) -> np.ndarray:
 _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", None, "none")
 
 
-def squeeze_or_expand_to_same_rank(x1: np.ndarray, x2: np.ndarray, expand_rank_1: bool = True):
-    """Keras's rule for two arrays whose ranks differ by one: the one with a trailing axis of 1
-    loses it, or (when the other is 1-D) the other gains one."""
-    r1, r2 = x1.ndim, x2.ndim
-    if r1 == r2 + 1 and x1.shape[-1] == 1:
-        if r2 == 1 and expand_rank_1:
-            x2 = x2[..., None]
-        else:
-            x1 = x1[..., 0]
-    elif r2 == r1 + 1 and x2.shape[-1] == 1:
-        if r1 == 1 and expand_rank_1:
-            x1 = x1[..., None]
-        else:
-            x2 = x2[..., 0]
-    return x1, x2
+# Keras's rule for two arrays whose ranks differ by one: the one with a trailing axis of 1
+# loses it, or (when the other is 1-D) the other gains one. One implementation serves the
+# losses and the metrics (dlc.metrics.base.same_rank).
+squeeze_or_expand_to_same_rank = same_rank
 
 
 def reduce_weighted_values(values: np.ndarray, sample_weight: Any = None,
@@ -673,24 +662,23 @@ def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,
     return BinaryCrossentropy(from_logits, label_smoothing, axis, reduction="none")(y_true, y_pred)
 
 
-def mean_squared_error(y_true: Any, y_pred: Any) -> np.ndarray:
-    """Per-sample mean squared error (see MeanSquaredError)."""
-    return MeanSquaredError(reduction="none")(y_true, y_pred)
+def _per_sample_function(cls: type, name: str, what: str):
+    """The module-level function `name(y_true, y_pred)`: the per-sample values of the loss
+    class `cls` (reduction 'none'), as Keras's functions of the same name return."""
+    def function(y_true: Any, y_pred: Any) -> np.ndarray:
+        return cls(reduction="none")(y_true, y_pred)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"Per-sample {what} (see {cls.__name__})."
+    return function
 
 
-def mean_absolute_error(y_true: Any, y_pred: Any) -> np.ndarray:
-    """Per-sample mean absolute error (see MeanAbsoluteError)."""
-    return MeanAbsoluteError(reduction="none")(y_true, y_pred)
-
-
-def mean_absolute_percentage_error(y_true: Any, y_pred: Any) -> np.ndarray:
-    """Per-sample mean absolute percentage error (see MeanAbsolutePercentageError)."""
-    return MeanAbsolutePercentageError(reduction="none")(y_true, y_pred)
-
-
-def mean_squared_logarithmic_error(y_true: Any, y_pred: Any) -> np.ndarray:
-    """Per-sample mean squared logarithmic error (see MeanSquaredLogarithmicError)."""
-    return MeanSquaredLogarithmicError(reduction="none")(y_true, y_pred)
+mean_squared_error = _per_sample_function(MeanSquaredError, "mean_squared_error", "mean squared error")
+mean_absolute_error = _per_sample_function(MeanAbsoluteError, "mean_absolute_error", "mean absolute error")
+mean_absolute_percentage_error = _per_sample_function(MeanAbsolutePercentageError, "mean_absolute_percentage_error",
+                                                      "mean absolute percentage error")
+mean_squared_logarithmic_error = _per_sample_function(MeanSquaredLogarithmicError, "mean_squared_logarithmic_error",
+                                                      "mean squared logarithmic error")
 
 
 def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> np.ndarray:
@@ -698,34 +686,12 @@ def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> np.ndarray:
     return Huber(delta, reduction="none")(y_true, y_pred)
 
 
-def log_cosh(y_true: Any, y_pred: Any) -> np.ndarray:
-    """Per-sample log-cosh error (see LogCosh)."""
-    return LogCosh(reduction="none")(y_true, y_pred)
-
-
-def kl_divergence(y_true: Any, y_pred: Any) -> np.ndarray:
-    """Per-sample Kullback-Leibler divergence (see KLDivergence)."""
-    return KLDivergence(reduction="none")(y_true, y_pred)
-
-
-def poisson(y_true: Any, y_pred: Any) -> np.ndarray:
-    """Per-sample Poisson loss (see Poisson)."""
-    return Poisson(reduction="none")(y_true, y_pred)
-
-
-def hinge(y_true: Any, y_pred: Any) -> np.ndarray:
-    """Per-sample hinge loss (see Hinge)."""
-    return Hinge(reduction="none")(y_true, y_pred)
-
-
-def squared_hinge(y_true: Any, y_pred: Any) -> np.ndarray:
-    """Per-sample squared hinge loss (see SquaredHinge)."""
-    return SquaredHinge(reduction="none")(y_true, y_pred)
-
-
-def categorical_hinge(y_true: Any, y_pred: Any) -> np.ndarray:
-    """Per-sample categorical hinge loss (see CategoricalHinge)."""
-    return CategoricalHinge(reduction="none")(y_true, y_pred)
+log_cosh = _per_sample_function(LogCosh, "log_cosh", "log-cosh error")
+kl_divergence = _per_sample_function(KLDivergence, "kl_divergence", "Kullback-Leibler divergence")
+poisson = _per_sample_function(Poisson, "poisson", "Poisson loss")
+hinge = _per_sample_function(Hinge, "hinge", "hinge loss")
+squared_hinge = _per_sample_function(SquaredHinge, "squared_hinge", "squared hinge loss")
+categorical_hinge = _per_sample_function(CategoricalHinge, "categorical_hinge", "categorical hinge loss")
 
 
 def cosine_similarity(y_true: Any, y_pred: Any, axis: int = -1) -> np.ndarray:
@@ -803,7 +769,7 @@ def _from_instance(obj: Any) -> Loss:
     return cls(**{k: v for k, v in config.items() if k in accepted and k != "dtype"})
 
 
-def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones
-    from dlc._registry import missing_attribute
+from dlc._registry import module_namespace  # noqa: E402
 
-    return missing_attribute(__name__, globals())(name)
+# a name this module lacks: say so, and name the nearest ones; dir() lists the public names
+__getattr__, __dir__ = module_namespace(__name__, globals())

@@ -1,10 +1,25 @@
 """Writes the course notebooks (run: python notebooks/make_notebooks.py, then execute them with
 `jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb`). The cells live here as
 plain text so that changes are reviewable; the .ipynb files are generated from them."""
+import ast
 import json
 import os
+import textwrap
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+EXAMPLES = os.path.join(os.path.dirname(HERE), "dlc", "examples")
+
+
+def _statements(example, function):
+    """The body of `function` in dlc/examples/`example` without its docstring and final
+    `return`, dedented: the notebook shows the example's own lines instead of a copy."""
+    with open(os.path.join(EXAMPLES, example)) as f:
+        source = f.read()
+    node = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == function)
+    body = [n for n in node.body if not isinstance(n, ast.Return)
+            and not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+    lines = source.splitlines()[body[0].lineno - 1:body[-1].end_lineno]
+    return "\n" + textwrap.dedent("\n".join(lines))
 
 
 def notebook(cells):
@@ -46,16 +61,7 @@ input_shape = (img_rows, img_cols, 1)
 print("x_train shape:", x_train.shape)
 y_train = keras.utils.to_categorical(y_train, num_classes)
 y_test = keras.utils.to_categorical(y_test, num_classes)"""),
-    ("code", """
-model = Sequential()
-model.add(Conv2D(32, kernel_size=(3, 3), activation="relu", input_shape=input_shape))
-model.add(Conv2D(64, (3, 3), activation="relu"))
-model.add(MaxPooling2D(pool_size=(2, 2)))
-model.add(Dropout(0.25))
-model.add(Flatten())
-model.add(Dense(128, activation="relu"))
-model.add(Dropout(0.5))
-model.add(Dense(num_classes, activation="softmax"))
+    ("code", _statements("mnist_cnn.py", "build_model") + """
 model.summary(batch_size=batch_size)"""),
     ("code", """
 model.compile(loss=keras.losses.categorical_crossentropy,

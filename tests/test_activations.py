@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import reference as ref
-from conftest import SIMD_LEVELS
+import helpers
 from dlc import _C
 
 SHAPES = [(1,), (7,), (3, 5), (2, 3, 17), (1, 4, 4, 33), (129,)]
@@ -377,16 +377,7 @@ def test_threads_bit_identical(threads):
 
 
 def test_simd_paths_bit_identical():
-    res = {}
-    try:
-        for level in SIMD_LEVELS:
-            _C.set_simd(level)
-            res[level] = _all_kernels(np.random.default_rng(6), 37, 45)
-    finally:
-        _C.set_simd(SIMD_LEVELS[-1])
-    for level in SIMD_LEVELS[1:]:
-        for name in res["generic"]:
-            assert np.array_equal(res["generic"][name], res[level][name]), (level, name)
+    helpers.assert_same_bits_at_every_simd_level(lambda: _all_kernels(np.random.default_rng(6), 37, 45))
 
 
 def test_empty_arrays():

@@ -29,6 +29,29 @@ def test_top_level_names_and_nearest_suggestions():
     assert not any(n in dir(dlc) for n in ("Any", "Dict", "annotations", "importlib"))
 
 
+@pytest.mark.parametrize("name", ["layers", "losses", "metrics", "optimizers", "callbacks", "utils",
+                                  "initializers", "regularizers", "activations", "models", "config",
+                                  "backend", "preprocessing"])
+def test_submodules_dir_lists_only_what_a_user_can_use(name):
+    module = getattr(dlc, name)
+    names = dir(module)
+    leaked = {"Any", "Dict", "List", "Optional", "Tuple", "Union", "Callable", "annotations",
+              "np", "numpy", "importlib", "Registry", "Configurable", "types"} & set(names)
+    assert not leaked, f"dir(dlc.{name}) lists {sorted(leaked)}"
+    assert all(not n.startswith("_") for n in names)
+    for n in names:  # everything listed is there
+        getattr(module, n)
+    expected = {"layers": "Conv2D", "losses": "Huber", "metrics": "F1Score", "optimizers": "Adam",
+                "callbacks": "EarlyStopping", "utils": "plot_history", "initializers": "HeNormal",
+                "regularizers": "l2", "activations": "relu", "models": "load_model",
+                "config": "floatx", "backend": "epsilon", "preprocessing": "image"}[name]
+    assert expected in names
+
+
+def test_rmse_is_a_metric_name():
+    assert isinstance(dlc.metrics.get("rmse"), dlc.metrics.RootMeanSquaredError)
+
+
 def test_config_and_regularizer_spellings():
     assert dlc.config.image_data_format() == "channels_last" and dlc.config.floatx() == "float32"
     with pytest.raises(ValueError, match="channels-last"):

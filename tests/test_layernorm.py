@@ -14,6 +14,7 @@ from conftest import keras, requires_keras, requires_torch, torch  # noqa: E402
 import dlc  # noqa: E402
 from dlc import _C  # noqa: E402
 from dlc import layers as L  # noqa: E402
+import helpers  # noqa: E402
 import reference as R  # noqa: E402
 
 SHAPES = [(1, 1), (1, 7), (5, 3), (33, 10), (17, 129), (3, 200)]
@@ -62,14 +63,7 @@ def test_backward_matches_finite_differences(rng):
     def f(xx, gg, bb):
         return float((dy * R.layernorm_ref(xx, gg, bb)[0]).sum())
 
-    h = 1e-6
-    for grad, which in ((dx, 0), (dg, 1), (db, 2)):
-        args = [a.astype(np.float64) for a in (x, g, b)]
-        d = rng.standard_normal(args[which].shape)
-        plus, minus = list(args), list(args)
-        plus[which], minus[which] = args[which] + h * d, args[which] - h * d
-        fd = (f(*plus) - f(*minus)) / (2 * h)
-        assert float((grad * d).sum()) == pytest.approx(fd, rel=1e-5, abs=1e-6)
+    helpers.assert_directional_fd(f, (x, g, b), ((dx, 0), (dg, 1), (db, 2)), rng, rel=1e-5, abs=1e-6)
 
 
 def test_constant_rows_and_large_offsets(rng):
@@ -96,17 +90,7 @@ def test_threads_and_simd_paths_bit_identical(rng, simd, threads):
         _C.layernorm_backward(x, dy, g, mean, invstd, dx, dg, db)
         return y, mean, invstd, dx, dg, db
 
-    got = []
-    for nt in (1, 2):
-        threads(nt)
-        got.append(run())
-    _C.set_simd("generic")
-    threads(1)
-    base = run()
-    _C.set_simd(simd)
-    for res in got:
-        for a, c in zip(base, res):
-            assert np.array_equal(a, c)
+    helpers.assert_bits_same_threads_and_simd(run, threads, simd)
 
 
 def test_binding_refusals_leave_everything_unchanged(rng):
@@ -139,18 +123,11 @@ def test_binding_refusals_leave_everything_unchanged(rng):
 def test_layer_matches_torch_layer_norm(rng, shape, axis):
     x = rng.standard_normal(shape).astype(np.float32)
     layer = L.LayerNormalization(axis=axis, epsilon=1e-5)
-    inp = L.Input(shape=shape[1:])
-    model = dlc.models.Model(inp, layer(inp))
-    arena = model._ensure_arena()
+    model = helpers.layer_model(layer, x)
     layer.gamma.value[...] = rng.standard_normal(layer.gamma.shape)
     layer.beta.value[...] = rng.standard_normal(layer.beta.shape)
     dy = rng.standard_normal(shape).astype(np.float32)
-    with model._workspace() as ws:
-        tape = model.run_forward(ws, [x], training=True)
-        y = tape.outputs[0].copy()
-        arena.zero_grads()
-        dx = np.zeros_like(x)
-        model.run_backward(tape, [dy], input_grads=[dx])
+    y, dx = helpers.forward_backward(model, x, dy)
     xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
     gt = torch.tensor(layer.gamma.value, dtype=torch.float64, requires_grad=True)
     bt = torch.tensor(layer.beta.value, dtype=torch.float64, requires_grad=True)

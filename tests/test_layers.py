@@ -8,6 +8,7 @@ from conftest import F, requires_torch, torch  # noqa: E402
 import dlc
 from dlc import layers as L
 from dlc.models import Model, Sequential
+import helpers
 
 
 
@@ -15,13 +16,8 @@ from dlc.models import Model, Sequential
 def _float64_torch():
     """The torch references of this module compute in float64 (restored afterwards, so Keras on
     torch in other modules keeps float32)."""
-    if torch is None:
+    with helpers.torch_default_dtype("float64"):
         yield
-        return
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(before)
 
 
 def _t(a):
@@ -38,16 +34,7 @@ def _nhwc(a):
 
 def _run(layer, x, dy, training=True):
     """Forward and backward of one layer through a one-layer model's executor."""
-    inp = L.Input(shape=x.shape[1:])
-    model = Model(inp, layer(inp))
-    arena = model._ensure_arena()
-    with model._workspace() as ws:
-        tape = model.run_forward(ws, [x], training=training)
-        y = tape.outputs[0].copy()
-        arena.zero_grads()
-        dx = np.zeros_like(x)
-        model.run_backward(tape, [dy], input_grads=[dx])
-    return y, dx
+    return helpers.forward_backward(helpers.layer_model(layer, x), x, dy, training)
 
 
 @requires_torch

@@ -10,7 +10,8 @@ from conftest import requires_torch, torch  # noqa: E402
 import dlc
 from dlc import _C
 from dlc import layers as L
-from dlc.models import Model, Sequential
+from dlc.models import Sequential
+import helpers
 import reference as R
 
 # (n, h, w, c), kernel_size, strides, filters: batch 1, 1x1 and whole-input windows, strides
@@ -72,14 +73,7 @@ def test_gradients_match_finite_differences(rng, shape, kernel_size, strides, fi
     def f(xx, ww, bb):
         return float((dy * R.local2d_forward(xx, ww, bb, kernel_size, strides)).sum())
 
-    h = 1e-6
-    for grad, which in ((dx, 0), (dw, 1), (db, 2)):
-        args = [a.astype(np.float64) for a in (x, w, b)]
-        d = rng.standard_normal(args[which].shape)
-        plus, minus = list(args), list(args)
-        plus[which], minus[which] = args[which] + h * d, args[which] - h * d
-        fd = (f(*plus) - f(*minus)) / (2 * h)
-        assert float((grad * d).sum()) == pytest.approx(fd, rel=1e-5, abs=1e-5)
+    helpers.assert_directional_fd(f, (x, w, b), ((dx, 0), (dw, 1), (db, 2)), rng, rel=1e-5, abs=1e-5)
 
 
 @requires_torch
@@ -121,17 +115,7 @@ def test_threads_and_simd_paths_bit_identical(rng, simd, threads):
         _C.local2d_backward_weights(x, dy, dw, db, **hyper)
         return y, dx, dw, db
 
-    got = []
-    for nt in (1, 2):
-        threads(nt)
-        got.append(run())
-    _C.set_simd("generic")
-    threads(1)
-    base = run()
-    _C.set_simd(simd)
-    for res in got:
-        for a, bb in zip(base, res):
-            assert np.array_equal(a, bb)
+    helpers.assert_bits_same_threads_and_simd(run, threads, simd)
 
 
 def test_binding_refusals_leave_everything_unchanged(rng):
@@ -209,18 +193,11 @@ def test_layer_in_a_model_matches_torch(rng, use_bias, activation):
     """Forward, input gradient and weight gradients of the layer through the model executor."""
     x = rng.standard_normal((3, 6, 5, 2)).astype(np.float32)
     layer = L.LocallyConnected2D(3, (2, 3), strides=(2, 1), use_bias=use_bias, activation=activation)
-    inp = L.Input(shape=x.shape[1:])
-    model = Model(inp, layer(inp))
-    arena = model._ensure_arena()
+    model = helpers.layer_model(layer, x)
     if use_bias:
         layer.bias.value[...] = rng.standard_normal(layer.bias.shape)
     dy = rng.standard_normal((3,) + model.output_shape[1:]).astype(np.float32)
-    with model._workspace() as ws:
-        tape = model.run_forward(ws, [x], training=True)
-        y = tape.outputs[0].copy()
-        arena.zero_grads()
-        dx = np.zeros_like(x)
-        model.run_backward(tape, [dy], input_grads=[dx])
+    y, dx = helpers.forward_backward(model, x, dy)
     xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
     wt = torch.tensor(layer.kernel.value, dtype=torch.float64, requires_grad=True)
     cols = torch.nn.functional.unfold(xt.permute(0, 3, 1, 2), (2, 3), stride=(2, 1))

@@ -17,6 +17,7 @@ from conftest import F, keras, requires_keras, requires_torch, torch  # noqa: E4
 
 import dlc  # noqa: E402
 from dlc import _C  # noqa: E402
+import helpers  # noqa: E402
 import reference as R  # noqa: E402
 
 SHAPES = [(1, 1), (1, 7), (5, 3), (33, 10), (17, 129)]
@@ -149,17 +150,7 @@ def test_every_simd_path_and_thread_count_bit_identical(rng, simd, threads):
     def run():
         return [a for n in names for a in _all(data[n][0], {n: data[n][1]}, [n])]
 
-    got = []
-    for nt in (1, 2):
-        threads(nt)
-        got.append(run())
-    _C.set_simd("generic")
-    threads(1)
-    base = run()
-    _C.set_simd(simd)
-    for res in got:
-        for a, b in zip(base, res):
-            assert np.array_equal(a, b)
+    helpers.assert_bits_same_threads_and_simd(run, threads, simd)
 
 
 def test_refusals_leave_everything_unchanged(rng):

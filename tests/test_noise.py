@@ -15,7 +15,7 @@ from conftest import keras, requires_keras  # noqa: E402
 import dlc  # noqa: E402
 from dlc import _C  # noqa: E402
 from dlc import layers as L  # noqa: E402
-from dlc.layers.base import Ctx  # noqa: E402
+import helpers  # noqa: E402
 import reference as R  # noqa: E402
 
 
@@ -121,17 +121,7 @@ def test_threads_and_simd_paths_bit_identical(rng, simd, threads):
         _C.gaussian_noise_forward(x, z, stddev=0.2, seed=8, step=2)
         return out + [y, noise, dx, z]
 
-    got = []
-    for nt in (1, 2):
-        threads(nt)
-        got.append(run())
-    _C.set_simd("generic")
-    threads(1)
-    base = run()
-    _C.set_simd(simd)
-    for res in got:
-        for a, b in zip(base, res):
-            assert np.array_equal(a, b)
+    helpers.assert_bits_same_threads_and_simd(run, threads, simd)
 
 
 def test_binding_refusals_leave_everything_unchanged(rng):

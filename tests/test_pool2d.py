@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import reference as ref
-from conftest import SIMD_LEVELS
+import helpers
 from dlc import _C
 
 
@@ -389,16 +389,7 @@ def test_threads_bit_identical(threads, cfg):
 
 def test_simd_paths_bit_identical():
     cfg = (2, 9, 11, 37, (3, 2), (2, 1), (1, 1, 0, 1))
-    res = {}
-    try:
-        for level in SIMD_LEVELS:
-            _C.set_simd(level)
-            res[level] = _run_all(np.random.default_rng(4), *cfg)
-    finally:
-        _C.set_simd(SIMD_LEVELS[-1])
-    for level in SIMD_LEVELS[1:]:
-        for k in res["generic"]:
-            assert np.array_equal(res["generic"][k], res[level][k]), (level, k)
+    helpers.assert_same_bits_at_every_simd_level(lambda: _run_all(np.random.default_rng(4), *cfg))
 
 
 def test_concurrent_python_threads():

@@ -12,6 +12,7 @@ from dlc import layers as L
 from dlc.layers.base import Ctx
 from dlc.models import Model, Sequential
 from conftest import keras, requires_keras, torch
+import helpers
 
 F32 = np.float32
 MODES = ["reflect", "wrap", "constant", "nearest"]
@@ -25,13 +26,8 @@ PARITY = {}
 @pytest.fixture(autouse=True)
 def _float32_torch():
     """Keras on torch computes in torch's default dtype: float32 here, whatever other modules set."""
-    if torch is None:
+    with helpers.torch_default_dtype("float32"):
         yield
-        return
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float32)
-    yield
-    torch.set_default_dtype(before)
 
 
 def kn(t):

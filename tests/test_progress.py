@@ -144,26 +144,21 @@ def test_verbose_0_silent(monkeypatch, mode):
     assert out.getvalue() == ""
 
 
-def test_stateless_values_are_step_weighted_means(dynamic, monkeypatch):
+@pytest.mark.parametrize("kwargs,step2,loss2,acc2,expected", [
+    # stateless values are step-weighted means: loss counts for 2 steps, (1 + 8) / 3
+    ({"stateful_metrics": ["acc"]}, 3, 4.0, 0.25, ("- loss: 3.0000", "- acc: 0.2500")),
+    # the stateless_metrics argument: only loss is averaged, acc shows its last value
+    ({"stateless_metrics": ["loss"]}, 2, 3.0, 0.75, ("- loss: 2.0000", "- acc: 0.7500")),
+], ids=["stateless_values_are_step_weighted_means", "stateless_metrics_argument"])
+def test_stateless_values(dynamic, monkeypatch, kwargs, step2, loss2, acc2, expected):
     monkeypatch.setenv("NO_COLOR", "1")
     out, clock = io.StringIO(), FakeClock()
-    bar = Progbar(10, file=out, interval=0.0, stateful_metrics=["acc"], _clock=clock)
+    bar = Progbar(10, file=out, interval=0.0, _clock=clock, **kwargs)
     bar.update(1, [("loss", 1.0), ("acc", 0.5)])
     clock.tick(1)
-    bar.update(3, [("loss", 4.0), ("acc", 0.25)])  # loss counts for 2 steps: (1 + 8) / 3
+    bar.update(step2, [("loss", loss2), ("acc", acc2)])
     last = out.getvalue().split("\r")[-1]
-    assert "- loss: 3.0000" in last and "- acc: 0.2500" in last
-
-
-def test_stateless_metrics_argument(dynamic, monkeypatch):
-    monkeypatch.setenv("NO_COLOR", "1")
-    out, clock = io.StringIO(), FakeClock()
-    bar = Progbar(10, file=out, interval=0.0, stateless_metrics=["loss"], _clock=clock)
-    bar.update(1, [("loss", 1.0), ("acc", 0.5)])
-    clock.tick(1)
-    bar.update(2, [("loss", 3.0), ("acc", 0.75)])
-    last = out.getvalue().split("\r")[-1]
-    assert "- loss: 2.0000" in last and "- acc: 0.7500" in last
+    assert all(e in last for e in expected)
     with pytest.raises(ValueError, match="only one of"):
         Progbar(3, stateful_metrics=["a"], stateless_metrics=["b"])
 

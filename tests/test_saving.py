@@ -1,7 +1,6 @@
 """Saving without an oracle: round trips, to_json / model_from_json, dlc 0.1's files, Keras 2's
 legacy .h5 files, safety (no pickle, no code, bounded configs, no HDF5 links) and errors that
 name the argument, the expected and the received."""
-import io
 import json
 import os
 import zipfile

@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones
-    from dlc._registry import missing_attribute
+from dlc._registry import module_namespace  # noqa: E402
 
-    return missing_attribute(__name__, globals())(name)
+# a name this module lacks: say so, and name the nearest ones; dir() lists the public names
+__getattr__, __dir__ = module_namespace(__name__, globals())

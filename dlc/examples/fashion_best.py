@@ -11,7 +11,6 @@ confusion matrix as a PNG).
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
@@ -20,9 +19,7 @@ import numpy as np
 import dlc
 from dlc import layers
 from dlc.datasets import fashion_mnist
-
-CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-           "Bag", "Ankle boot"]
+from dlc.examples.fashion_inception import CLASSES, parse_and_seed, training_arguments
 
 
 def conv_bn(x, filters, kernel, strides=1):
@@ -69,18 +66,10 @@ def build_model(num_classes: int = 10) -> dlc.Model:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = training_arguments(__doc__, epochs=12)
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images")
     parser.add_argument("--plots", default=None, help="save the curves and confusion matrix here (PNG)")
-    parser.add_argument("--verbose", type=int, default=2)
-    args = parser.parse_args(argv)
-    if args.threads:
-        dlc.set_num_threads(args.threads)
-    dlc.utils.set_random_seed(args.seed)
+    args = parse_and_seed(parser, argv, verbose=2)
     try:
         (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()
     except FileNotFoundError as e:

@@ -49,17 +49,29 @@ def build_model(num_classes: int = 10) -> Model:
     return Model(inputs, outputs, name="fashion_inception")
 
 
-def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3)
+def training_arguments(doc: str, epochs: int) -> argparse.ArgumentParser:
+    """The options the Fashion-MNIST examples share: --epochs (default `epochs`),
+    --batch-size, --threads and --seed; the parser is described by `doc`'s first line."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--verbose", type=int, default=1)
+    return parser
+
+
+def parse_and_seed(parser: argparse.ArgumentParser, argv, verbose: int) -> argparse.Namespace:
+    """Adds --verbose (default `verbose`), parses `argv`, then applies --threads and seeds dlc."""
+    parser.add_argument("--verbose", type=int, default=verbose)
     args = parser.parse_args(argv)
     if args.threads:
         dlc.set_num_threads(args.threads)
     dlc.utils.set_random_seed(args.seed)
+    return args
+
+
+def main(argv=None) -> dict:
+    args = parse_and_seed(training_arguments(__doc__, epochs=3), argv, verbose=1)
 
     try:
         (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()

@@ -265,6 +265,7 @@ class _RandomImageLayer(_ImageLayer):
     transformation dict, and `_apply(ctx, x, transformation)` / `_unapply(ctx, dy, dx)`."""
 
     _UNIFORMS = 4
+    _list_keys: Tuple[str, ...] = ()  # config entries reported as lists when given as tuples
 
     def __init__(self, seed: Optional[int] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -282,6 +283,13 @@ class _RandomImageLayer(_ImageLayer):
         _C.philox_uniform(u, seed=self._seed, step=self._step)
         self._step += 1
         return u[:, :self._UNIFORMS].astype(np.float64)
+
+    def get_config(self):
+        c = super().get_config()
+        for k in self._list_keys:
+            if isinstance(c.get(k), tuple):
+                c[k] = list(c[k])
+        return c
 
     def get_random_transformation(self, data: Any, training: bool = True, seed: Any = None) -> Any:
         """The parameters the next training call would draw for `data` (a batch of images),
@@ -793,6 +801,7 @@ class RandomRotation(_RandomWarp):
 
     _config = ("factor", "fill_mode", "interpolation", "seed", "fill_value", "data_format")
     _UNIFORMS = 1
+    _list_keys = ("factor",)
 
     def __init__(self, factor: Any, fill_mode: str = "reflect", interpolation: str = "bilinear",
                  seed: Optional[int] = None, fill_value: float = 0.0, data_format: Any = None,
@@ -809,11 +818,6 @@ class RandomRotation(_RandomWarp):
 
     def _rows(self, transformation, n, h, w):
         return rotation_rows(_params(transformation, "angle", n, "RandomRotation"), h, w)
-
-    def get_config(self):
-        c = super().get_config()
-        c["factor"] = list(self.factor) if isinstance(self.factor, tuple) else self.factor
-        return c
 
 
 class RandomZoom(_RandomWarp):
@@ -834,6 +838,7 @@ class RandomZoom(_RandomWarp):
     _config = ("height_factor", "width_factor", "fill_mode", "interpolation", "seed", "fill_value",
                "data_format")
     _UNIFORMS = 2
+    _list_keys = ("height_factor", "width_factor")
 
     def __init__(self, height_factor: Any, width_factor: Any = None, fill_mode: str = "reflect",
                  interpolation: str = "bilinear", seed: Optional[int] = None, fill_value: float = 0.0,
@@ -857,13 +862,6 @@ class RandomZoom(_RandomWarp):
         return zoom_rows(_params(transformation, "height_zoom", n, "RandomZoom"),
                          _params(transformation, "width_zoom", n, "RandomZoom"), h, w)
 
-    def get_config(self):
-        c = super().get_config()
-        for k in ("height_factor", "width_factor"):
-            if isinstance(c[k], tuple):
-                c[k] = list(c[k])
-        return c
-
 
 class RandomTranslation(_RandomWarp):
     __doc__ = f"""Randomly translates images during training (identity at inference).
@@ -882,6 +880,7 @@ class RandomTranslation(_RandomWarp):
     _config = ("height_factor", "width_factor", "fill_mode", "interpolation", "seed", "fill_value",
                "data_format")
     _UNIFORMS = 2
+    _list_keys = ("height_factor", "width_factor")
 
     def __init__(self, height_factor: Any, width_factor: Any, fill_mode: str = "reflect",
                  interpolation: str = "bilinear", seed: Optional[int] = None, fill_value: float = 0.0,
@@ -906,13 +905,6 @@ class RandomTranslation(_RandomWarp):
             raise ValueError(f"RandomTranslation.transform_images: transformation['translations'] "
                              f"must hold one (dx, dy) per image ({n}), received {tr.shape[0]}")
         return translation_rows(tr)
-
-    def get_config(self):
-        c = super().get_config()
-        for k in ("height_factor", "width_factor"):
-            if isinstance(c[k], tuple):
-                c[k] = list(c[k])
-        return c
 
 
 class RandomCrop(_RandomImageLayer):
@@ -1004,6 +996,7 @@ class _RandomAdjust(_RandomImageLayer):
     """y = clip((x - mean) * factor + mean + delta, value_range) per image (csrc/image.c)."""
 
     _UNIFORMS = 1
+    _list_keys = ("factor", "value_range")
     _center = False
 
     def _factors(self, transformation: Any, n: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -1024,13 +1017,6 @@ class _RandomAdjust(_RandomImageLayer):
         lo, hi = self._range
         _C.image_adjust_backward(s["x"], s["factor"], s["delta"], s["mean"], np.ascontiguousarray(dy), dx,
                                  center=self._center, lo=lo, hi=hi)
-
-    def get_config(self):
-        c = super().get_config()
-        for k in ("factor", "value_range"):
-            if isinstance(c.get(k), tuple):
-                c[k] = list(c[k])
-        return c
 
 
 class RandomContrast(_RandomAdjust):

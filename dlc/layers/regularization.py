@@ -34,7 +34,31 @@ class _Random(Layer):
         return step
 
 
-class _SpatialDropout(_Random):
+class _RandomFactor(_Random):
+    """The identity unless training with `rate > 0`; then `_train_forward(ctx, x)` returns the
+    output and the random factor (saved as `ctx.saved[_factor]`) that
+    `_train_backward(factor, dy, dx)` needs."""
+
+    _factor = "mask"
+
+    def forward(self, ctx, x, training):
+        if not training or self.rate == 0.0:
+            ctx.saved[self._factor] = None
+            return x
+        y, ctx.saved[self._factor] = self._train_forward(ctx, x)
+        return y
+
+    def backward(self, ctx, dy, dx):
+        if dx is None:
+            return
+        factor = ctx.saved[self._factor]
+        if factor is None:
+            accumulate(dx, dy)
+        else:
+            self._train_backward(factor, dy, dx)
+
+
+class _SpatialDropout(_RandomFactor):
     """Drops whole channels: for each sample, channel c is zeroed with probability `rate` at
     every spatial position, the kept channels scaled by `1 / (1 - rate)`."""
 
@@ -63,27 +87,17 @@ class _SpatialDropout(_Random):
                              f"input shape {shape_str(input_shape)}")
         return input_shape
 
-    def forward(self, ctx, x, training):
-        if not training or self.rate == 0.0:
-            ctx.saved["mask"] = None
-            return x
+    def _train_forward(self, ctx, x):
         first = self.data_format == "channels_first"
         y = ctx.buf("y", x.shape)
         mask = ctx.buf("mask", (x.shape[0], x.shape[1 if first else -1]), np.uint8)
         _C.spatial_dropout_forward(x, y, mask, channels_first=first, rate=self.rate, seed=self._seed,
                                    step=self._next_step())
-        ctx.saved["mask"] = mask
-        return y
+        return y, mask
 
-    def backward(self, ctx, dy, dx):
-        if dx is None:
-            return
-        mask = ctx.saved["mask"]
-        if mask is None:
-            accumulate(dx, dy)
-        else:
-            _C.spatial_dropout_backward(mask, dy, dx, channels_first=self.data_format == "channels_first",
-                                        rate=self.rate)
+    def _train_backward(self, mask, dy, dx):
+        _C.spatial_dropout_backward(mask, dy, dx, channels_first=self.data_format == "channels_first",
+                                    rate=self.rate)
 
 
 class SpatialDropout1D(_SpatialDropout):
@@ -179,7 +193,7 @@ class GaussianNoise(_Random):
         accumulate(dx, dy)
 
 
-class GaussianDropout(_Random):
+class GaussianDropout(_RandomFactor):
     """Multiplicative Gaussian noise of mean 1 in training: `x * normal(1, sqrt(rate / (1 -
     rate)))`, the variance of inverted dropout at the same rate without zeros; the identity at
     inference.
@@ -195,30 +209,21 @@ class GaussianDropout(_Random):
     """
 
     _config = ("rate", "seed")
+    _factor = "noise"
 
     def __init__(self, rate: float, seed: Optional[int] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.rate = _checks.check_float("GaussianDropout", "rate", rate, 0.0, 1.0)
         self._init_random(seed)
 
-    def forward(self, ctx, x, training):
-        if not training or self.rate == 0.0:
-            ctx.saved["noise"] = None
-            return x
+    def _train_forward(self, ctx, x):
         y, noise = ctx.buf("y", x.shape), ctx.buf("noise", x.shape)
         _C.gaussian_dropout_forward(x, y, noise, stddev=math.sqrt(self.rate / (1.0 - self.rate)),
                                     seed=self._seed, step=self._next_step())
-        ctx.saved["noise"] = noise
-        return y
+        return y, noise
 
-    def backward(self, ctx, dy, dx):
-        if dx is None:
-            return
-        noise = ctx.saved["noise"]
-        if noise is None:
-            accumulate(dx, dy)
-        else:
-            _C.gaussian_dropout_backward(noise, dy, dx)
+    def _train_backward(self, noise, dy, dx):
+        _C.gaussian_dropout_backward(noise, dy, dx)
 
 
 __all__ = ["SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout"]

@@ -128,6 +128,8 @@ _NAMES.update({
     "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
     "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError,
     "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy,
+    # dlc's own: Keras 3 has no short name for RMSE, though regression tutorials write 'rmse'
+    "rmse": RootMeanSquaredError,
     # the names of Keras's metric functions (and Keras 2's aliases) that have a class
     "log_cosh": LogCoshError, "kld": KLDivergence, "KLD": KLDivergence,
     "kullback_leibler_divergence": KLDivergence,
@@ -299,7 +301,7 @@ def deserialize(config: dict) -> Metric:
     return get(config)
 
 
-def __getattr__(name):  # a name this module lacks: say so, and name the nearest ones
-    from dlc._registry import missing_attribute
+from dlc._registry import module_namespace  # noqa: E402
 
-    return missing_attribute(__name__, globals())(name)
+# a name this module lacks: say so, and name the nearest ones; dir() lists the public names
+__getattr__, __dir__ = module_namespace(__name__, globals())

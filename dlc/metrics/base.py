@@ -118,6 +118,14 @@ def check_probability(owner: str, arg: str, value: Any, low_open: bool = False) 
     return v
 
 
+def accumulate(metric: Any, names: Tuple[str, ...], values: Tuple[Any, ...]) -> None:
+    """Add each of `values` to the state attribute of `metric` named at the same position in
+    `names`; an attribute still None (nothing seen since `reset_state()`) takes the value."""
+    for name, value in zip(names, values):
+        total = getattr(metric, name)
+        setattr(metric, name, value if total is None else total + value)
+
+
 # ---- the metric protocol --------------------------------------------------------------
 
 class Metric:
@@ -205,9 +213,6 @@ class Sum(Metric):
 
     name = "sum"
 
-    def __init__(self, name: Optional[str] = None, dtype: Any = None) -> None:
-        super().__init__(name, dtype)
-
     def reset_state(self) -> None:
         self.total = 0.0
 
@@ -239,9 +244,6 @@ class Mean(Metric):
     """
 
     name = "mean"
-
-    def __init__(self, name: Optional[str] = None, dtype: Any = None) -> None:
-        super().__init__(name, dtype)
 
     def reset_state(self) -> None:
         self.total, self.count = 0.0, 0.0

@@ -13,7 +13,8 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from dlc.metrics.base import EPSILON, Metric, as_array, broadcast_weights, divide_no_nan, same_rank
+from dlc.metrics.base import (EPSILON, Metric, as_array, broadcast_weights, check_same_shape, divide_no_nan,
+                              same_rank)
 
 NEG_INF = -1e10  # the threshold used with top_k: every kept prediction is above it
 
@@ -72,9 +73,7 @@ def confusion_counts(owner: str, y_true: Any, y_pred: Any, thresholds: Sequence[
     p = as_array(y_pred, "y_pred", owner, np.float32)
     t = as_array(y_true, "y_true", owner, np.float32)
     p, t = same_rank(p, t)
-    if p.shape != t.shape:
-        raise ValueError(f"{owner}: y_true and y_pred must have the same shape, received "
-                         f"y_true.shape={t.shape} and y_pred.shape={p.shape}")
+    check_same_shape(owner, t, p)
     w = None
     if sample_weight is not None:
         w = as_array(sample_weight, "sample_weight", owner)[..., None]

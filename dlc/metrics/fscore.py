@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from dlc.metrics.base import EPSILON, Metric, as_array, broadcast_weights
+from dlc.metrics.base import EPSILON, Metric, accumulate, as_array, broadcast_weights, check_same_shape
 
 _AVERAGES = (None, "micro", "macro", "weighted")
 
@@ -70,9 +70,7 @@ class FBetaScore(Metric):
         if p.ndim != 2 or t.ndim != 2:
             raise ValueError(f"{owner}: expects 2D inputs of shape (batch_size, num_classes), received "
                              f"y_true.shape={t.shape} and y_pred.shape={p.shape}")
-        if t.shape != p.shape:
-            raise ValueError(f"{owner}: y_true and y_pred must have the same shape, received "
-                             f"y_true.shape={t.shape} and y_pred.shape={p.shape}")
+        check_same_shape(owner, t, p)
         if self.true_positives is not None and self.true_positives.shape[-1:] != p.shape[1:] \
                 and self.average != "micro":
             raise ValueError(f"{owner}: expects {self.true_positives.shape[0]} classes as in the earlier "
@@ -96,13 +94,8 @@ class FBetaScore(Metric):
             return np.where(keep, v * w, 0.0).sum(axis=axis)
 
         counts = (total(pred * t), total(pred * (1.0 - t)), total((1.0 - pred) * t), total(t))
-        if self.true_positives is None:
-            self.true_positives, self.false_positives, self.false_negatives, self.intermediate_weights = counts
-        else:
-            self.true_positives = self.true_positives + counts[0]
-            self.false_positives = self.false_positives + counts[1]
-            self.false_negatives = self.false_negatives + counts[2]
-            self.intermediate_weights = self.intermediate_weights + counts[3]
+        accumulate(self, ("true_positives", "false_positives", "false_negatives", "intermediate_weights"),
+                   counts)
 
     def result(self) -> Any:
         if self.true_positives is None:

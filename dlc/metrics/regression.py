@@ -7,7 +7,8 @@ from typing import Any, Optional
 import numpy as np
 
 from dlc.metrics import functions as F
-from dlc.metrics.base import Mean, Metric, _Wrapper, as_array, broadcast_weights, pair, same_rank
+from dlc.metrics.base import (Mean, Metric, _Wrapper, accumulate, as_array, broadcast_weights,
+                              check_same_shape, pair, same_rank)
 
 
 class MeanSquaredError(_Wrapper):
@@ -110,7 +111,17 @@ class LogCoshError(_Wrapper):
     _function = staticmethod(F.log_cosh)
 
 
-class CosineSimilarity(_Wrapper):
+class _AlongAxis(_Wrapper):
+    """A built-in mean of a per-sample function of the values along `axis`."""
+
+    _config = ("axis",)
+
+    def __init__(self, name: Optional[str] = None, dtype: Any = None, axis: int = -1) -> None:
+        self.axis = axis
+        super().__init__(name, dtype, axis=axis)
+
+
+class CosineSimilarity(_AlongAxis):
     """Mean cosine similarity between y_true and y_pred, one value per sample.
 
     Args:
@@ -128,15 +139,10 @@ class CosineSimilarity(_Wrapper):
 
     name = "cosine_similarity"
     _direction = "up"
-    _config = ("axis",)
     _function = staticmethod(F.cosine_similarity)
 
-    def __init__(self, name: Optional[str] = None, dtype: Any = None, axis: int = -1) -> None:
-        self.axis = axis
-        super().__init__(name, dtype, axis=axis)
 
-
-class PearsonCorrelation(_Wrapper):
+class PearsonCorrelation(_AlongAxis):
     """Mean Pearson correlation between y_true and y_pred, computed along `axis` within each
     sample (as Keras 3 does: the correlation of each sample's values, then averaged).
 
@@ -155,15 +161,10 @@ class PearsonCorrelation(_Wrapper):
 
     name = "pearson_correlation"
     _direction = "up"
-    _config = ("axis",)
     _function = staticmethod(F.pearson_correlation)
 
-    def __init__(self, name: Optional[str] = None, dtype: Any = None, axis: int = -1) -> None:
-        self.axis = axis
-        super().__init__(name, dtype, axis=axis)
 
-
-class ConcordanceCorrelation(_Wrapper):
+class ConcordanceCorrelation(_AlongAxis):
     """Mean concordance correlation between y_true and y_pred along `axis` within each
     sample, as Keras 3 defines it (see `concordance_correlation`).
 
@@ -182,12 +183,7 @@ class ConcordanceCorrelation(_Wrapper):
 
     name = "concordance_correlation"
     _direction = "up"
-    _config = ("axis",)
     _function = staticmethod(F.concordance_correlation)
-
-    def __init__(self, name: Optional[str] = None, dtype: Any = None, axis: int = -1) -> None:
-        self.axis = axis
-        super().__init__(name, dtype, axis=axis)
 
 
 class RootMeanSquaredError(Mean):
@@ -275,9 +271,7 @@ class R2Score(Metric):
         if t.ndim != 2 or p.ndim != 2:
             raise ValueError(f"{owner}: expects 2D inputs of shape (batch_size, output_dim), received "
                              f"y_true.shape={t.shape} and y_pred.shape={p.shape}")
-        if t.shape != p.shape:
-            raise ValueError(f"{owner}: y_true and y_pred must have the same shape, received "
-                             f"y_true.shape={t.shape} and y_pred.shape={p.shape}")
+        check_same_shape(owner, t, p)
         if self._sum is not None and self._sum.shape[0] != t.shape[1]:
             raise ValueError(f"{owner}: expects output_dim={self._sum.shape[0]} as in the earlier "
                              f"batches, received y_pred.shape={p.shape}")
@@ -289,13 +283,7 @@ class R2Score(Metric):
         wt = np.where(keep, t * w, 0.0)
         sums = (wt.sum(0), np.where(keep, t * wt, 0.0).sum(0),
                 np.where(keep, np.square(t - p) * w, 0.0).sum(0), w.sum(0))
-        if self._sum is None:
-            self._sum, self._squared_sum, self._residual, self._count = sums
-        else:
-            self._sum = self._sum + sums[0]
-            self._squared_sum = self._squared_sum + sums[1]
-            self._residual = self._residual + sums[2]
-            self._count = self._count + sums[3]
+        accumulate(self, ("_sum", "_squared_sum", "_residual", "_count"), sums)
         self.num_samples += t.size
 
     def result(self) -> Any:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 

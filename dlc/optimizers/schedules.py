@@ -29,38 +29,46 @@ class LearningRateSchedule(Configurable):
         raise NotImplementedError
 
 
-class ExponentialDecay(LearningRateSchedule):
+class _DecayPerSteps(LearningRateSchedule):
+    """The schedules that decay `initial_learning_rate` by `decay_rate` once per `decay_steps`
+    steps (continuously, or in whole periods when `staircase`)."""
+
+    _config = ("initial_learning_rate", "decay_steps", "decay_rate", "staircase", "name")
+
+    def _set(self, owner: str, initial_learning_rate: float, decay_steps: int, decay_rate: float,
+             staircase: bool, name: str) -> None:
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.decay_steps = _positive(decay_steps, "decay_steps", owner)
+        self.decay_rate, self.staircase, self.name = float(decay_rate), bool(staircase), name
+
+    def _periods(self, step) -> float:
+        """`step / decay_steps`, floored when `staircase`."""
+        p = step / self.decay_steps
+        return math.floor(p) if self.staircase else p
+
+
+class ExponentialDecay(_DecayPerSteps):
     """`initial_learning_rate * decay_rate ** (step / decay_steps)`, the exponent floored when
     `staircase`."""
 
-    _config = ("initial_learning_rate", "decay_steps", "decay_rate", "staircase", "name")
-
     def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
                  staircase: bool = False, name: str = "ExponentialDecay") -> None:
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = _positive(decay_steps, "decay_steps", "ExponentialDecay")
-        self.decay_rate, self.staircase, self.name = float(decay_rate), bool(staircase), name
+        self._set("ExponentialDecay", initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
-        p = step / self.decay_steps
-        return self.initial_learning_rate * self.decay_rate ** (math.floor(p) if self.staircase else p)
+        return self.initial_learning_rate * self.decay_rate ** self._periods(step)
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_DecayPerSteps):
     """`initial_learning_rate / (1 + decay_rate * step / decay_steps)`, floored when
     `staircase` (Keras 2's `decay=` argument is this schedule with decay_steps=1)."""
 
-    _config = ("initial_learning_rate", "decay_steps", "decay_rate", "staircase", "name")
-
     def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
                  staircase: bool = False, name: str = "InverseTimeDecay") -> None:
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = _positive(decay_steps, "decay_steps", "InverseTimeDecay")
-        self.decay_rate, self.staircase, self.name = float(decay_rate), bool(staircase), name
+        self._set("InverseTimeDecay", initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
-        p = step / self.decay_steps
-        return self.initial_learning_rate / (1 + self.decay_rate * (math.floor(p) if self.staircase else p))
+        return self.initial_learning_rate / (1 + self.decay_rate * self._periods(step))
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):

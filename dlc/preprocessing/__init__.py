@@ -18,5 +18,5 @@ def __getattr__(name):
     return missing_attribute(__name__, globals())(name)
 
 
-def __dir__():
-    return sorted(set(globals()) | set(_SUBMODULES))
+def __dir__() -> list:
+    return sorted(_SUBMODULES)

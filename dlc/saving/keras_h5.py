@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from dlc.layers.base import Layer, _snake
+from dlc.layers.base import _snake
 from dlc.saving.keras_config import MAX_CONFIG_BYTES, _keras_class_name
 
 try:

@@ -230,5 +230,7 @@ def __getattr__(name):  # submodules load on first use; a name this module lacks
     return missing_attribute(__name__, {**globals(), **dict.fromkeys(_LAZY)})(name)
 
 
-def __dir__():
-    return sorted(set(globals()) | set(_SUBMODULES) | set(_LAZY))
+def __dir__() -> list:
+    from dlc._registry import public_names
+
+    return sorted(set(public_names(globals())) | set(_SUBMODULES) | set(_LAZY))

@@ -41,6 +41,21 @@ def _grid(n: int, cols: Optional[int] = None):
     return math.ceil(n / cols), cols
 
 
+def _tiles(plt: Any, count: int, cols: Optional[int], width: float, height: float):
+    """A figure of `count` tiles of `width` x `height` inches in a grid of `cols` columns (or
+    about square): the figure and the `count` axes to draw in, ticks cleared; the grid's spare
+    cells are hidden."""
+    rows, cols = _grid(count, cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    tiles = list(axes.flat)
+    for ax in tiles[count:]:
+        ax.axis("off")
+    for ax in tiles[:count]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return fig, tiles[:count]
+
+
 def _class_indices(values: Any, what: str, fn: str) -> np.ndarray:
     """Class indices from labels: integers (n,) or (n, 1), or one-hot / probabilities (n, k)."""
     a = np.asarray(values)
@@ -214,16 +229,10 @@ def plot_images(x: Any, labels: Any, predictions: Any = None,
         return str(class_names[c]) if class_names is not None else str(c)
 
     plt = _pyplot()
-    rows, cols = _grid(count, cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.1 * rows), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        if i >= count:
-            ax.axis("off")
-            continue
+    fig, tiles = _tiles(plt, count, cols, 1.9, 2.1)
+    for i, ax in enumerate(tiles):
         image = images[i]
         ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
-        ax.set_xticks([])
-        ax.set_yticks([])
         if pred is None:
             ax.set_title(name(int(true[i])), fontsize=9)
             continue
@@ -276,14 +285,8 @@ def plot_filters(layer: Any, channel: Optional[int] = None, cols: Optional[int] 
     if not rgb and not 0 <= ch < cin:
         raise ValueError(f"{fn}: argument `channel` must be in [0, {cin - 1}], received {channel!r}")
     plt = _pyplot()
-    rows, cols = _grid(filters, cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.45 * rows), squeeze=False)
-    for f, ax in enumerate(axes.flat):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if f >= filters:
-            ax.axis("off")
-            continue
+    fig, tiles = _tiles(plt, filters, cols, 1.3, 1.45)
+    for f, ax in enumerate(tiles):
         if rgb:
             w = k[:, :, :, f]
             lo, hi = float(w.min()), float(w.max())
@@ -371,14 +374,8 @@ def plot_feature_maps(model: Any, x: Any, layer: Any, max_maps: Optional[int] = 
     channels = maps.shape[-1] if max_maps is None else min(int(max_maps), maps.shape[-1])
     if channels < 1:
         raise ValueError(f"{fn}: argument `max_maps` must be positive, received {max_maps!r}")
-    rows, cols = _grid(channels, cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.4 * cols, 1.55 * rows), squeeze=False)
-    for c, ax in enumerate(axes.flat):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if c >= channels:
-            ax.axis("off")
-            continue
+    fig, tiles = _tiles(plt, channels, cols, 1.4, 1.55)
+    for c, ax in enumerate(tiles):
         ax.imshow(maps[:, :, c], cmap="viridis", interpolation="nearest")
         ax.set_title(f"channel {c}", fontsize=7)
     fig.suptitle(f"{name}: {maps.shape[0]}x{maps.shape[1]}x{maps.shape[2]} feature maps")

@@ -4,7 +4,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 
 from dlc.datasets import mnist  # noqa: E402
 from dlc.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D  # noqa: E402
