@@ -13,12 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import child_answer, mnist_batch, time_steps  # noqa: E402
 
 
 def dlc_model():
@@ -34,23 +35,10 @@ def dlc_model():
     return m
 
 
-def time_steps(step, warmup: int, steps: int) -> float:
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
-
-
 def measure(which: str, threads: int, steps: int, b: int) -> tuple:
     """(label, ms per step) for one framework, in this process."""
     os.environ.setdefault("KERAS_BACKEND", "torch")
-    rng = np.random.default_rng(0)
-    x = rng.uniform(0, 1, (b, 28, 28, 1)).astype(np.float32)
-    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, b)]
+    x, y = mnist_batch(b)
     if which == "dlc":
         import dlc
 
@@ -117,10 +105,8 @@ def main() -> None:
         proc = subprocess.run([sys.executable, __file__, "--only", which, "--threads", str(args.threads),
                                "--steps", str(args.steps), "--batch", str(args.batch)],
                               capture_output=True, text=True)
-        if proc.returncode != 0:
-            rows.append((f"{which} (failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode})", float("nan")))
-            continue
-        rows.append(tuple(json.loads(proc.stdout.strip().splitlines()[-1])))
+        ok, answer = child_answer(proc)
+        rows.append(tuple(answer) if ok else (f"{which} (failed: {answer})", float("nan")))
     b = args.batch
     print(f"CNN-MNIST training step (forward, backward, Adadelta update), batch {b}, {args.threads} thread(s), "
           f"median of {args.steps} steps, each framework in its own process")
