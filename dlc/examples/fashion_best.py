@@ -66,7 +66,7 @@ def build_model(num_classes: int = 10) -> dlc.Model:
 
 
 def main(argv=None) -> dict:
-    parser = training_arguments(__doc__, epochs=12)
+    parser = training_arguments(__doc__, epochs=11)
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images")
     parser.add_argument("--plots", default=None, help="save the curves and confusion matrix here (PNG)")
     args = parse_and_seed(parser, argv, verbose=2)
