@@ -31,7 +31,7 @@ ceiling measured by building and running shared/tools/peak_flops.c with gcc, for
 best peer. Peers that cannot be imported are reported as not installed, with the reason.
 
 Run:  python benchmarks/bench_peers.py [--rows train128,predict1] [--quick] [--repeats 5]
-          [--rounds 3] [--dlc-tree PATH] [--peers-python /work/venv-peers/bin/python]
+          [--rounds 3] [--dlc-tree PATH] [--peers-python PATH]
 The peers' interpreter needs numpy, torch, keras 3, tensorflow, jax, onnx and onnxruntime;
 dlc runs in the current interpreter, imported from --dlc-tree (default: this repository, built
 in place). Not part of the test suite: timings on a shared machine are noisy.
@@ -418,8 +418,14 @@ def main() -> None:
     ap.add_argument("--epoch-rounds", type=int, default=2, help="timed epochs per framework (epoch row)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dlc-tree", default=REPO, help="the dlc tree to import (built in place)")
-    default_peers = "/work/venv-peers/bin/python"
-    ap.add_argument("--peers-python", default=default_peers if os.path.exists(default_peers) else sys.executable)
+    # the peers' interpreter: $DLC_PEERS_PYTHON, else a venv-peers beside the clone or in the
+    # home folder, else this interpreter
+    candidates = [os.environ.get("DLC_PEERS_PYTHON", ""),
+                  os.path.join(os.path.dirname(REPO), "venv-peers", "bin", "python"),
+                  os.path.expanduser(os.path.join("~", "venv-peers", "bin", "python"))]
+    default_peers = next((c for c in candidates if c and os.path.exists(c)), sys.executable)
+    ap.add_argument("--peers-python", default=default_peers,
+                    help="interpreter with the peers installed (default: %(default)s)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--row", help=argparse.SUPPRESS)
     args = ap.parse_args()
