@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Optional, Tuple
 
-from dlc import _C, _checks
-from dlc import activations as _activations
-from dlc import initializers as _initializers
-from dlc import regularizers as _regularizers
+from dlc import _C
 from dlc._geometry import normalize_padding, normalize_tuple, output_hw, pads_2d
 from dlc.layers.base import Ctx, Layer, shape_str
-from dlc.layers.core import _positive_int, _reject
+from dlc.layers.core import _kernel_arguments, _positive_int, _reject
 
 
 def _channels_last(data_format: Optional[str], layer: str) -> str:
@@ -65,14 +62,9 @@ class Conv2D(Layer):
         self.groups = _positive_int(groups, "groups", name)
         if self.filters % self.groups:
             raise ValueError(f"{name}: `filters` ({self.filters}) must be divisible by `groups` ({self.groups})")
-        self.activation = _activations.get(activation)
-        self.use_bias = _checks.check_bool(name, "use_bias", use_bias)
-        self.kernel_initializer = _initializers.get(kernel_initializer)
-        self.bias_initializer = _initializers.get(bias_initializer)
-        self.kernel_regularizer = _regularizers.get(kernel_regularizer)
-        self.bias_regularizer = _regularizers.get(bias_regularizer)
-        _reject(name, activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-                bias_constraint=bias_constraint)
+        _kernel_arguments(self, name, activation, use_bias, kernel_initializer, bias_initializer,
+                          kernel_regularizer, bias_regularizer, activity_regularizer=activity_regularizer,
+                          kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         self.kernel = self.bias = None
 
     # Hooks a variant overrides (DepthwiseConv2D): the groups, output channels and kernel

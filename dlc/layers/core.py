@@ -22,6 +22,20 @@ def _reject(layer: str, **unsupported: Any) -> None:
     _checks.refuse(layer, **unsupported)
 
 
+def _kernel_arguments(layer: Layer, name: str, activation: Any, use_bias: Any, kernel_initializer: Any,
+                      bias_initializer: Any, kernel_regularizer: Any, bias_regularizer: Any,
+                      **unsupported: Any) -> None:
+    """The arguments every layer with a kernel and a bias takes (Dense, Conv2D,
+    LocallyConnected2D, ...): resolved and set on `layer`; the ones dlc cannot honour refused."""
+    layer.activation = _activations.get(activation)
+    layer.use_bias = _checks.check_bool(name, "use_bias", use_bias)
+    layer.kernel_initializer = _initializers.get(kernel_initializer)
+    layer.bias_initializer = _initializers.get(bias_initializer)
+    layer.kernel_regularizer = _regularizers.get(kernel_regularizer)
+    layer.bias_regularizer = _regularizers.get(bias_regularizer)
+    _reject(name, **unsupported)
+
+
 class InputLayer(Layer):
     """The layer behind `Input`: it holds the model's input shape and has no computation."""
 
@@ -106,14 +120,10 @@ class Dense(Layer):
                  bias_constraint: Any = None, lora_rank: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.units = _positive_int(units, "units", "Dense")
-        self.activation = _activations.get(activation)
-        self.use_bias = _checks.check_bool("Dense", "use_bias", use_bias)
-        self.kernel_initializer = _initializers.get(kernel_initializer)
-        self.bias_initializer = _initializers.get(bias_initializer)
-        self.kernel_regularizer = _regularizers.get(kernel_regularizer)
-        self.bias_regularizer = _regularizers.get(bias_regularizer)
-        _reject("Dense", activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-                bias_constraint=bias_constraint, lora_rank=lora_rank)
+        _kernel_arguments(self, "Dense", activation, use_bias, kernel_initializer, bias_initializer,
+                          kernel_regularizer, bias_regularizer, activity_regularizer=activity_regularizer,
+                          kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
+                          lora_rank=lora_rank)
         self.kernel = self.bias = None
 
     def build(self, input_shape):

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from dlc import _C, _checks
-from dlc import activations as _activations
-from dlc import initializers as _initializers
-from dlc import regularizers as _regularizers
+from dlc import _C
 from dlc._geometry import conv_output_length, normalize_padding, normalize_tuple
 from dlc.layers.base import Layer, shape_str
 from dlc.layers.conv import _channels_last
-from dlc.layers.core import _positive_int, _reject
+from dlc.layers.core import _kernel_arguments, _positive_int
 
 
 class LocallyConnected2D(Layer):
@@ -67,14 +64,9 @@ class LocallyConnected2D(Layer):
                 f"{name}: padding={padding!r} is not supported by dlc; only 'valid' (Keras 2's "
                 f"implementation=1). Pad the input first, e.g. with ZeroPadding2D")
         self.data_format = _channels_last(data_format, name)
-        self.activation = _activations.get(activation)
-        self.use_bias = _checks.check_bool(name, "use_bias", use_bias)
-        self.kernel_initializer = _initializers.get(kernel_initializer)
-        self.bias_initializer = _initializers.get(bias_initializer)
-        self.kernel_regularizer = _regularizers.get(kernel_regularizer)
-        self.bias_regularizer = _regularizers.get(bias_regularizer)
-        _reject(name, activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-                bias_constraint=bias_constraint)
+        _kernel_arguments(self, name, activation, use_bias, kernel_initializer, bias_initializer,
+                          kernel_regularizer, bias_regularizer, activity_regularizer=activity_regularizer,
+                          kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         if isinstance(implementation, bool) or implementation not in (1, 2, 3):
             raise ValueError(f"{name}: argument `implementation` must be 1, 2 or 3, received {implementation!r}")
         self.implementation = int(implementation)
