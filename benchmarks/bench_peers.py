@@ -1,9 +1,13 @@
 """dlc beside its peers on the workloads of issue 11, in one run, on the same thread count.
 
 Rows (pick with --rows, comma-separated keys):
-  train128   CNN-MNIST train step, batch 128: the Keras mnist_convnet example (Conv 32 3x3 relu,
-             MaxPool 2, Conv 64 3x3 relu, MaxPool 2, Flatten, Dropout 0.5, Dense 10 softmax),
-             Adam, categorical cross-entropy (torch: cross_entropy on the logits)
+  train128   CNN-MNIST train step, batch 128: the main job's network, dlc.examples.mnist_cnn's
+             build_model (the Keras 2 mnist_cnn example: Conv 32 3x3 relu, Conv 64 3x3 relu,
+             MaxPool 2, Dropout 0.25, Flatten, Dense 128 relu, Dropout 0.5, Dense 10 softmax;
+             1,199,882 parameters, 9.21 GFLOP per training step), Adam, categorical
+             cross-entropy (torch: cross_entropy on the logits). --net mnist_convnet times
+             keras-io's smaller mnist_convnet instead (Conv 32, MaxPool, Conv 64, MaxPool,
+             Flatten, Dropout 0.5, Dense 10; 34,826 parameters) in every CNN-MNIST row
   train32    the same at batch 32
   predict1000  inference of that network on 1,000 images
   predict1   inference on one image
@@ -69,8 +73,17 @@ EPOCH_IMAGES, QUICK_EPOCH_IMAGES = 60000, 6400
 
 
 # ----------------------------------------------------------------------------- models
-def convnet(L, sequential):
-    """The Keras mnist_convnet example, with the layers module and Sequential class of dlc or Keras."""
+def convnet(L, sequential, net="main"):
+    """The CNN-MNIST network with the layers module and Sequential class of dlc or Keras: the
+    main job's (`net="main"`, the very code of dlc.examples.mnist_cnn.build_model, its module
+    globals pointed at Keras for Keras) or keras-io's mnist_convnet."""
+    if net == "main":
+        from dlc.examples import mnist_cnn as mc
+
+        for name in ("Conv2D", "Dense", "Dropout", "Flatten", "MaxPooling2D"):
+            setattr(mc, name, getattr(L, name))
+        mc.Sequential = sequential
+        return mc.build_model((28, 28, 1), 10)
     return sequential([
         L.Input(shape=(28, 28, 1)),
         L.Conv2D(32, (3, 3), activation="relu"), L.MaxPooling2D((2, 2)),
@@ -94,7 +107,7 @@ def inception(keras=None):
 def torch_nets(torch):
     nn, F = torch.nn, torch.nn.functional
 
-    class ConvNet(nn.Module):
+    class ConvNet(nn.Module):  # keras-io's mnist_convnet
         def __init__(self):
             super().__init__()
             self.c1, self.c2, self.d = nn.Conv2d(1, 32, 3), nn.Conv2d(32, 64, 3), nn.Linear(1600, 10)
@@ -103,6 +116,17 @@ def torch_nets(torch):
             t = F.max_pool2d(torch.relu(self.c1(t)), 2)
             t = F.max_pool2d(torch.relu(self.c2(t)), 2)
             return self.d(F.dropout(t.flatten(1), 0.5, self.training))
+
+    class MainNet(nn.Module):  # the main job's network (dlc.examples.mnist_cnn.build_model)
+        def __init__(self):
+            super().__init__()
+            self.c1, self.c2 = nn.Conv2d(1, 32, 3), nn.Conv2d(32, 64, 3)
+            self.d1, self.d2 = nn.Linear(9216, 128), nn.Linear(128, 10)
+
+        def forward(self, t):  # logits
+            t = F.max_pool2d(torch.relu(self.c2(torch.relu(self.c1(t)))), 2)
+            t = torch.relu(self.d1(F.dropout(t, 0.25, self.training).flatten(1)))
+            return self.d2(F.dropout(t, 0.5, self.training))
 
     class ConvBN(nn.Sequential):
         def __init__(self, cin, cout, k):
@@ -126,7 +150,7 @@ def torch_nets(torch):
                              Module(80, 32, 32, 48, 8, 16, 16), nn.MaxPool2d(2), ConvBN(112, 128, 3),
                              nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3), nn.Linear(128, 10))
 
-    return ConvNet, Inception
+    return {"main": MainNet, "mnist_convnet": ConvNet}, Inception
 
 
 def dlc_flop(model, batch: int, train: bool) -> float:
@@ -164,7 +188,7 @@ def faster_call(model, x):
     return name, ways[name]
 
 
-def setup(fw: str, row: str, threads: int, quick: bool):
+def setup(fw: str, row: str, threads: int, quick: bool, cnn: str = "main"):
     """(info, step) for one framework and row in this process; step() is what gets timed."""
     title, b, _ = ROWS[row]
     train = row.startswith(("train", "inception"))
@@ -174,7 +198,7 @@ def setup(fw: str, row: str, threads: int, quick: bool):
         import dlc
 
         dlc.set_num_threads(threads)
-        m = inception() if row == "inception128" else convnet(dlc.layers, dlc.models.Sequential)
+        m = inception() if row == "inception128" else convnet(dlc.layers, dlc.models.Sequential, cnn)
         info["label"] = f"dlc {dlc.__version__} ({dlc.cpu_features()['simd']})"
         info["flop"] = dlc_flop(m, len(x) if row == "epoch" else b, train or row == "epoch")
         return info, keras_like_step(m, dlc.optimizers.Adam(), row, x, y, info)
@@ -198,7 +222,7 @@ def setup(fw: str, row: str, threads: int, quick: bool):
         import keras
 
         assert keras.backend.backend() == backend, keras.backend.backend()
-        m = inception(keras) if row == "inception128" else convnet(keras.layers, keras.Sequential)
+        m = inception(keras) if row == "inception128" else convnet(keras.layers, keras.Sequential, cnn)
         info["label"] = f"keras {keras.__version__} on {ver}"
         return info, keras_like_step(m, keras.optimizers.Adam(), row, x, y, info)
     import torch
@@ -208,8 +232,8 @@ def setup(fw: str, row: str, threads: int, quick: bool):
         torch.set_num_interop_threads(threads)
     except RuntimeError:
         pass
-    ConvNet, Inception = torch_nets(torch)
-    net = Inception() if row == "inception128" else ConvNet()
+    cnns, Inception = torch_nets(torch)
+    net = Inception() if row == "inception128" else cnns[cnn]()
     info["params"] = sum(p.numel() for p in net.parameters()) + sum(
         v.numel() for k, v in net.named_buffers() if not k.endswith("num_batches_tracked"))
     xt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
@@ -288,12 +312,12 @@ def onnx_step(torch, net, xt, threads, info):
     return lambda: sess.run(None, feed)
 
 
-def worker(fw: str, row: str, threads: int, quick: bool) -> None:
+def worker(fw: str, row: str, threads: int, quick: bool, net: str) -> None:
     """Build, warm up, say '@@ready', then answer 'run N' with N timings (ms) until 'quit'."""
     def say(kind, value):
         print(f"@@{kind} {json.dumps(value)}", flush=True)
     try:
-        info, step = setup(fw, row, threads, quick)
+        info, step = setup(fw, row, threads, quick, net)
     except ImportError as e:
         say("missing", f"{type(e).__name__}: {e}")
         return
@@ -316,7 +340,7 @@ class Child:
         self.fw, self.times, self.info, self.error = fw, [], None, None
         self.err = tempfile.TemporaryFile(mode="w+")
         cmd = [python, os.path.abspath(__file__), "--worker", fw, "--row", row, "--threads", str(args.threads)]
-        cmd += ["--quick"] if args.quick else []
+        cmd += ["--net", args.net] + (["--quick"] if args.quick else [])
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err,
                                      text=True, env=env)
 
@@ -417,6 +441,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     ap.add_argument("--epoch-rounds", type=int, default=2, help="timed epochs per framework (epoch row)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--net", choices=("main", "mnist_convnet"), default="main",
+                    help="the CNN-MNIST rows' network: the main job's (default) or keras-io's mnist_convnet")
     ap.add_argument("--dlc-tree", default=REPO, help="the dlc tree to import (built in place)")
     # the peers' interpreter: $DLC_PEERS_PYTHON, else a venv-peers beside the clone or in the
     # home folder, else this interpreter
@@ -430,7 +456,7 @@ def main() -> None:
     ap.add_argument("--row", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        worker(args.worker, args.row, args.threads, args.quick)
+        worker(args.worker, args.row, args.threads, args.quick, args.net)
         return
     if args.quick:
         args.rounds, args.repeats = 1, min(args.repeats, 3)
@@ -442,6 +468,7 @@ def main() -> None:
     ceiling, how = fma_ceiling(args.threads)
     start = time.time()
     print(f"dlc peer benchmark  {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  threads={args.threads}")
+    print(f"CNN-MNIST network: {'the main job (dlc.examples.mnist_cnn)' if args.net == 'main' else 'mnist_convnet'}")
     print(f"dlc tree: {args.dlc_tree} (python {sys.executable})\npeers python: {args.peers_python}")
     print(f"FMA ceiling: {f'{ceiling:.1f} GFLOP/s' if ceiling else 'not measured'} ({how})")
     print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")

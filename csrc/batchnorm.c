@@ -164,19 +164,28 @@ DLC_SIMD_VARIANTS(bn_bwd_sums,
                    double *restrict sdx),
                   (rows, c, x, dy, mean, invstd, sdy, sdx));
 
-/* dx += g * (dy - mdy - xhat * mdx), g = gamma * invstd, mdy = mean(dy), mdx = mean(dy*xhat). */
+/* dx (+)= g * (dy - mdy - xhat * mdx), g = gamma * invstd, mdy = mean(dy), mdx = mean(dy*xhat);
+ * without acc, dx = 0 + that (the bits of a zeroed dx plus it). */
 DLC_INLINE void bn_bwd_dx_body(int64_t rows, int64_t c, const float *restrict x,
                                const float *restrict dy, const float *restrict mean,
                                const float *restrict invstd, const float *restrict g,
                                const float *restrict mdy, const float *restrict mdx,
-                               float *restrict dx) {
+                               float *restrict dx, int acc) {
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * c, *dr = dy + r * c;
         float *dxr = dx + r * c;
+        if (acc) {
 #pragma omp simd
-        for (int64_t k = 0; k < c; k++) {
-            float xh = (xr[k] - mean[k]) * invstd[k];
-            dxr[k] += g[k] * (dr[k] - mdy[k] - xh * mdx[k]);
+            for (int64_t k = 0; k < c; k++) {
+                float xh = (xr[k] - mean[k]) * invstd[k];
+                dxr[k] += g[k] * (dr[k] - mdy[k] - xh * mdx[k]);
+            }
+        } else {
+#pragma omp simd
+            for (int64_t k = 0; k < c; k++) {
+                float xh = (xr[k] - mean[k]) * invstd[k];
+                dxr[k] = 0.0f + g[k] * (dr[k] - mdy[k] - xh * mdx[k]);
+            }
         }
     }
 }
@@ -184,8 +193,8 @@ DLC_SIMD_VARIANTS(bn_bwd_dx,
                   (int64_t rows, int64_t c, const float *restrict x, const float *restrict dy,
                    const float *restrict mean, const float *restrict invstd,
                    const float *restrict g, const float *restrict mdy, const float *restrict mdx,
-                   float *restrict dx),
-                  (rows, c, x, dy, mean, invstd, g, mdy, mdx, dx));
+                   float *restrict dx, int acc),
+                  (rows, c, x, dy, mean, invstd, g, mdy, mdx, dx, acc));
 
 /* parts (chunks x c) summed over chunks in chunk order into out (c). */
 static void bn_reduce(int64_t chunks, int64_t c, const double *parts, double *out) {
@@ -292,8 +301,8 @@ dlc_status dlc_batchnorm_forward_infer(int64_t m, int64_t c, float eps, const fl
 
 dlc_status dlc_batchnorm_backward(int64_t m, int64_t c, const float *x, const float *dy,
                                   const float *gamma, const float *mean, const float *invstd,
-                                  float *dx, float *dgamma, float *dbeta, void *workspace,
-                                  size_t workspace_size) {
+                                  float *dx, float *dgamma, float *dbeta, int accumulate,
+                                  void *workspace, size_t workspace_size) {
     DLC_CHECK(bn_sizes_ok(m, c) && m > 0 && c > 0);
     DLC_CHECK(x != NULL && dy != NULL && mean != NULL && invstd != NULL && dx != NULL);
     size_t xb = (size_t)(m * c) * sizeof(float), cb = (size_t)c * sizeof(float);
@@ -328,10 +337,11 @@ dlc_status dlc_batchnorm_backward(int64_t m, int64_t c, const float *x, const fl
 
     /* Pass 2: dx. */
     void (*dxf)(int64_t, int64_t, const float *, const float *, const float *, const float *,
-                const float *, const float *, const float *, float *) = DLC_SIMD_PICK(bn_bwd_dx);
+                const float *, const float *, const float *, float *, int) =
+        DLC_SIMD_PICK(bn_bwd_dx);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t q = 0; q < chunks; q++)
         dxf(DLC_MIN(rows, m - q * rows), c, x + q * rows * c, dy + q * rows * c, mean, invstd,
-            ws.k0, ws.k1, ws.k2, dx + q * rows * c);
+            ws.k0, ws.k1, ws.k2, dx + q * rows * c, accumulate != 0);
     return DLC_OK;
 }

@@ -223,11 +223,12 @@ dlc_status dlc_batchnorm_forward_infer(int64_t m, int64_t c, float eps, const fl
                                        const float *gamma, const float *beta,
                                        const float *moving_mean, const float *moving_var,
                                        float *y);
-/* dx += ..., dgamma += sum(dy * xhat), dbeta += sum(dy); dgamma / dbeta may be NULL. */
+/* dx += ..., dgamma += sum(dy * xhat), dbeta += sum(dy); dgamma / dbeta may be NULL.
+ * accumulate == 0: dx = 0 + ... (dx need not be initialised; the gradients still add). */
 dlc_status dlc_batchnorm_backward(int64_t m, int64_t c, const float *x, const float *dy,
                                   const float *gamma, const float *mean, const float *invstd,
-                                  float *dx, float *dgamma, float *dbeta, void *workspace,
-                                  size_t workspace_size);
+                                  float *dx, float *dgamma, float *dbeta, int accumulate,
+                                  void *workspace, size_t workspace_size);
 
 /* ---------------------------------------------------------------- activations.c */
 

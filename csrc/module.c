@@ -644,10 +644,12 @@ KERNEL(batchnorm_forward_infer, fam_bn, "normalise with the moving statistics.",
        .p = {IN(x, NULL), CH(gamma, F_OPT), CH(beta, F_OPT), CH(moving_mean, 0), CH(moving_var, 0),
              OUT(y, "like x"), EPS3});
 KERNEL(batchnorm_backward, fam_bn_rows, "dx, dgamma, dbeta += the gradients (gamma, dgamma, "
-       "dbeta may be None).", dlc_batchnorm_backward(MK, A(0), A(1), A(2), A(3), A(4), A(5), A(6),
-                                                     A(7), c->ws, c->wsz), .ws = bn_ws,
+       "dbeta may be None; accumulate=False: dx = 0 + its gradient).",
+       dlc_batchnorm_backward(MK, A(0), A(1), A(2), A(3), A(4), A(5), A(6), A(7), B(8), c->ws,
+                              c->wsz), .ws = bn_ws,
        .p = {IN(x, NULL), IN(dy, "like x"), CH(gamma, F_OPT), CH(mean, 0), CH(invstd, 0),
-             OUT(dx, "like x"), CH(dgamma, F_OUT | F_OPT), CH(dbeta, F_OUT | F_OPT)});
+             OUT(dx, "like x"), CH(dgamma, F_OUT | F_OPT), CH(dbeta, F_OUT | F_OPT),
+             BOOL(accumulate, 1)});
 /* ---------------------------------------------------------------- activations */
 #define YINPLACE ARR(y, K_F32, F_OUT | F_INPLACE, "like x")
 #define RELU_HYPER FLT(negative_slope, 0, FINITE, 0), FLT(threshold, 0, FINITE, 0), \

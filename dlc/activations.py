@@ -31,6 +31,8 @@ class Activation:
     is_softmax = False
     # y = f(z) may overwrite z, and f'(z) is recoverable from y (backward may get y as x).
     in_place_ok = False
+    # max(z, 0) exactly: kernels may fuse it (conv/GEMM stores, the y > 0 mask of backward).
+    is_plain_relu = False
 
     def forward(self, x: np.ndarray, y: np.ndarray) -> None:
         raise NotImplementedError
@@ -88,6 +90,10 @@ class ReLU(Activation):
     @property
     def in_place_ok(self) -> bool:
         # max(z, 0): z > 0 exactly where y > 0, so the mask can be read from y.
+        return self.is_plain_relu
+
+    @property
+    def is_plain_relu(self) -> bool:
         return self.kw == dict(negative_slope=0.0, threshold=0.0, max_value=None)
 
     def get_config(self):

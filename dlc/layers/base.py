@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from dlc import _C
 from dlc import activations as _activations
 from dlc import initializers as _initializers
 from dlc import regularizers as _regularizers
@@ -64,12 +65,19 @@ class Ctx:
     `buf` and `zeros` hand out the node's output and scratch arrays (allocated once per shape,
     reused afterwards); `saved` is what `forward` leaves for `backward`, and the only thing
     `backward` reads; `cache` keeps any other per-node object (a nested model's workspace).
+    `fresh[i]` is set by the executor before `backward` of a layer with `_overwrites_dx`: True
+    when the gradient buffer of input i holds no value yet, so backward overwrites it.
     """
 
     def __init__(self) -> None:
         self._bufs: Dict[Tuple[str, Tuple[int, ...], str], np.ndarray] = {}
         self._objects: Dict[str, Any] = {}
         self.saved: Dict[str, Any] = {}
+        self.fresh: Tuple[bool, ...] = ()
+
+    def overwrite(self, i: int = 0) -> bool:
+        """Whether backward writes input i's gradient rather than adding to it."""
+        return i < len(self.fresh) and self.fresh[i]
 
     def buf(self, key: str, shape: Sequence[int], dtype=np.float32) -> np.ndarray:
         """An uninitialised array for `key` of `shape`, allocated once per distinct shape
@@ -169,6 +177,11 @@ class Node:
 class Layer:
     """Base class of every layer.
 
+    Gradients accumulate: `backward` adds into `dx`, so fan-out needs no special case. A layer
+    whose backward honours `ctx.overwrite(i)` (writes the whole of input i's gradient when it is
+    the buffer's first writer) sets `_overwrites_dx = True`, and the executor then hands it the
+    buffer unzeroed; for every other layer the executor zeroes a fresh buffer first.
+
     Args:
         name: the layer's name; unique default from the class name (`conv2d`, `conv2d_1`, ...).
         trainable: whether the optimizer updates its weights.
@@ -176,6 +189,8 @@ class Layer:
         input_shape: shape of one sample, for the first layer of a Sequential model.
         batch_size: optional fixed batch size given with input_shape (ignored otherwise).
     """
+
+    _overwrites_dx = False
 
     def __init__(self, *, name: Optional[str] = None, trainable: bool = True,
                  dtype: Any = None, input_shape: Optional[Sequence[Optional[int]]] = None,
@@ -422,6 +437,10 @@ class Layer:
         """dL/dz from dL/dy through the activation that `_act_forward` applied."""
         if act.is_linear:
             return dy
+        if act.is_plain_relu:  # dz = 0 + dy * (y > 0), written without a zero fill
+            dz = ctx.buf("act_dz", dy.shape)
+            _C.relu_backward(ctx.saved["y"], dy, dz, accumulate=False)
+            return dz
         dz = ctx.zeros("act_dz", dy.shape)
         act.backward(ctx.saved["z"], ctx.saved["y"], dy, dz)
         return dz
@@ -458,7 +477,12 @@ def config_value(value: Any) -> Any:
     return value
 
 
-def accumulate(dx: Optional[np.ndarray], value: np.ndarray) -> None:
-    """dx += value (reshaped to dx's shape); nothing if dx is None."""
-    if dx is not None:
+def accumulate(dx: Optional[np.ndarray], value: np.ndarray, overwrite: bool = False) -> None:
+    """dx += value (reshaped to dx's shape), or dx = value when `overwrite`; nothing if dx is
+    None."""
+    if dx is None:
+        return
+    if overwrite:
+        np.copyto(dx, value.reshape(dx.shape))
+    else:
         np.add(dx, value.reshape(dx.shape), out=dx)

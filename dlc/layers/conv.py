@@ -119,24 +119,38 @@ class Conv2D(Layer):
         return dict(strides=self.strides, dilation=self.dilation_rate, padding=pads,
                     groups=self._groups_for(c)), (oh, ow)
 
+    _overwrites_dx = True
+
     def forward(self, ctx, x, training):
         geo, (oh, ow) = self._geometry(x.shape[1], x.shape[2], x.shape[3])
         z = ctx.buf("z", (x.shape[0], oh, ow, self._channels_out(x.shape[3])))
+        relu = self.activation.is_plain_relu  # fused into the convolution's store
         _C.conv2d_forward(x, self._kernel_view(self.kernel.value),
-                          self.bias.value if self.use_bias else None, z, **geo)
+                          self.bias.value if self.use_bias else None, z, relu=relu, **geo)
         ctx.saved["x"], ctx.saved["geo"] = x, geo
+        if relu:
+            ctx.saved["z"] = ctx.saved["y"] = z
+            return z
         return self._act_forward(ctx, z, self.activation, owned=True)
 
     def backward(self, ctx, dy, dx):
-        self._activated_backward(ctx, dy, dx)
+        if self.activation.is_plain_relu:  # the ReLU's mask y > 0 read with dy by the kernels
+            self._conv_backward(ctx, dy, dx, ctx.saved["y"])
+        else:
+            self._activated_backward(ctx, dy, dx)
 
     def backward_linear(self, ctx, dz, dx):
+        self._conv_backward(ctx, dz, dx, None)
+
+    def _conv_backward(self, ctx, dz, dx, mask):
+        """The convolution's gradients from dz (or from dy * (mask > 0) with a mask)."""
         geo = ctx.saved["geo"]
         if self.trainable:
             _C.conv2d_backward_weights(ctx.saved["x"], dz, self._kernel_view(self.kernel.grad),
-                                       self.bias.grad if self.use_bias else None, **geo)
+                                       self.bias.grad if self.use_bias else None, dy_mask=mask, **geo)
         if dx is not None:
-            _C.conv2d_backward_data(dz, self._kernel_view(self.kernel.value), dx, **geo)
+            _C.conv2d_backward_data(dz, self._kernel_view(self.kernel.value), dx, dy_mask=mask,
+                                    accumulate=not ctx.overwrite(), **geo)
 
     def macs(self, input_shape, output_shape):
         _, oh, ow, oc = output_shape
@@ -296,10 +310,14 @@ class SeparableConv2D(Layer):
     def backward_linear(self, ctx, dz, dx):
         self._backward_through(ctx, self._pw.backward_linear, dz, dx)
 
+    _overwrites_dx = True  # as its two parts do: the pointwise part writes dmid afresh
+
     def _backward_through(self, ctx, pointwise_backward, d, dx):
-        dmid = ctx.zeros("dmid", ctx.saved["mid"].shape)
-        pointwise_backward(ctx.saved["pw"], d, dmid)
-        self._dw.backward(ctx.saved["dw"], dmid, dx)
+        dmid = ctx.buf("dmid", ctx.saved["mid"].shape)
+        pctx, dctx = ctx.saved["pw"], ctx.saved["dw"]
+        pctx.fresh, dctx.fresh = (True,), ctx.fresh
+        pointwise_backward(pctx, d, dmid)
+        self._dw.backward(dctx, dmid, dx)
 
     def macs(self, input_shape, output_shape):
         mid = self._dw.compute_output_shape(input_shape)
@@ -353,23 +371,30 @@ class Conv2DTranspose(Conv2D):
         ow = self._out_len(x.shape[2], self.kernel_size[1], self.strides[1])
         # The convolution this layer transposes maps (oh, ow, filters) to x's (h, w, c).
         geo, _ = self._geometry(oh, ow, self.filters)
-        z = ctx.zeros("z", (x.shape[0], oh, ow, self.filters))
-        _C.conv2d_backward_data(x, self.kernel.value, z, **geo)
+        z = ctx.buf("z", (x.shape[0], oh, ow, self.filters))
+        _C.conv2d_backward_data(x, self.kernel.value, z, accumulate=False, **geo)
         if self.use_bias:
             z += self.bias.value
         ctx.saved["x"], ctx.saved["geo"] = x, geo
         return self._act_forward(ctx, z, self.activation, owned=True)
+
+    def backward(self, ctx, dy, dx):
+        self._activated_backward(ctx, dy, dx)
 
     def backward_linear(self, ctx, dz, dx):
         geo, x = ctx.saved["geo"], ctx.saved["x"]
         if self.trainable:
             _C.conv2d_backward_weights(dz, x, self.kernel.grad, None, **geo)
             if self.use_bias:
-                self.bias.grad += dz.reshape(-1, self.filters).sum(axis=0)
-        if dx is not None:
-            tmp = ctx.buf("dx_tmp", dx.shape)
-            _C.conv2d_forward(dz, self.kernel.value, None, tmp, **geo)
-            dx += tmp
+                _C.colsum(dz, self.bias.grad, accumulate=True)
+        if dx is None:
+            return
+        if ctx.overwrite():
+            _C.conv2d_forward(dz, self.kernel.value, None, dx, **geo)
+            return
+        tmp = ctx.buf("dx_tmp", dx.shape)
+        _C.conv2d_forward(dz, self.kernel.value, None, tmp, **geo)
+        dx += tmp
 
     def macs(self, input_shape, output_shape):
         return (input_shape[1] or 0) * (input_shape[2] or 0) * input_shape[3] * self.filters * self.kernel_size[0] * self.kernel_size[1]

@@ -63,8 +63,10 @@ class InputLayer(Layer):
     def forward(self, ctx, x, training):
         return x
 
+    _overwrites_dx = True
+
     def backward(self, ctx, dy, dx):
-        accumulate(dx, dy)
+        accumulate(dx, dy, ctx.overwrite())
 
 
 def Input(shape: Optional[Sequence[Optional[int]]] = None, batch_size: Optional[int] = None,
@@ -137,16 +139,19 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
+    _overwrites_dx = True
+
     def forward(self, ctx, x, training):
         x2 = x.reshape(-1, x.shape[-1])
         z = ctx.buf("z", (x2.shape[0], self.units))
-        if self.use_bias:
-            z[...] = self.bias.value
-            _C.gemm(x2, self.kernel.value, z, beta=1.0)
-        else:
-            _C.gemm(x2, self.kernel.value, z)
+        relu = self.activation.is_plain_relu  # bias and ReLU in the GEMM's store
+        _C.gemm(x2, self.kernel.value, z, bias=self.bias.value if self.use_bias else None, relu=relu)
         ctx.saved["x2"] = x2
-        return self._act_forward(ctx, z.reshape(x.shape[:-1] + (self.units,)), self.activation, owned=True)
+        z = z.reshape(x.shape[:-1] + (self.units,))
+        if relu:
+            ctx.saved["z"] = ctx.saved["y"] = z
+            return z
+        return self._act_forward(ctx, z, self.activation, owned=True)
 
     def backward(self, ctx, dy, dx):
         self._activated_backward(ctx, dy, dx)
@@ -156,9 +161,10 @@ class Dense(Layer):
         if self.trainable:
             _C.gemm(ctx.saved["x2"], dz, self.kernel.grad, trans_a=True, beta=1.0)
             if self.use_bias:
-                self.bias.grad += dz.sum(axis=0)
+                _C.colsum(dz, self.bias.grad, accumulate=True)
         if dx is not None:
-            _C.gemm(dz, self.kernel.value, dx.reshape(-1, dx.shape[-1]), trans_b=True, beta=1.0)
+            _C.gemm(dz, self.kernel.value, dx.reshape(-1, dx.shape[-1]), trans_b=True,
+                    beta=0.0 if ctx.overwrite() else 1.0)
 
     def macs(self, input_shape, output_shape):
         return prod(d for d in input_shape[1:] if d is not None) * self.units
@@ -184,16 +190,22 @@ class Activation(Layer):
     def forward(self, ctx, x, training):
         return self._act_forward(ctx, x, self.activation)
 
+    _overwrites_dx = True
+
     def backward(self, ctx, dy, dx):
         if dx is None:
             return
         if self.activation.is_linear:
-            accumulate(dx, dy)
+            accumulate(dx, dy, ctx.overwrite())
+        elif self.activation.is_plain_relu:
+            _C.relu_backward(ctx.saved["y"], dy, dx, accumulate=not ctx.overwrite())
         else:
+            if ctx.overwrite():
+                dx.fill(0)
             self.activation.backward(ctx.saved["z"], ctx.saved["y"], dy, dx)
 
     def backward_linear(self, ctx, dz, dx):
-        accumulate(dx, dz)
+        accumulate(dx, dz, ctx.overwrite())
 
 
 class ReLU(Activation):
@@ -262,8 +274,10 @@ class Flatten(Layer):
     def forward(self, ctx, x, training):
         return x.reshape(x.shape[0], -1)
 
+    _overwrites_dx = True
+
     def backward(self, ctx, dy, dx):
-        accumulate(dx, dy)
+        accumulate(dx, dy, ctx.overwrite())
 
 
 class Reshape(Layer):
@@ -297,8 +311,10 @@ class Reshape(Layer):
     def forward(self, ctx, x, training):
         return x.reshape((x.shape[0],) + self.target_shape)
 
+    _overwrites_dx = True
+
     def backward(self, ctx, dy, dx):
-        accumulate(dx, dy)
+        accumulate(dx, dy, ctx.overwrite())
 
 
 class Dropout(Layer):
@@ -315,6 +331,7 @@ class Dropout(Layer):
     """
 
     _config = ("rate", "noise_shape", "seed")
+    _overwrites_dx = True
 
     def __init__(self, rate: float, noise_shape: Any = None, seed: Optional[int] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -340,9 +357,9 @@ class Dropout(Layer):
             return
         mask = ctx.saved["mask"]
         if mask is not None:
-            _C.dropout_backward(mask, dy, dx, rate=self.rate)
+            _C.dropout_backward(mask, dy, dx, rate=self.rate, accumulate=not ctx.overwrite())
         else:
-            accumulate(dx, dy)
+            accumulate(dx, dy, ctx.overwrite())
 
 
 __all__ = ["Input", "InputLayer", "Dense", "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax",

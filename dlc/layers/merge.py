@@ -44,9 +44,11 @@ class Add(_Merge):
     def forward(self, ctx, xs, training):
         return self._fold(ctx, xs, np.add)
 
+    _overwrites_dx = True
+
     def backward(self, ctx, dy, dxs):
-        for dx in dxs:
-            accumulate(dx, dy)
+        for i, dx in enumerate(dxs):
+            accumulate(dx, dy, ctx.overwrite(i))
 
 
 class Subtract(_Merge):
@@ -144,6 +146,7 @@ class Concatenate(_Merge):
     """
 
     _config = ("axis",)
+    _overwrites_dx = True
 
     def __init__(self, axis: int = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -186,10 +189,9 @@ class Concatenate(_Merge):
         ax = self._axis(dy.ndim)
         start = 0
         index = [slice(None)] * dy.ndim
-        for dx, size in zip(dxs, ctx.saved["sizes"]):
+        for i, (dx, size) in enumerate(zip(dxs, ctx.saved["sizes"])):
             index[ax] = slice(start, start + size)
-            if dx is not None:
-                np.add(dx, dy[tuple(index)], out=dx)
+            accumulate(dx, dy[tuple(index)], ctx.overwrite(i))
             start += size
 
 

@@ -38,6 +38,7 @@ class BatchNormalization(Layer):
     _config = ("axis", "momentum", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer",
                "moving_mean_initializer", "moving_variance_initializer", "beta_regularizer",
                "gamma_regularizer")
+    _overwrites_dx = True
 
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
                  center: bool = True, scale: bool = True, beta_initializer: Any = "zeros",
@@ -106,15 +107,16 @@ class BatchNormalization(Layer):
         gamma = self.gamma.value if self.scale else None
         stats = ctx.saved["stats"]
         if stats is not None:
-            dx2 = dx.reshape(-1, c) if dx is not None else ctx.zeros("dx_scratch", dy2.shape)
+            dx2 = dx.reshape(-1, c) if dx is not None else ctx.buf("dx_scratch", dy2.shape)
             _C.batchnorm_backward(ctx.saved["x2"], dy2, gamma, stats[0], stats[1],
                                   dx2, self.gamma.grad if self.scale else None,
-                                  self.beta.grad if self.center else None)
+                                  self.beta.grad if self.center else None,
+                                  accumulate=dx is not None and not ctx.overwrite())
             return
         # Inference-mode backward (a frozen layer): an affine map with the moving statistics.
         factor = (1.0 / np.sqrt(self.moving_variance.value.astype(np.float64) + self.epsilon)).astype(np.float32)
         if dx is not None:
-            accumulate(dx, dy2 * (factor * gamma if gamma is not None else factor))
+            accumulate(dx, dy2 * (factor * gamma if gamma is not None else factor), ctx.overwrite())
 
     def macs(self, input_shape, output_shape):
         return 0

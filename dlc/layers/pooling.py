@@ -57,6 +57,8 @@ class MaxPooling2D(_Pooling2D):
     >>> layer = dlc.layers.MaxPooling2D(pool_size=(2, 2))
     """
 
+    _overwrites_dx = True
+
     def forward(self, ctx, x, training):
         geo, out_shape = self._geo(x.shape)
         y = ctx.buf("y", out_shape)
@@ -67,7 +69,8 @@ class MaxPooling2D(_Pooling2D):
 
     def backward(self, ctx, dy, dx):
         if dx is not None:
-            _C.maxpool2d_backward(dy, ctx.saved["argmax"], dx, **ctx.saved["geo"])
+            _C.maxpool2d_backward(dy, ctx.saved["argmax"], dx, accumulate=not ctx.overwrite(),
+                                  **ctx.saved["geo"])
 
 
 class AveragePooling2D(_Pooling2D):

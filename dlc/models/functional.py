@@ -21,7 +21,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from dlc._arena import Arena, Variable
-from dlc.layers.base import Ctx, KerasTensor, Layer, Node, shape_str
+from dlc.layers.base import Ctx, KerasTensor, Layer, Node, accumulate, shape_str
 
 
 class Workspace:
@@ -214,25 +214,46 @@ class Functional(Layer):
                 (or None); used when the model runs as a layer.
         """
         ws, vals = tape.ws, tape.values
+        # Every node output gets a gradient buffer, allocated once and never zero-filled: the
+        # buffer's first writer (in reverse order) overwrites it, later writers (fan-out) add.
         grads: Dict[int, np.ndarray] = {}
         for node in self._nodes:
             t = node.output
-            grads[id(t)] = ws.grads.zeros(str(id(t)), vals[id(t)].shape)
+            grads[id(t)] = ws.grads.buf(str(id(t)), vals[id(t)].shape)
+        written = set()  # ids of the tensors whose gradient buffer holds a value
         for t, g in zip(self._inputs, input_grads or ()):
-            if g is not None:
+            if g is not None:  # the caller's accumulator
                 grads[id(t)] = g
+                written.add(id(t))
         for t, dy in zip(self._outputs, output_grads):
             if dy is not None:
-                np.add(grads[id(t)], dy.reshape(grads[id(t)].shape), out=grads[id(t)])
+                g = grads[id(t)]
+                accumulate(g, dy, overwrite=id(t) not in written)
+                written.add(id(t))
         linear = {id(self._outputs[i].node): dz for i, dz in (linear_grads or {}).items()}
         for node, ctx in zip(reversed(self._nodes), reversed(ws.ctxs)):
             dxs = [grads.get(id(t)) for t in node.inputs]
+            fresh = []
+            repeated = len({id(t) for t in node.inputs}) < len(node.inputs)
+            for t, g in zip(node.inputs, dxs):
+                new = g is not None and id(t) not in written
+                if new and (repeated or not node.layer._overwrites_dx):
+                    g.fill(0)  # a layer that only adds, or a tensor passed twice to one layer
+                    new = False
+                fresh.append(new)
+                if g is not None:
+                    written.add(id(t))
+            ctx.fresh = tuple(fresh)
             arg = dxs if node.multi else dxs[0]
             dz = linear.get(id(node))
             if dz is not None:
                 node.layer.backward_linear(ctx, dz, arg)
-            else:
-                node.layer.backward(ctx, grads[id(node.output)], arg)
+                continue
+            dy = grads[id(node.output)]
+            if id(node.output) not in written:  # no gradient reached this output: it is zero
+                dy.fill(0)
+                written.add(id(node.output))
+            node.layer.backward(ctx, dy, arg)
 
     def saved_of(self, tape: Tape, node: Node) -> Dict[str, Any]:
         """What `node`'s forward saved during the pass recorded by `tape`."""

@@ -1,0 +1,180 @@
+"""The executor hands gradient buffers out unzeroed: each buffer's first writer overwrites it,
+later writers (fan-out) add. Checked by poisoning every buffer of a workspace with NaN between
+two identical passes (a layer that read a stale or unwritten value would turn the gradients
+NaN or change their bits), and the fused ReLU paths (conv store, conv backward reading the
+mask with dy, the GEMM epilogue) against the unfused composition, bit for bit."""
+import numpy as np
+import pytest
+
+import dlc
+from dlc import layers as L
+from dlc.models import Model, Sequential
+
+
+def _poison(ctx):
+    for a in ctx._bufs.values():
+        if a.dtype.kind == "f":
+            a.fill(np.nan)
+        else:
+            a.fill(255 if a.dtype.kind == "u" else -1)
+    for obj in ctx._objects.values():
+        for inner in getattr(obj, "ctxs", ()):
+            _poison(inner)
+        if hasattr(obj, "grads"):
+            _poison(obj.grads)
+
+
+def _pass(model, ws, x, dy):
+    """Weight gradients and the input gradient of one forward/backward in workspace `ws`."""
+    arena = model._ensure_arena()
+    for layer in model.layers:
+        if isinstance(layer, L.Dropout):
+            layer._step = 0  # the same mask in both passes
+    tape = model.run_forward(ws, [x], training=True)
+    arena.zero_grads()
+    dx = np.zeros_like(x)
+    model.run_backward(tape, [dy], input_grads=[dx])
+    return [tape.outputs[0].copy(), dx] + [v.grad.copy() for v in model.trainable_weights]
+
+
+def _assert_same(a, b):
+    assert len(a) == len(b)
+    for u, v in zip(a, b):
+        assert np.isfinite(u).all()
+        assert np.array_equal(u, v)
+
+
+def _check_poisoned(model, x, seed=0):
+    """Two passes in one workspace, every buffer NaN-poisoned before the second: same bits."""
+    from dlc.models.functional import Workspace
+
+    model._ensure_arena()
+    dy = np.random.default_rng(seed).standard_normal((x.shape[0],) + model.output_shape[1:]).astype(np.float32)
+    ws = Workspace(len(model._nodes), model._graph_version)
+    first = _pass(model, ws, x, dy)
+    for ctx in ws.ctxs:
+        _poison(ctx)
+    _poison(ws.grads)
+    _assert_same(first, _pass(model, ws, x, dy))
+
+
+def _images(n=3, h=10, w=9, c=3, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, h, w, c)).astype(np.float32)
+
+
+def _branchy():
+    """Fan-out, a tensor fed twice to one layer, concatenation, batch norm, pooling, dropout,
+    separable and transposed convolutions, dense layers with and without ReLU."""
+    inp = L.Input(shape=(10, 9, 3))
+    a = L.Conv2D(8, 3, padding="same", activation="relu")(inp)
+    b = L.Conv2D(6, 1, use_bias=False)(a)
+    b = L.BatchNormalization()(b)
+    b = L.Activation("relu")(b)
+    c = L.MaxPooling2D(3, strides=1, padding="same")(a)
+    c = L.SeparableConv2D(6, 3, padding="same", activation="relu")(c)
+    d = L.Add()([a, a])                      # one tensor twice
+    d = L.Conv2D(6, 3, padding="same", activation="tanh")(d)
+    e = L.Conv2DTranspose(6, 3, padding="same", activation="relu")(a)
+    m = L.Concatenate()([b, c, d, e])
+    m = L.Add()([m, L.Conv2D(24, 1)(a)])     # a: fan-out to five consumers
+    m = L.MaxPooling2D(2)(m)
+    m = L.Dropout(0.3)(m)
+    f = L.Flatten()(m)
+    f = L.Dense(16, activation="relu")(f)
+    f = L.Reshape((4, 4))(f)
+    f = L.Flatten()(f)
+    g = L.Dense(12)(f)
+    g = L.Dense(5, activation="softmax")(L.Add()([g, L.Dense(12, activation="relu")(f)]))
+    return Model(inp, g)
+
+
+def test_branchy_graph_writes_every_gradient_buffer():
+    dlc.utils.set_random_seed(1)
+    _check_poisoned(_branchy(), _images())
+
+
+def test_main_job_network_writes_every_gradient_buffer():
+    from dlc.examples.mnist_cnn import build_model
+
+    dlc.utils.set_random_seed(2)
+    _check_poisoned(build_model((28, 28, 1), 10), _images(4, 28, 28, 1))
+
+
+def test_nested_model_and_global_pooling():
+    dlc.utils.set_random_seed(3)
+    inner_in = L.Input(shape=(10, 9, 3))
+    inner = Model(inner_in, L.Conv2D(5, 3, activation="relu")(inner_in))
+    inp = L.Input(shape=(10, 9, 3))
+    h = inner(inp)
+    out = L.Dense(3)(L.Concatenate()([L.GlobalAveragePooling2D()(h), L.GlobalMaxPooling2D()(h)]))
+    _check_poisoned(Model(inp, out), _images())
+
+
+def test_unused_branch_gets_zero_gradient():
+    """A node whose output reaches no loss: its gradient is zero, not a stale buffer."""
+    dlc.utils.set_random_seed(4)
+    inp = L.Input(shape=(6,))
+    used = L.Dense(3)(inp)
+    unused = L.Dense(2, name="unused")(inp)
+    model = Model(inp, [used, unused])
+    x = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
+    from dlc.models.functional import Workspace
+
+    ws = Workspace(len(model._nodes), model._graph_version)
+    arena = model._ensure_arena()
+    for _ in range(2):
+        tape = model.run_forward(ws, [x], training=True)
+        arena.zero_grads()
+        for ctx in ws.ctxs:
+            _poison(ctx)
+        _poison(ws.grads)
+        model.run_backward(tape, [np.ones((4, 3), np.float32), None])
+        k = model.get_layer("unused").kernel.grad
+        assert np.array_equal(k, np.zeros_like(k))
+
+
+@pytest.mark.parametrize("kind", ["conv", "dense", "separable", "depthwise"])
+def test_fused_relu_matches_separate_activation_bit_for_bit(kind):
+    """activation='relu' (fused into the kernels) against the layer followed by
+    Activation('relu') (a separate ReLU pass each way), same weights."""
+    def make(fused):
+        act = "relu" if fused else None
+        if kind == "conv":
+            layer = L.Conv2D(7, 3, strides=(1, 2), padding="same", activation=act)
+        elif kind == "dense":
+            layer = L.Dense(11, activation=act)
+        elif kind == "separable":
+            layer = L.SeparableConv2D(7, 3, padding="same", activation=act)
+        else:
+            layer = L.DepthwiseConv2D(3, depth_multiplier=2, activation=act)
+        body = [L.Input(shape=(10, 9, 3)), L.Conv2D(4, 1)]
+        body += [L.Flatten(), layer] if kind == "dense" else [layer]
+        body += [] if fused else [L.Activation("relu")]
+        return Sequential(body + [L.Flatten(), L.Dense(3)])
+
+    dlc.utils.set_random_seed(5)
+    fused = make(True)
+    plain = make(False)
+    plain.set_weights(fused.get_weights())
+    x = _images()
+    dy = np.random.default_rng(1).standard_normal((3, 3)).astype(np.float32)
+    from dlc.models.functional import Workspace
+
+    got = [_pass(m, Workspace(len(m._nodes), m._graph_version), x, dy) for m in (fused, plain)]
+    _assert_same(got[0], got[1])
+
+
+def test_batchnorm_backward_overwrite_is_zero_plus_accumulate():
+    from dlc import _C
+
+    r = np.random.default_rng(7)
+    x, dy = (r.standard_normal((37, 19)).astype(np.float32) for _ in range(2))
+    gamma = r.standard_normal(19).astype(np.float32)
+    y, mean, invstd = np.empty_like(x), np.empty(19, np.float32), np.empty(19, np.float32)
+    mm, mv = np.zeros(19, np.float32), np.ones(19, np.float32)
+    _C.batchnorm_forward_train(x, gamma, None, y, mean, invstd, mm, mv)
+    want, dg1, db1 = np.zeros_like(x), np.zeros(19, np.float32), np.zeros(19, np.float32)
+    _C.batchnorm_backward(x, dy, gamma, mean, invstd, want, dg1, db1)
+    got, dg2, db2 = np.full_like(x, np.nan), np.zeros(19, np.float32), np.zeros(19, np.float32)
+    _C.batchnorm_backward(x, dy, gamma, mean, invstd, got, dg2, db2, accumulate=False)
+    assert np.array_equal(want, got) and np.array_equal(dg1, dg2) and np.array_equal(db1, db2)
