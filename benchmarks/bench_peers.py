@@ -385,6 +385,8 @@ def run_row(row, args, ceiling):
     rounds, repeats = (1, 1) if row == "epoch" and args.quick else (args.rounds, args.repeats)
     if row == "epoch":
         rounds, repeats = min(rounds, args.epoch_rounds), 1
+    if args.frameworks:
+        fws = [fw for fw in fws if fw in args.frameworks.split(",")]
     children = []
     for fw in fws:
         python = sys.executable if fw == "dlc" else args.peers_python
@@ -441,6 +443,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     ap.add_argument("--epoch-rounds", type=int, default=2, help="timed epochs per framework (epoch row)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--frameworks", default="",
+                    help="comma-separated subset (dlc,torch,torch-cl,torch-compile,keras-tensorflow,"
+                         "keras-jax,keras-torch,onnxruntime); default: all of each row's")
     ap.add_argument("--net", choices=("main", "mnist_convnet"), default="main",
                     help="the CNN-MNIST rows' network: the main job's (default) or keras-io's mnist_convnet")
     ap.add_argument("--dlc-tree", default=REPO, help="the dlc tree to import (built in place)")

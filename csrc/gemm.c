@@ -1065,6 +1065,9 @@ dlc_status dlc_sgemm_ex(int trans_a, int trans_b, int64_t m, int64_t n, int64_t 
         scale_c(m, n, alpha, beta, c, ldc, bias, relu);
         return DLC_OK;
     }
+    if (m <= DLC_GEMM_SMALL_M && !trans_b) /* a few rows: stream B instead of packing it */
+        return dlc_sgemm_small_m(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias,
+                                 relu);
     const gemm_job g = {trans_a, trans_b, k, alpha, beta, a, b, lda, ldb, c, ldc,
                         DLC_SIMD_PICK(ukernel), NULL, 0, 0, bias, relu != 0};
     int want = dlc_threads();

@@ -145,6 +145,12 @@ void dlc_ukr_tile(const dlc_ukernel *kr, int64_t kc, const float *ap, const floa
                   const float *bias, int relu);
 /* The k block of a GEMM with inner size k (at most 320, a function of k alone). */
 int64_t dlc_gemm_k_block(int64_t k);
+/* C = act(alpha * op(A) @ B + beta * C + bias) for m <= DLC_GEMM_SMALL_M rows, B read in place
+ * (gemm_small.c): the same bits per element as dlc_sgemm_ex; arguments already checked. */
+#define DLC_GEMM_SMALL_M 8
+dlc_status dlc_sgemm_small_m(int trans_a, int64_t m, int64_t n, int64_t k, float alpha,
+                             const float *a, int64_t lda, const float *b, int64_t ldb,
+                             float beta, float *c, int64_t ldc, const float *bias, int relu);
 
 /* dropout.c: the uniforms of elements [i, i + 64) of the dropout stream (seed, step), i a
  * multiple of 64: dlc_dropout_forward's keep decision is u >= rate. */

@@ -51,14 +51,18 @@ class Model(Trainer, Keras2Methods, Functional):
         items = as_list(inputs)
         if items and all(isinstance(t, KerasTensor) for t in items):
             return Layer.__call__(self, inputs)
+        return self._forward_arrays("__call__", inputs, bool(training))
+
+    def _forward_arrays(self, fn: str, inputs: Any, training: bool) -> Any:
+        """The model run once on input arrays (checked as `fn`'s), outputs in new arrays."""
         from dlc.trainers.data_adapters import check_inputs
 
         self._maybe_build_from_data(inputs)
-        xs = check_inputs("__call__", self, inputs)
+        xs = check_inputs(fn, self, inputs)
         self._ensure_arena()
         with self._workspace() as ws:
             outs = self.run_forward(ws, [np.ascontiguousarray(x, dtype=np.float32) for x in xs],
-                                    bool(training)).outputs
+                                    training).outputs
             res = [o.copy() for o in outs]
         return res if self._outputs_is_list else res[0]
 

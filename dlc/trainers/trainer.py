@@ -387,7 +387,16 @@ class Trainer:
         return self._on_batch("test_on_batch", x, y, sample_weight, None, self.test_step, return_dict)
 
     def predict_on_batch(self, x: Any):
-        """The model's outputs for one batch (inference mode)."""
+        """The model's outputs for one batch (inference mode).
+
+        Example:
+
+        >>> probs = model.predict_on_batch(x_test[:1])
+        """
+        arrays = list(x.values()) if isinstance(x, dict) else as_list(x)
+        if (not D.is_pydataset(x) and not D.is_iterable_data(x) and arrays
+                and np.shape(arrays[0])[:1] not in ((), (0,))):
+            return self._forward_arrays("predict_on_batch", x, training=False)  # one pass, no loop
         return self.predict(x, batch_size=max(1, len(as_list(x)[0]) if not isinstance(x, dict)
                                               else len(next(iter(x.values())))), verbose=0)
 

@@ -1,0 +1,190 @@
+/* gemm_small.c - SGEMM for a few rows of C (m <= DLC_GEMM_SMALL_M, B not transposed): the
+ * Dense layer on one image or a handful, a matrix-vector product in all but name.
+ *
+ * The blocked driver of gemm.c would pack the whole of B (a 9216 x 128 kernel is 4.7 MB) to
+ * use it for one row of A; here B is streamed once, row p of B read in place and multiplied
+ * by the broadcast A(i, p) of every row i of C. Each element of C gets exactly the operations
+ * of gemm.c's micro-kernels in the same order: for each k block (gemm.c's k_block, a function
+ * of k alone) a chain acc = acc + a * b over p from zero (one FMA per step on the AVX2 /
+ * AVX-512 levels, product and sum rounded separately on the portable level, as gemm.c's
+ * kernels), then the same epilogue (alpha, beta on the first block and 1 after, the bias on the
+ * first block, the ReLU on the last). So a row of C has the same bits whether it is computed
+ * here or inside a larger GEMM, at every thread count. Threads split the columns in panels of
+ * SM_NR (disjoint outputs). No allocation, no workspace.
+ */
+#include "internal.h"
+
+#include <math.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if DLC_X86
+#include <immintrin.h>
+#endif
+
+#define SM_NR 32 /* columns per panel: four ymm per row of C */
+
+typedef struct {
+    int64_t k, kc; /* k, and gemm.c's k block */
+    float alpha, beta;
+    const float *a, *b;
+    int64_t rs, cs, ldb; /* A(i, p) at a[i * rs + p * cs]; B(p, j) at b[p * ldb + j] */
+    float *c;
+    int64_t ldc;
+    const float *bias;
+    int relu;
+} small_job;
+
+typedef void (*small_fn)(const small_job *g, int rows, int64_t j0, int64_t cols);
+
+/* gemm.c's epilogue on one value (epi_scalar there): v = alpha * acc (+ beta * c) (+ bias),
+ * then ReLU as dlc_relu_forward (v > 0 ? v : 0 * v + 0). */
+static inline float epi(float acc, float cij, float alpha, float beta, const float *bias,
+                        int64_t j, int relu) {
+    float v = beta == 0.0f ? alpha * acc : alpha * acc + beta * cij;
+    if (bias) v = v + bias[j];
+    if (relu) {
+        float lo = 0.0f * v + 0.0f;
+        v = v > 0.0f ? v : lo;
+    }
+    return v;
+}
+
+/* Portable: rows x cols (<= 4 x SM_NR) of C from column j0. */
+static void small_generic(const small_job *g, int rows, int64_t j0, int64_t cols) {
+    float acc[4][SM_NR];
+    for (int64_t pc = 0; pc < g->k; pc += g->kc) {
+        int64_t kc = DLC_MIN(g->kc, g->k - pc);
+        for (int i = 0; i < rows; i++)
+            for (int64_t j = 0; j < cols; j++) acc[i][j] = 0.0f;
+        for (int64_t p = pc; p < pc + kc; p++) {
+            const float *bp = g->b + p * g->ldb + j0;
+            for (int i = 0; i < rows; i++) {
+                float ai = g->a[i * g->rs + p * g->cs];
+                for (int64_t j = 0; j < cols; j++) acc[i][j] += ai * bp[j];
+            }
+        }
+        float beta = pc == 0 ? g->beta : 1.0f;
+        const float *bias = pc == 0 && g->bias ? g->bias + j0 : NULL;
+        int relu = pc + kc == g->k ? g->relu : 0;
+        for (int i = 0; i < rows; i++) {
+            float *ci = g->c + i * g->ldc + j0;
+            for (int64_t j = 0; j < cols; j++)
+                ci[j] = beta == 0.0f && !bias && !relu
+                            ? g->alpha * acc[i][j]
+                            : epi(acc[i][j], beta == 0.0f ? 0.0f : ci[j], g->alpha, beta, bias, j,
+                                  relu);
+        }
+    }
+}
+
+#if DLC_X86
+/* AVX2 + FMA, R rows (a constant after inlining), columns masked past `cols`. gemm.c's
+ * ukr_avx2_store formulas for the epilogue. */
+DLC_TARGET_AVX2 static inline __attribute__((always_inline)) void
+small_avx2_rows(const small_job *g, int R, int64_t j0, int64_t cols) {
+    __m256i mask[4];
+    for (int v = 0; v < 4; v++) {
+        __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(cols - 8 * v)), lane);
+    }
+    const int nv = (int)((cols + 7) / 8);
+    const __m256 va = _mm256_set1_ps(g->alpha), z = _mm256_setzero_ps();
+    for (int64_t pc = 0; pc < g->k; pc += g->kc) {
+        int64_t kc = DLC_MIN(g->kc, g->k - pc);
+        __m256 acc[4][4];
+        for (int i = 0; i < R; i++)
+            for (int v = 0; v < 4; v++) acc[i][v] = z;
+        const float *bp = g->b + pc * g->ldb + j0;
+        const float *ap = g->a + pc * g->cs;
+        if (nv == 4 && cols == SM_NR) {
+            for (int64_t p = 0; p < kc; p++, bp += g->ldb, ap += g->cs) {
+                __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
+                __m256 b2 = _mm256_loadu_ps(bp + 16), b3 = _mm256_loadu_ps(bp + 24);
+                for (int i = 0; i < R; i++) {
+                    __m256 ai = _mm256_broadcast_ss(ap + i * g->rs);
+                    acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+                    acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+                    acc[i][2] = _mm256_fmadd_ps(ai, b2, acc[i][2]);
+                    acc[i][3] = _mm256_fmadd_ps(ai, b3, acc[i][3]);
+                }
+            }
+        } else {
+            for (int64_t p = 0; p < kc; p++, bp += g->ldb, ap += g->cs)
+                for (int v = 0; v < nv; v++) {
+                    __m256 bv = _mm256_maskload_ps(bp + 8 * v, mask[v]);
+                    for (int i = 0; i < R; i++)
+                        acc[i][v] = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + i * g->rs), bv,
+                                                    acc[i][v]);
+                }
+        }
+        float beta = pc == 0 ? g->beta : 1.0f;
+        const float *bias = pc == 0 && g->bias ? g->bias + j0 : NULL;
+        int relu = pc + kc == g->k ? g->relu : 0;
+        const __m256 vb = _mm256_set1_ps(beta);
+        for (int i = 0; i < R; i++) {
+            float *ci = g->c + i * g->ldc + j0;
+            for (int v = 0; v < nv; v++) {
+                __m256 r;
+                if (beta == 0.0f && !bias && !relu) {
+                    r = _mm256_mul_ps(va, acc[i][v]);
+                } else {
+                    __m256 bb = bias ? _mm256_maskload_ps(bias + 8 * v, mask[v]) : z;
+                    if (beta == 0.0f) {
+                        r = bias ? _mm256_fmadd_ps(va, acc[i][v], bb) : _mm256_mul_ps(va, acc[i][v]);
+                    } else {
+                        __m256 cv = _mm256_maskload_ps(ci + 8 * v, mask[v]);
+                        r = _mm256_fmadd_ps(va, acc[i][v], _mm256_mul_ps(vb, cv));
+                        if (bias) r = _mm256_add_ps(r, bb);
+                    }
+                    if (relu) {
+                        __m256 lo = _mm256_add_ps(_mm256_mul_ps(z, r), z);
+                        r = _mm256_blendv_ps(lo, r, _mm256_cmp_ps(r, z, _CMP_GT_OQ));
+                    }
+                }
+                _mm256_maskstore_ps(ci + 8 * v, mask[v], r);
+            }
+        }
+    }
+}
+
+DLC_TARGET_AVX2 static void small_avx2(const small_job *g, int rows, int64_t j0, int64_t cols) {
+    switch (rows) { /* R a constant in each instance: the accumulators stay in registers */
+    case 1: small_avx2_rows(g, 1, j0, cols); break;
+    case 2: small_avx2_rows(g, 2, j0, cols); break;
+    case 3: small_avx2_rows(g, 3, j0, cols); break;
+    default: small_avx2_rows(g, 4, j0, cols); break;
+    }
+}
+#endif
+
+/* The AVX-512 level runs the AVX2 kernel: the same FMA chain and epilogue per element as
+ * gemm.c's AVX-512 micro-kernel, hence the same bits; a row this short is bound by reading B. */
+static const small_fn small_variants[DLC_SIMD_NLEVELS] =
+    DLC_SIMD_TABLE(small_generic, small_avx2, small_avx2);
+
+/* Below this many multiply-adds one thread streams B faster than waking a team. */
+#define SMALL_PAR_MIN ((int64_t)1 << 17)
+
+dlc_status dlc_sgemm_small_m(int trans_a, int64_t m, int64_t n, int64_t k, float alpha,
+                             const float *a, int64_t lda, const float *b, int64_t ldb,
+                             float beta, float *c, int64_t ldc, const float *bias, int relu) {
+    DLC_CHECK(m >= 1 && m <= DLC_GEMM_SMALL_M && n >= 1 && k >= 1);
+    const small_job g = {k, dlc_gemm_k_block(k), alpha, beta, a, b,
+                         trans_a ? 1 : lda, trans_a ? lda : 1, ldb, c, ldc, bias, relu != 0};
+    const small_fn f = DLC_SIMD_PICK(small);
+    const int64_t panels = (n + SM_NR - 1) / SM_NR;
+    const int par = m * n * k >= SMALL_PAR_MIN && panels > 1;
+    for (int64_t r0 = 0; r0 < m; r0 += 4) { /* four rows of C at a time */
+        small_job gr = g;
+        gr.a = a + r0 * g.rs;
+        gr.c = c + r0 * ldc;
+        int rows = (int)DLC_MIN((int64_t)4, m - r0);
+#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
+        for (int64_t q = 0; q < panels; q++)
+            f(&gr, rows, q * SM_NR, DLC_MIN((int64_t)SM_NR, n - q * SM_NR));
+    }
+    return DLC_OK;
+}
