@@ -22,6 +22,10 @@
  */
 #include "internal.h"
 
+#if DLC_X86
+#include <immintrin.h>
+#endif
+
 #include <string.h>
 
 #define POOL_PAR_MIN 32768 /* touched values below which one thread is used */
@@ -170,9 +174,41 @@ DLC_INLINE void pool_window_max(const float *restrict xb, int64_t w, int64_t c, 
     for (int k = 0; k < POOL_KB; k++) y[k] = best[k], arg[k] = at[k];
 }
 
-/* One output row (image b, output row oh) of max pooling. */
-DLC_INLINE void maxpool_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t oh,
-                                 const float *x, float *y, int32_t *argmax) {
+#if DLC_X86
+/* pool_window_max with the running max and argmax of the 16 channels in four ymm registers:
+ * the same comparisons in the same order (v > best, ordered: a NaN never wins, a NaN best is
+ * kept), so the same bits and argmax as the portable loop. */
+DLC_TARGET_AVX2 static inline __attribute__((always_inline)) void
+pool_window_max_avx2(const float *restrict xb, int64_t w, int64_t c, int64_t h0, int64_t h1,
+                     int64_t w0, int64_t w1, float *restrict y, int32_t *restrict arg) {
+    const int32_t first = (int32_t)(h0 * w + w0);
+    const float *x0 = xb + (int64_t)first * c;
+    __m256 b0 = _mm256_loadu_ps(x0), b1 = _mm256_loadu_ps(x0 + 8);
+    __m256 a0 = _mm256_castsi256_ps(_mm256_set1_epi32(first)), a1 = a0;
+    for (int64_t ih = h0; ih < h1; ih++)
+        for (int64_t iw = (ih == h0 ? w0 + 1 : w0); iw < w1; iw++) {
+            const int32_t idx = (int32_t)(ih * w + iw);
+            const float *xp = xb + (int64_t)idx * c;
+            const __m256 vi = _mm256_castsi256_ps(_mm256_set1_epi32(idx));
+            __m256 v0 = _mm256_loadu_ps(xp), v1 = _mm256_loadu_ps(xp + 8);
+            __m256 g0 = _mm256_cmp_ps(v0, b0, _CMP_GT_OQ), g1 = _mm256_cmp_ps(v1, b1, _CMP_GT_OQ);
+            b0 = _mm256_blendv_ps(b0, v0, g0), b1 = _mm256_blendv_ps(b1, v1, g1);
+            a0 = _mm256_blendv_ps(a0, vi, g0), a1 = _mm256_blendv_ps(a1, vi, g1);
+        }
+    _mm256_storeu_ps(y, b0), _mm256_storeu_ps(y + 8, b1);
+    _mm256_storeu_si256((__m256i *)arg, _mm256_castps_si256(a0));
+    _mm256_storeu_si256((__m256i *)(arg + 8), _mm256_castps_si256(a1));
+}
+#endif
+
+typedef void pool_window_fn(const float *restrict xb, int64_t w, int64_t c, int64_t h0,
+                            int64_t h1, int64_t w0, int64_t w1, float *restrict y,
+                            int32_t *restrict arg);
+
+/* One output row (image b, output row oh) of max pooling; `window` does POOL_KB channels of
+ * one pixel (a constant in each instance below, inlined). */
+DLC_INLINE void maxpool_row_with(pool_window_fn *window, const dlc_pool2d_shape *s, int64_t b,
+                                 int64_t oh, const float *x, float *y, int32_t *argmax) {
     const int64_t w = s->w, c = s->c;
     const float *xb = x + b * s->h * w * c;
     int64_t h0, h1;
@@ -185,7 +221,7 @@ DLC_INLINE void maxpool_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t o
         int32_t *ao = argmax + o;
         int64_t k0 = 0;
         for (; k0 + POOL_KB <= c; k0 += POOL_KB) /* the window's max in registers, one store */
-            pool_window_max(xb + k0, w, c, h0, h1, w0, w1, yo + k0, ao + k0);
+            window(xb + k0, w, c, h0, h1, w0, w1, yo + k0, ao + k0);
         if (k0 == c) continue;
         pool_copy(c - k0, xb + (h0 * w + w0) * c + k0, yo + k0, ao + k0, (int32_t)(h0 * w + w0));
         for (int64_t ih = h0; ih < h1; ih++)
@@ -194,10 +230,21 @@ DLC_INLINE void maxpool_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t o
                          (int32_t)(ih * w + iw));
     }
 }
-DLC_SIMD_VARIANTS(maxpool_row,
-                  (const dlc_pool2d_shape *s, int64_t b, int64_t oh, const float *x, float *y,
-                   int32_t *argmax),
-                  (s, b, oh, x, y, argmax));
+typedef void maxpool_row_fn(const dlc_pool2d_shape *s, int64_t b, int64_t oh, const float *x,
+                            float *y, int32_t *argmax);
+static void maxpool_row_generic(const dlc_pool2d_shape *s, int64_t b, int64_t oh,
+                                const float *x, float *y, int32_t *argmax) {
+    maxpool_row_with(pool_window_max, s, b, oh, x, y, argmax);
+}
+#if DLC_X86
+DLC_TARGET_AVX2 static void maxpool_row_avx2(const dlc_pool2d_shape *s, int64_t b, int64_t oh,
+                                             const float *x, float *y, int32_t *argmax) {
+    maxpool_row_with(pool_window_max_avx2, s, b, oh, x, y, argmax);
+}
+#endif
+/* The AVX-512 level runs the AVX2 instance (16 channels are two ymm; same bits). */
+static maxpool_row_fn *const maxpool_row_variants[DLC_SIMD_NLEVELS] =
+    DLC_SIMD_TABLE(maxpool_row_generic, maxpool_row_avx2, maxpool_row_avx2);
 
 dlc_status dlc_maxpool2d_forward(const dlc_pool2d_shape *s, const float *x, float *y,
                                  int32_t *argmax) {
