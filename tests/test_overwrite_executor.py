@@ -178,3 +178,23 @@ def test_batchnorm_backward_overwrite_is_zero_plus_accumulate():
     got, dg2, db2 = np.full_like(x, np.nan), np.zeros(19, np.float32), np.zeros(19, np.float32)
     _C.batchnorm_backward(x, dy, gamma, mean, invstd, got, dg2, db2, accumulate=False)
     assert np.array_equal(want, got) and np.array_equal(dg1, dg2) and np.array_equal(db1, db2)
+
+
+@pytest.mark.parametrize("axis", [1, 2, -1])
+def test_concatenate_by_copy2d_any_axis(axis):
+    """Concatenate forward and backward (column blocks of copy2d) against NumPy, overwrite and
+    accumulate."""
+    a, b = L.Input((4, 5, 3)), L.Input((4, 5, 2 if axis == -1 else 3))
+    model = Model([a, b], L.Concatenate(axis=axis)([a, b]))
+    r = np.random.default_rng(0)
+    x1 = r.standard_normal((2, 4, 5, 3)).astype(np.float32)
+    x2 = r.standard_normal((2,) + b.shape[1:]).astype(np.float32)
+    y = model([x1, x2])
+    assert np.array_equal(y, np.concatenate([x1, x2], axis=axis))
+    with model._workspace() as ws:
+        tape = model.run_forward(ws, [x1, x2], True)
+        dy = r.standard_normal(y.shape).astype(np.float32)
+        g1, g2 = np.zeros_like(x1), np.ones_like(x2)
+        model.run_backward(tape, [dy], input_grads=[g1, g2])
+    s1, s2 = np.split(dy, [x1.shape[axis]], axis=axis)
+    assert np.array_equal(g1, s1) and np.array_equal(g2, s2 + 1)

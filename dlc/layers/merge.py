@@ -5,6 +5,7 @@ from typing import Any, List
 
 import numpy as np
 
+from dlc import _C
 from dlc.layers.base import Layer, accumulate, shape_str
 
 
@@ -181,18 +182,26 @@ class Concatenate(_Merge):
         shape = list(xs[0].shape)
         shape[ax] = sum(x.shape[ax] for x in xs)
         y = ctx.buf("y", shape)
-        np.concatenate(xs, axis=ax, out=y)
+        rows, inner = int(np.prod(shape[:ax])), int(np.prod(shape[ax + 1:]))
+        flat, ld, start = y.reshape(-1), shape[ax] * inner, 0
+        for x in xs:  # each input is a block of columns of y seen as (rows, ld)
+            cols = x.shape[ax] * inner
+            _C.copy2d(np.ascontiguousarray(x).reshape(-1), flat, rows=rows, cols=cols, ldx=cols,
+                      ldy=ld, offset_y=start)
+            start += cols
         ctx.saved["sizes"] = [x.shape[ax] for x in xs]
         return y
 
     def backward(self, ctx, dy, dxs):
         ax = self._axis(dy.ndim)
-        start = 0
-        index = [slice(None)] * dy.ndim
+        rows, inner = int(np.prod(dy.shape[:ax])), int(np.prod(dy.shape[ax + 1:]))
+        flat, ld, start = dy.reshape(-1), dy.shape[ax] * inner, 0
         for i, (dx, size) in enumerate(zip(dxs, ctx.saved["sizes"])):
-            index[ax] = slice(start, start + size)
-            accumulate(dx, dy[tuple(index)], ctx.overwrite(i))
-            start += size
+            cols = size * inner
+            if dx is not None:
+                _C.copy2d(flat, dx.reshape(-1), rows=rows, cols=cols, ldx=ld, ldy=cols,
+                          offset_x=start, accumulate=not ctx.overwrite(i))
+            start += cols
 
 
 def _broadcast(a: tuple, b: tuple) -> tuple:
