@@ -124,77 +124,81 @@ DLC_SIMD_VARIANTS(bn_sqdev,
                   (rows, c, x, mean, acc));
 
 /* y = (x - mu) * scale + shift over a block of kn channels of rows of stride c (kn = c: the
- * whole row, as training's pass 3 uses it). */
+ * whole row, as training's pass 3 uses it); relu: then ReLU with dlc_relu_forward's formula
+ * (v > 0 ? v : 0 * v + 0), a ReLU layer behind the batch norm fused into the store. */
 DLC_INLINE void bn_affine_block_body(int64_t rows, int64_t c, int64_t kn,
                                      const float *restrict x, const float *restrict mu,
                                      const float *restrict scale, const float *restrict shift,
-                                     float *restrict y) {
+                                     float *restrict y, int relu) {
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * c;
         float *yr = y + r * c;
 #pragma omp simd
-        for (int64_t k = 0; k < kn; k++) yr[k] = (xr[k] - mu[k]) * scale[k] + shift[k];
+        for (int64_t k = 0; k < kn; k++) {
+            float v = (xr[k] - mu[k]) * scale[k] + shift[k];
+            yr[k] = relu ? dlc_fsel(v > 0.0f, v, 0.0f * v + 0.0f) : v;
+        }
     }
 }
 DLC_SIMD_VARIANTS(bn_affine_block,
                   (int64_t rows, int64_t c, int64_t kn, const float *restrict x,
                    const float *restrict mu, const float *restrict scale,
-                   const float *restrict shift, float *restrict y),
-                  (rows, c, kn, x, mu, scale, shift, y));
+                   const float *restrict shift, float *restrict y, int relu),
+                  (rows, c, kn, x, mu, scale, shift, y, relu));
+
+/* dy as the batch norm sees it: with a fused ReLU behind it (mask: the ReLU's output), the
+ * ReLU's backward 0 + dy * (mask > 0), exactly what dlc_relu_backward would have written. */
+DLC_INLINE float bn_dy(const float *restrict dr, const float *restrict mr, int64_t k) {
+    return mr ? 0.0f + dr[k] * dlc_fsel(mr[k] > 0.0f, 1.0f, 0.0f) : dr[k];
+}
 
 /* sdy[k] = sum dy, sdx[k] = sum dy * xhat with xhat = (x - mean) * invstd. */
 DLC_INLINE void bn_bwd_sums_body(int64_t rows, int64_t c, const float *restrict x,
-                                 const float *restrict dy, const float *restrict mean,
-                                 const float *restrict invstd, double *restrict sdy,
-                                 double *restrict sdx) {
+                                 const float *restrict dy, const float *restrict mask,
+                                 const float *restrict mean, const float *restrict invstd,
+                                 double *restrict sdy, double *restrict sdx) {
     for (int64_t k = 0; k < c; k++) sdy[k] = 0.0, sdx[k] = 0.0;
     for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * c, *dr = dy + r * c;
+        const float *xr = x + r * c, *dr = dy + r * c, *mr = mask ? mask + r * c : NULL;
 #pragma omp simd
         for (int64_t k = 0; k < c; k++) {
-            float xh = (xr[k] - mean[k]) * invstd[k];
-            sdy[k] += (double)dr[k];
-            sdx[k] += (double)dr[k] * (double)xh;
+            float xh = (xr[k] - mean[k]) * invstd[k], d = bn_dy(dr, mr, k);
+            sdy[k] += (double)d;
+            sdx[k] += (double)d * (double)xh;
         }
     }
 }
 DLC_SIMD_VARIANTS(bn_bwd_sums,
                   (int64_t rows, int64_t c, const float *restrict x, const float *restrict dy,
-                   const float *restrict mean, const float *restrict invstd, double *restrict sdy,
-                   double *restrict sdx),
-                  (rows, c, x, dy, mean, invstd, sdy, sdx));
+                   const float *restrict mask, const float *restrict mean,
+                   const float *restrict invstd, double *restrict sdy, double *restrict sdx),
+                  (rows, c, x, dy, mask, mean, invstd, sdy, sdx));
 
 /* dx (+)= g * (dy - mdy - xhat * mdx), g = gamma * invstd, mdy = mean(dy), mdx = mean(dy*xhat);
  * without acc, dx = 0 + that (the bits of a zeroed dx plus it). */
 DLC_INLINE void bn_bwd_dx_body(int64_t rows, int64_t c, const float *restrict x,
-                               const float *restrict dy, const float *restrict mean,
-                               const float *restrict invstd, const float *restrict g,
-                               const float *restrict mdy, const float *restrict mdx,
-                               float *restrict dx, int acc) {
+                               const float *restrict dy, const float *restrict mask,
+                               const float *restrict mean, const float *restrict invstd,
+                               const float *restrict g, const float *restrict mdy,
+                               const float *restrict mdx, float *restrict dx, int acc) {
     for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * c, *dr = dy + r * c;
+        const float *xr = x + r * c, *dr = dy + r * c, *mr = mask ? mask + r * c : NULL;
         float *dxr = dx + r * c;
-        if (acc) {
 #pragma omp simd
-            for (int64_t k = 0; k < c; k++) {
-                float xh = (xr[k] - mean[k]) * invstd[k];
-                dxr[k] += g[k] * (dr[k] - mdy[k] - xh * mdx[k]);
-            }
-        } else {
-#pragma omp simd
-            for (int64_t k = 0; k < c; k++) {
-                float xh = (xr[k] - mean[k]) * invstd[k];
-                dxr[k] = 0.0f + g[k] * (dr[k] - mdy[k] - xh * mdx[k]);
-            }
+        for (int64_t k = 0; k < c; k++) {
+            float xh = (xr[k] - mean[k]) * invstd[k];
+            float v = g[k] * (bn_dy(dr, mr, k) - mdy[k] - xh * mdx[k]);
+            dxr[k] = (acc ? dxr[k] : 0.0f) + v;
         }
     }
 }
 DLC_SIMD_VARIANTS(bn_bwd_dx,
                   (int64_t rows, int64_t c, const float *restrict x, const float *restrict dy,
-                   const float *restrict mean, const float *restrict invstd,
-                   const float *restrict g, const float *restrict mdy, const float *restrict mdx,
-                   float *restrict dx, int acc),
-                  (rows, c, x, dy, mean, invstd, g, mdy, mdx, dx, acc));
+                   const float *restrict mask, const float *restrict mean,
+                   const float *restrict invstd, const float *restrict g,
+                   const float *restrict mdy, const float *restrict mdx, float *restrict dx,
+                   int acc),
+                  (rows, c, x, dy, mask, mean, invstd, g, mdy, mdx, dx, acc));
 
 /* parts (chunks x c) summed over chunks in chunk order into out (c). */
 static void bn_reduce(int64_t chunks, int64_t c, const double *parts, double *out) {
@@ -208,8 +212,8 @@ static void bn_reduce(int64_t chunks, int64_t c, const double *parts, double *ou
 dlc_status dlc_batchnorm_forward_train(int64_t m, int64_t c, float eps, float momentum,
                                        const float *x, const float *gamma, const float *beta,
                                        float *y, float *mean, float *invstd,
-                                       float *moving_mean, float *moving_var, void *workspace,
-                                       size_t workspace_size) {
+                                       float *moving_mean, float *moving_var, int relu,
+                                       void *workspace, size_t workspace_size) {
     DLC_CHECK(bn_sizes_ok(m, c) && m > 0 && c > 0);
     DLC_CHECK(isfinite(eps) && eps >= 0.0f && isfinite(momentum));
     DLC_CHECK(x != NULL && y != NULL && mean != NULL && invstd != NULL &&
@@ -258,18 +262,18 @@ dlc_status dlc_batchnorm_forward_train(int64_t m, int64_t c, float eps, float mo
 
     /* Pass 3: y = (x - mean) * gamma * invstd + beta. */
     void (*aff)(int64_t, int64_t, int64_t, const float *, const float *, const float *,
-                const float *, float *) = DLC_SIMD_PICK(bn_affine_block);
+                const float *, float *, int) = DLC_SIMD_PICK(bn_affine_block);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t q = 0; q < chunks; q++)
         aff(DLC_MIN(rows, m - q * rows), c, c, x + q * rows * c, mean, ws.k0, ws.k1,
-            y + q * rows * c);
+            y + q * rows * c, relu != 0);
     return DLC_OK;
 }
 
 dlc_status dlc_batchnorm_forward_infer(int64_t m, int64_t c, float eps, const float *x,
                                        const float *gamma, const float *beta,
                                        const float *moving_mean, const float *moving_var,
-                                       float *y) {
+                                       float *y, int relu) {
     DLC_CHECK(bn_sizes_ok(m, c) && c > 0);
     DLC_CHECK(isfinite(eps) && eps >= 0.0f);
     if (m == 0) return DLC_OK;
@@ -281,7 +285,7 @@ dlc_status dlc_batchnorm_forward_infer(int64_t m, int64_t c, float eps, const fl
     const int64_t rows = bn_chunk_rows(m), chunks = bn_chunks(m);
     const int par = m * c >= BN_PAR_MIN;
     void (*aff)(int64_t, int64_t, int64_t, const float *, const float *, const float *,
-                const float *, float *) = DLC_SIMD_PICK(bn_affine_block);
+                const float *, float *, int) = DLC_SIMD_PICK(bn_affine_block);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t q = 0; q < chunks; q++) {
         int64_t r0 = q * rows, nr = DLC_MIN(rows, m - r0);
@@ -293,7 +297,8 @@ dlc_status dlc_batchnorm_forward_infer(int64_t m, int64_t c, float eps, const fl
                 scale[k] = (gamma ? gamma[k0 + k] : 1.0f) * isf;
                 shift[k] = beta ? beta[k0 + k] : 0.0f;
             }
-            aff(nr, c, kn, x + r0 * c + k0, moving_mean + k0, scale, shift, y + r0 * c + k0);
+            aff(nr, c, kn, x + r0 * c + k0, moving_mean + k0, scale, shift, y + r0 * c + k0,
+                relu != 0);
         }
     }
     return DLC_OK;
@@ -301,16 +306,16 @@ dlc_status dlc_batchnorm_forward_infer(int64_t m, int64_t c, float eps, const fl
 
 dlc_status dlc_batchnorm_backward(int64_t m, int64_t c, const float *x, const float *dy,
                                   const float *gamma, const float *mean, const float *invstd,
-                                  float *dx, float *dgamma, float *dbeta, int accumulate,
-                                  void *workspace, size_t workspace_size) {
+                                  float *dx, float *dgamma, float *dbeta, const float *dy_mask,
+                                  int accumulate, void *workspace, size_t workspace_size) {
     DLC_CHECK(bn_sizes_ok(m, c) && m > 0 && c > 0);
     DLC_CHECK(x != NULL && dy != NULL && mean != NULL && invstd != NULL && dx != NULL);
     size_t xb = (size_t)(m * c) * sizeof(float), cb = (size_t)c * sizeof(float);
-    const void *ins[5] = {x, dy, gamma, mean, invstd};
-    size_t inb[5] = {xb, xb, cb, cb, cb};
+    const void *ins[6] = {x, dy, gamma, mean, invstd, dy_mask};
+    size_t inb[6] = {xb, xb, cb, cb, cb, xb};
     void *outs[3] = {dx, dgamma, dbeta};
     size_t outb[3] = {xb, cb, cb};
-    DLC_CHECK(bn_outputs_disjoint(3, outs, outb, 5, ins, inb));
+    DLC_CHECK(bn_outputs_disjoint(3, outs, outb, 6, ins, inb));
     bn_ws ws;
     dlc_status st = bn_carve(m, c, workspace, workspace_size, &ws);
     if (st != DLC_OK) return st;
@@ -320,11 +325,11 @@ dlc_status dlc_batchnorm_backward(int64_t m, int64_t c, const float *x, const fl
 
     /* Pass 1: per-chunk sum(dy) into A and sum(dy * xhat) into B. */
     void (*sums)(int64_t, int64_t, const float *, const float *, const float *, const float *,
-                 double *, double *) = DLC_SIMD_PICK(bn_bwd_sums);
+                 const float *, double *, double *) = DLC_SIMD_PICK(bn_bwd_sums);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t q = 0; q < chunks; q++)
-        sums(DLC_MIN(rows, m - q * rows), c, x + q * rows * c, dy + q * rows * c, mean, invstd,
-             ws.a + q * c, ws.b + q * c);
+        sums(DLC_MIN(rows, m - q * rows), c, x + q * rows * c, dy + q * rows * c,
+             dy_mask ? dy_mask + q * rows * c : NULL, mean, invstd, ws.a + q * c, ws.b + q * c);
     for (int64_t k = 0; k < c; k++) {
         double sdy = ws.a[k], sdx = ws.b[k];
         for (int64_t q = 1; q < chunks; q++) sdy += ws.a[q * c + k], sdx += ws.b[q * c + k];
@@ -337,11 +342,12 @@ dlc_status dlc_batchnorm_backward(int64_t m, int64_t c, const float *x, const fl
 
     /* Pass 2: dx. */
     void (*dxf)(int64_t, int64_t, const float *, const float *, const float *, const float *,
-                const float *, const float *, const float *, float *, int) =
+                const float *, const float *, const float *, const float *, float *, int) =
         DLC_SIMD_PICK(bn_bwd_dx);
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
     for (int64_t q = 0; q < chunks; q++)
-        dxf(DLC_MIN(rows, m - q * rows), c, x + q * rows * c, dy + q * rows * c, mean, invstd,
-            ws.k0, ws.k1, ws.k2, dx + q * rows * c, accumulate != 0);
+        dxf(DLC_MIN(rows, m - q * rows), c, x + q * rows * c, dy + q * rows * c,
+            dy_mask ? dy_mask + q * rows * c : NULL, mean, invstd, ws.k0, ws.k1, ws.k2,
+            dx + q * rows * c, accumulate != 0);
     return DLC_OK;
 }

@@ -216,19 +216,21 @@ size_t dlc_batchnorm_workspace_size(int64_t m, int64_t c);
 dlc_status dlc_batchnorm_forward_train(int64_t m, int64_t c, float eps, float momentum,
                                        const float *x, const float *gamma, const float *beta,
                                        float *y, float *mean, float *invstd,
-                                       float *moving_mean, float *moving_var, void *workspace,
-                                       size_t workspace_size);
-/* Inference: normalise with the moving statistics. */
+                                       float *moving_mean, float *moving_var, int relu,
+                                       void *workspace, size_t workspace_size);
+/* Inference: normalise with the moving statistics. relu (both forwards): y = ReLU(y) in the
+ * same store (a ReLU layer behind the batch norm, fused). */
 dlc_status dlc_batchnorm_forward_infer(int64_t m, int64_t c, float eps, const float *x,
                                        const float *gamma, const float *beta,
                                        const float *moving_mean, const float *moving_var,
-                                       float *y);
+                                       float *y, int relu);
 /* dx += ..., dgamma += sum(dy * xhat), dbeta += sum(dy); dgamma / dbeta may be NULL.
+ * dy_mask (may be NULL): the fused ReLU's output; dy is read as 0 + dy * (dy_mask > 0).
  * accumulate == 0: dx = 0 + ... (dx need not be initialised; the gradients still add). */
 dlc_status dlc_batchnorm_backward(int64_t m, int64_t c, const float *x, const float *dy,
                                   const float *gamma, const float *mean, const float *invstd,
-                                  float *dx, float *dgamma, float *dbeta, int accumulate,
-                                  void *workspace, size_t workspace_size);
+                                  float *dx, float *dgamma, float *dbeta, const float *dy_mask,
+                                  int accumulate, void *workspace, size_t workspace_size);
 
 /* ---------------------------------------------------------------- activations.c */
 

@@ -635,21 +635,23 @@ static size_t bn_ws(const call *c) { return dlc_batchnorm_workspace_size(MK); }
 KERNEL(batchnorm_forward_train, fam_bn_rows, "batch statistics over every axis but the last; "
        "updates the moving statistics (Keras convention, biased variance).",
        dlc_batchnorm_forward_train(MK, F(8), F(9), A(0), A(1), A(2), A(3), A(4), A(5), A(6), A(7),
-                                   c->ws, c->wsz), .ws = bn_ws,
+                                   B(10), c->ws, c->wsz), .ws = bn_ws,
        .p = {IN(x, NULL), CH(gamma, F_OPT), CH(beta, F_OPT), OUT(y, "like x"), CH(mean, F_OUT),
              CH(invstd, F_OUT), CH(moving_mean, F_OUT), CH(moving_var, F_OUT), EPS3,
-             FLT(momentum, 0.99, FINITE, 0)});
-KERNEL(batchnorm_forward_infer, fam_bn, "normalise with the moving statistics.",
-       dlc_batchnorm_forward_infer(MK, F(6), A(0), A(1), A(2), A(3), A(4), A(5)),
+             FLT(momentum, 0.99, FINITE, 0), BOOL(relu, 0)});
+KERNEL(batchnorm_forward_infer, fam_bn, "normalise with the moving statistics (relu=True fuses "
+       "a ReLU into the store, as batchnorm_forward_train).",
+       dlc_batchnorm_forward_infer(MK, F(6), A(0), A(1), A(2), A(3), A(4), A(5), B(7)),
        .p = {IN(x, NULL), CH(gamma, F_OPT), CH(beta, F_OPT), CH(moving_mean, 0), CH(moving_var, 0),
-             OUT(y, "like x"), EPS3});
+             OUT(y, "like x"), EPS3, BOOL(relu, 0)});
 KERNEL(batchnorm_backward, fam_bn_rows, "dx, dgamma, dbeta += the gradients (gamma, dgamma, "
-       "dbeta may be None; accumulate=False: dx = 0 + its gradient).",
-       dlc_batchnorm_backward(MK, A(0), A(1), A(2), A(3), A(4), A(5), A(6), A(7), B(8), c->ws,
-                              c->wsz), .ws = bn_ws,
+       "dbeta may be None; accumulate=False: dx = 0 + its gradient; dy_mask: dy read as "
+       "0 + dy * (dy_mask > 0), the fused ReLU's backward).",
+       dlc_batchnorm_backward(MK, A(0), A(1), A(2), A(3), A(4), A(5), A(6), A(7), A(8), B(9),
+                              c->ws, c->wsz), .ws = bn_ws,
        .p = {IN(x, NULL), IN(dy, "like x"), CH(gamma, F_OPT), CH(mean, 0), CH(invstd, 0),
              OUT(dx, "like x"), CH(dgamma, F_OUT | F_OPT), CH(dbeta, F_OUT | F_OPT),
-             BOOL(accumulate, 1)});
+             ARR(dy_mask, K_F32, F_OPT | F_KW, "like x"), BOOL(accumulate, 1)});
 /* ---------------------------------------------------------------- activations */
 #define YINPLACE ARR(y, K_F32, F_OUT | F_INPLACE, "like x")
 #define RELU_HYPER FLT(negative_slope, 0, FINITE, 0), FLT(threshold, 0, FINITE, 0), \

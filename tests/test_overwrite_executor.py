@@ -198,3 +198,92 @@ def test_concatenate_by_copy2d_any_axis(axis):
         model.run_backward(tape, [dy], input_grads=[g1, g2])
     s1, s2 = np.split(dy, [x1.shape[axis]], axis=axis)
     assert np.array_equal(g1, s1) and np.array_equal(g2, s2 + 1)
+
+
+def _fusion_model():
+    inp = L.Input(shape=(10, 9, 3))
+    a = L.Conv2D(6, 3, padding="same", use_bias=False)(inp)
+    a = L.ReLU()(L.BatchNormalization()(a))                   # fused into the batch norm
+    b = L.Activation("relu")(L.Conv2D(4, 1)(a))              # fused into the convolution
+    t = L.Conv2D(4, 3, padding="same")(a)
+    c = L.Add()([L.ReLU()(t), t])                            # t has two consumers: not fused
+    d = L.ReLU()(L.Conv2DTranspose(4, 3, padding="same")(a))  # transposed conv: not fused
+    e = L.ReLU(max_value=6.0)(L.BatchNormalization()(L.Conv2D(4, 1)(a)))  # not plain: not fused
+    m = L.Concatenate()([b, c, d, e])
+    f = L.Activation("relu")(L.Dense(8)(L.Flatten()(m)))     # fused into the GEMM
+    return Model(inp, [L.Dense(3)(f), f])
+
+
+def test_fusion_plan_picks_the_fusable_relus():
+    from dlc.models.functional import FUSED_RELU, RELU_OUT
+
+    model = _fusion_model()
+    plan = model._fusion_plan()
+    fused = [type(model._nodes[i].layer).__name__ for i, p in enumerate(plan) if p == FUSED_RELU]
+    hosts = [type(model._nodes[i].layer).__name__ for i, p in enumerate(plan) if p == RELU_OUT]
+    assert sorted(fused) == ["Activation", "Activation", "ReLU"]
+    assert sorted(hosts) == ["BatchNormalization", "Conv2D", "Dense"]
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_fused_relu_layers_match_the_unfused_graph_bit_for_bit(training):
+    """The same model run with its fusion plan and with every node run on its own."""
+    from dlc.models.functional import Workspace
+
+    dlc.utils.set_random_seed(8)
+    model = _fusion_model()
+    model._ensure_arena()
+    x = _images()
+    r = np.random.default_rng(2)
+    dys = [r.standard_normal((3, 3)).astype(np.float32), r.standard_normal((3, 8)).astype(np.float32)]
+    moving = [v.value.copy() for v in model.non_trainable_weights]
+
+    def run(plain):
+        for v, m in zip(model.non_trainable_weights, moving):
+            v.value[...] = m
+        if plain:
+            model._fusion = (model._graph_version, [0] * len(model._nodes))
+        else:
+            model._fusion = None
+        ws = Workspace(len(model._nodes), model._graph_version)
+        tape = model.run_forward(ws, [x], training=training)
+        model._arena.zero_grads()
+        dx = np.zeros_like(x)
+        model.run_backward(tape, dys, input_grads=[dx])
+        return ([o.copy() for o in tape.outputs] + [dx] + [v.grad.copy() for v in model.trainable_weights]
+                + [v.value.copy() for v in model.non_trainable_weights])
+
+    plain, fused = run(True), run(False)
+    model._fusion = None
+    _assert_same(plain, fused)
+    _check_poisoned(Model(model.inputs, model.outputs[0]), x)
+
+
+def test_batchnorm_fused_relu_kernels_match_relu_after(rng):
+    """batchnorm_forward_train/infer(relu=True) and batchnorm_backward(dy_mask=y) against the
+    batch norm followed by relu_forward / relu_backward, bit for bit."""
+    from dlc import _C
+
+    x, dy = (rng.standard_normal((41, 13)).astype(np.float32) for _ in range(2))
+    g, b = rng.standard_normal(13).astype(np.float32), rng.standard_normal(13).astype(np.float32)
+    outs = []
+    for relu in (False, True):
+        y, mean, inv = np.empty_like(x), np.empty(13, np.float32), np.empty(13, np.float32)
+        mm, mv = np.zeros(13, np.float32), np.ones(13, np.float32)
+        _C.batchnorm_forward_train(x, g, b, y, mean, inv, mm, mv, relu=relu)
+        yi = np.empty_like(x)
+        _C.batchnorm_forward_infer(x, g, b, mm, mv, yi, relu=relu)
+        outs.append((y, yi, mean, inv))
+    (y0, yi0, mean, inv), (y1, yi1, _, _) = outs
+    r0, ri0 = np.empty_like(y0), np.empty_like(yi0)
+    _C.relu_forward(y0, r0)
+    _C.relu_forward(yi0, ri0)
+    assert np.array_equal(r0, y1) and np.array_equal(ri0, yi1)
+    dz = np.empty_like(dy)
+    _C.relu_backward(y1, dy, dz, accumulate=False)
+    want = [np.zeros_like(x), np.zeros(13, np.float32), np.zeros(13, np.float32)]
+    _C.batchnorm_backward(x, dz, g, mean, inv, *want)
+    got = [np.full_like(x, np.nan), np.zeros(13, np.float32), np.zeros(13, np.float32)]
+    _C.batchnorm_backward(x, dy, g, mean, inv, *got, dy_mask=y1, accumulate=False)
+    for a, c in zip(want, got):
+        assert np.array_equal(a, c)

@@ -67,6 +67,8 @@ class Ctx:
     `backward` reads; `cache` keeps any other per-node object (a nested model's workspace).
     `fresh[i]` is set by the executor before `backward` of a layer with `_overwrites_dx`: True
     when the gradient buffer of input i holds no value yet, so backward overwrites it.
+    `relu_out` is set by the executor when it fused the ReLU layer that follows this node into
+    it (`Layer._can_fuse_relu`): forward applies the ReLU to its output, backward its mask.
     """
 
     def __init__(self) -> None:
@@ -74,6 +76,7 @@ class Ctx:
         self._objects: Dict[str, Any] = {}
         self.saved: Dict[str, Any] = {}
         self.fresh: Tuple[bool, ...] = ()
+        self.relu_out = False
 
     def overwrite(self, i: int = 0) -> bool:
         """Whether backward writes input i's gradient rather than adding to it."""
@@ -191,6 +194,10 @@ class Layer:
     """
 
     _overwrites_dx = False
+
+    def _can_fuse_relu(self) -> bool:
+        """Whether forward/backward honour `ctx.relu_out` (a following ReLU layer fused in)."""
+        return False
 
     def __init__(self, *, name: Optional[str] = None, trainable: bool = True,
                  dtype: Any = None, input_shape: Optional[Sequence[Optional[int]]] = None,

@@ -124,7 +124,8 @@ class Conv2D(Layer):
     def forward(self, ctx, x, training):
         geo, (oh, ow) = self._geometry(x.shape[1], x.shape[2], x.shape[3])
         z = ctx.buf("z", (x.shape[0], oh, ow, self._channels_out(x.shape[3])))
-        relu = self.activation.is_plain_relu  # fused into the convolution's store
+        # the ReLU, its own or a ReLU layer's behind it (ctx.relu_out), in the convolution's store
+        relu = self.activation.is_plain_relu or ctx.relu_out
         _C.conv2d_forward(x, self._kernel_view(self.kernel.value),
                           self.bias.value if self.use_bias else None, z, relu=relu, **geo)
         ctx.saved["x"], ctx.saved["geo"] = x, geo
@@ -134,10 +135,13 @@ class Conv2D(Layer):
         return self._act_forward(ctx, z, self.activation, owned=True)
 
     def backward(self, ctx, dy, dx):
-        if self.activation.is_plain_relu:  # the ReLU's mask y > 0 read with dy by the kernels
+        if self.activation.is_plain_relu or ctx.relu_out:  # the mask y > 0 read with dy
             self._conv_backward(ctx, dy, dx, ctx.saved["y"])
         else:
             self._activated_backward(ctx, dy, dx)
+
+    def _can_fuse_relu(self) -> bool:
+        return self.activation.is_linear
 
     def backward_linear(self, ctx, dz, dx):
         self._conv_backward(ctx, dz, dx, None)
@@ -380,6 +384,9 @@ class Conv2DTranspose(Conv2D):
 
     def backward(self, ctx, dy, dx):
         self._activated_backward(ctx, dy, dx)
+
+    def _can_fuse_relu(self) -> bool:
+        return False
 
     def backward_linear(self, ctx, dz, dx):
         geo, x = ctx.saved["geo"], ctx.saved["x"]

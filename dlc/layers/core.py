@@ -144,7 +144,7 @@ class Dense(Layer):
     def forward(self, ctx, x, training):
         x2 = x.reshape(-1, x.shape[-1])
         z = ctx.buf("z", (x2.shape[0], self.units))
-        relu = self.activation.is_plain_relu  # bias and ReLU in the GEMM's store
+        relu = self.activation.is_plain_relu or ctx.relu_out  # bias and ReLU in the GEMM's store
         _C.gemm(x2, self.kernel.value, z, bias=self.bias.value if self.use_bias else None, relu=relu)
         ctx.saved["x2"] = x2
         z = z.reshape(x.shape[:-1] + (self.units,))
@@ -154,7 +154,15 @@ class Dense(Layer):
         return self._act_forward(ctx, z, self.activation, owned=True)
 
     def backward(self, ctx, dy, dx):
+        if ctx.relu_out:  # a ReLU layer fused behind: its backward into dz, no zero fill
+            dz = ctx.buf("act_dz", dy.shape)
+            _C.relu_backward(ctx.saved["y"], dy, dz, accumulate=False)
+            self.backward_linear(ctx, dz, dx)
+            return
         self._activated_backward(ctx, dy, dx)
+
+    def _can_fuse_relu(self) -> bool:
+        return self.activation.is_linear
 
     def backward_linear(self, ctx, dz, dx):
         dz = dz.reshape(-1, self.units)

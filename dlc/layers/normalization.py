@@ -90,29 +90,40 @@ class BatchNormalization(Layer):
         beta = self.beta.value if self.center else None
         train = bool(training) and self.trainable
         stats = None
+        relu = ctx.relu_out  # a ReLU layer behind this one, fused by the executor
         if train:
             stats = ctx.buf("mean", (c,)), ctx.buf("invstd", (c,))
             _C.batchnorm_forward_train(x2, gamma, beta, y.reshape(-1, c), stats[0], stats[1],
                                        self.moving_mean.value, self.moving_variance.value,
-                                       epsilon=self.epsilon, momentum=self.momentum)
+                                       epsilon=self.epsilon, momentum=self.momentum, relu=relu)
         else:
             _C.batchnorm_forward_infer(x2, gamma, beta, self.moving_mean.value,
-                                       self.moving_variance.value, y.reshape(-1, c), epsilon=self.epsilon)
+                                       self.moving_variance.value, y.reshape(-1, c),
+                                       epsilon=self.epsilon, relu=relu)
         ctx.saved["x2"], ctx.saved["stats"] = x2, stats
+        ctx.saved["relu_y"] = y if relu else None
         return y
+
+    def _can_fuse_relu(self) -> bool:
+        return True
 
     def backward(self, ctx, dy, dx):
         c = dy.shape[-1]
         dy2 = dy.reshape(-1, c)
         gamma = self.gamma.value if self.scale else None
-        stats = ctx.saved["stats"]
+        stats, relu_y = ctx.saved["stats"], ctx.saved["relu_y"]
+        mask = relu_y.reshape(-1, c) if relu_y is not None else None
         if stats is not None:
             dx2 = dx.reshape(-1, c) if dx is not None else ctx.buf("dx_scratch", dy2.shape)
             _C.batchnorm_backward(ctx.saved["x2"], dy2, gamma, stats[0], stats[1],
                                   dx2, self.gamma.grad if self.scale else None,
-                                  self.beta.grad if self.center else None,
+                                  self.beta.grad if self.center else None, dy_mask=mask,
                                   accumulate=dx is not None and not ctx.overwrite())
             return
+        if mask is not None:  # the fused ReLU's backward first
+            masked = ctx.buf("relu_dz", dy2.shape)
+            _C.relu_backward(mask, dy2, masked, accumulate=False)
+            dy2 = masked
         # Inference-mode backward (a frozen layer): an affine map with the moving statistics.
         factor = (1.0 / np.sqrt(self.moving_variance.value.astype(np.float64) + self.epsilon)).astype(np.float32)
         if dx is not None:

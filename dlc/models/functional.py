@@ -54,6 +54,11 @@ def as_list(x: Any) -> List[Any]:
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
+# _fusion_plan's codes, per node
+FUSED_RELU = 1  # a ReLU layer run inside the node that produces its input
+RELU_OUT = 2    # that producer: its forward applies the ReLU, its backward the mask
+
+
 class Functional(Layer):
     """A graph of layers from `inputs` to `outputs`; the structure under `dlc.models.Model`."""
 
@@ -62,6 +67,7 @@ class Functional(Layer):
         self._arena: Optional[Arena] = None
         self._graph_ready = False
         self._graph_version = 0
+        self._fusion: Any = None
         self._ws_pool: List[Workspace] = []
         self._ws_lock = threading.Lock()
 
@@ -83,6 +89,7 @@ class Functional(Layer):
         self.built = True
         self._graph_ready = True
         self._graph_version += 1
+        self._fusion = None  # decided on first run, for this graph
         with self._ws_lock:
             self._ws_pool.clear()
         self._build_arena()
@@ -187,11 +194,43 @@ class Functional(Layer):
                 if ws.version == self._graph_version:
                     self._ws_pool.append(ws)
 
+    def _fusion_plan(self) -> List[int]:
+        """Per node: FUSED_RELU for a ReLU layer fused into the node that produces its input
+        (that node's only consumer, not a model output, a layer whose `_can_fuse_relu()`), which
+        is marked RELU_OUT; 0 otherwise. Decided once per graph."""
+        if self._fusion is not None and self._fusion[0] == self._graph_version:
+            return self._fusion[1]
+        from dlc.layers.core import Activation
+
+        consumers: Dict[int, int] = {}
+        for node in self._nodes:
+            for t in node.inputs:
+                consumers[id(t)] = consumers.get(id(t), 0) + 1
+        outputs = {id(t) for t in self._outputs}
+        plan = [0] * len(self._nodes)
+        for i, node in enumerate(self._nodes):
+            layer = node.layer
+            if node.multi or not isinstance(layer, Activation) or not layer.activation.is_plain_relu:
+                continue
+            t = node.inputs[0]
+            j = self._node_index.get(id(t.node)) if t.node is not None else None
+            if (j is None or consumers[id(t)] != 1 or id(t) in outputs or plan[j] != 0
+                    or self._nodes[j].multi or not self._nodes[j].layer._can_fuse_relu()):
+                continue
+            plan[i], plan[j] = FUSED_RELU, RELU_OUT
+        self._fusion = (self._graph_version, plan)
+        return plan
+
     def run_forward(self, ws: Workspace, xs: Sequence[np.ndarray], training: bool) -> Tape:
         """Runs every node in topological order on the input arrays `xs` (float32,
-        C-contiguous, one per model input)."""
+        C-contiguous, one per model input). A ReLU layer fused into its producer
+        (`_fusion_plan`) is not run: its output is the producer's."""
         vals: Dict[int, np.ndarray] = {id(t): x for t, x in zip(self._inputs, xs)}
-        for node, ctx in zip(self._nodes, ws.ctxs):
+        for node, ctx, fused in zip(self._nodes, ws.ctxs, self._fusion_plan()):
+            if fused == FUSED_RELU:
+                vals[id(node.output)] = vals[id(node.inputs[0])]
+                continue
+            ctx.relu_out = fused == RELU_OUT
             if node.multi:
                 arg = [vals[id(t)] for t in node.inputs]
             else:
@@ -216,33 +255,40 @@ class Functional(Layer):
         ws, vals = tape.ws, tape.values
         # Every node output gets a gradient buffer, allocated once and never zero-filled: the
         # buffer's first writer (in reverse order) overwrites it, later writers (fan-out) add.
+        # A fused ReLU's output shares its producer's buffer (the producer applies the mask).
         grads: Dict[int, np.ndarray] = {}
-        for node in self._nodes:
+        plan = self._fusion_plan()
+        for node, fused in zip(self._nodes, plan):
             t = node.output
-            grads[id(t)] = ws.grads.buf(str(id(t)), vals[id(t)].shape)
-        written = set()  # ids of the tensors whose gradient buffer holds a value
+            if fused == FUSED_RELU:
+                grads[id(t)] = grads[id(node.inputs[0])]
+            else:
+                grads[id(t)] = ws.grads.buf(str(id(t)), vals[id(t)].shape)
+        written = set()  # ids of the gradient buffers (arrays) that hold a value
         for t, g in zip(self._inputs, input_grads or ()):
             if g is not None:  # the caller's accumulator
                 grads[id(t)] = g
-                written.add(id(t))
+                written.add(id(g))
         for t, dy in zip(self._outputs, output_grads):
             if dy is not None:
                 g = grads[id(t)]
-                accumulate(g, dy, overwrite=id(t) not in written)
-                written.add(id(t))
+                accumulate(g, dy, overwrite=id(g) not in written)
+                written.add(id(g))
         linear = {id(self._outputs[i].node): dz for i, dz in (linear_grads or {}).items()}
-        for node, ctx in zip(reversed(self._nodes), reversed(ws.ctxs)):
+        for node, ctx, fused in zip(reversed(self._nodes), reversed(ws.ctxs), reversed(plan)):
+            if fused == FUSED_RELU:  # its producer runs its backward
+                continue
             dxs = [grads.get(id(t)) for t in node.inputs]
             fresh = []
             repeated = len({id(t) for t in node.inputs}) < len(node.inputs)
-            for t, g in zip(node.inputs, dxs):
-                new = g is not None and id(t) not in written
+            for g in dxs:
+                new = g is not None and id(g) not in written
                 if new and (repeated or not node.layer._overwrites_dx):
                     g.fill(0)  # a layer that only adds, or a tensor passed twice to one layer
                     new = False
                 fresh.append(new)
                 if g is not None:
-                    written.add(id(t))
+                    written.add(id(g))
             ctx.fresh = tuple(fresh)
             arg = dxs if node.multi else dxs[0]
             dz = linear.get(id(node))
@@ -250,9 +296,9 @@ class Functional(Layer):
                 node.layer.backward_linear(ctx, dz, arg)
                 continue
             dy = grads[id(node.output)]
-            if id(node.output) not in written:  # no gradient reached this output: it is zero
+            if id(dy) not in written:  # no gradient reached this output: it is zero
                 dy.fill(0)
-                written.add(id(node.output))
+                written.add(id(dy))
             node.layer.backward(ctx, dy, arg)
 
     def saved_of(self, tape: Tape, node: Node) -> Dict[str, Any]:
