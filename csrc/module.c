@@ -344,6 +344,104 @@ static int disjoint(call *c) {
 }
 
 /* The one wrapper. The arrays are borrowed from the caller's arguments, alive for the call. */
+/* ================================================================ plans
+ *
+ * A plan is a recorded sequence of kernel calls, replayed by plan_run in one call with the GIL
+ * released once: what a model's inference forward costs without Python. plan_begin() starts
+ * recording on the calling thread; every kernel that thread then calls successfully is also
+ * appended (its validated `call`, its workspace kept, its arrays referenced); plan_end()
+ * returns the plan in a capsule. A kernel with a Python result cannot be replayed (its result
+ * would be lost): it makes plan_end() raise. Replaying reads and writes the very arrays of
+ * the recording, so the caller keeps them in place (dlc: a workspace's buffers). */
+typedef struct {
+    call *steps;
+    Py_ssize_t n, cap;
+    const char *bad; /* the first kernel that cannot be replayed, or NULL */
+} plan;
+
+static plan *recording = NULL;
+static unsigned long recording_thread = 0;
+
+static void plan_free(plan *pl) {
+    for (Py_ssize_t i = 0; i < pl->n; i++) {
+        free(pl->steps[i].ws);
+        for (int j = 0; j < pl->steps[i].k->na; j++) Py_XDECREF(pl->steps[i].arr[j]);
+    }
+    free(pl->steps);
+    free(pl);
+}
+
+/* Appends a copy of the successful call c (its workspace now the plan's): 0, or -1 (no memory,
+ * an exception set; c keeps its workspace then). */
+static int plan_add(plan *pl, call *c) {
+    if (c->k->result && !pl->bad) pl->bad = c->k->name;
+    if (pl->n == pl->cap) {
+        Py_ssize_t cap = pl->cap ? 2 * pl->cap : 32;
+        call *more = realloc(pl->steps, (size_t)cap * sizeof *more);
+        if (!more) return PyErr_NoMemory(), -1;
+        pl->steps = more, pl->cap = cap;
+    }
+    call *d = &pl->steps[pl->n++];
+    *d = *c;
+    for (int j = 0; j < c->k->na; j++) {
+        d->o[j] = NULL; /* the arguments' objects are not kept: only the arrays */
+        Py_XINCREF(d->arr[j]);
+    }
+    c->ws = NULL;
+    return 0;
+}
+
+static void plan_capsule_free(PyObject *cap) {
+    plan *pl = PyCapsule_GetPointer(cap, "dlc.plan");
+    if (pl) plan_free(pl);
+}
+
+static PyObject *py_plan_begin(PyObject *self UNUSED, PyObject *args UNUSED) {
+    if (recording)
+        return PyErr_Format(PyExc_RuntimeError, "plan_begin: a plan is already being recorded");
+    if (!(recording = calloc(1, sizeof *recording))) return PyErr_NoMemory();
+    recording_thread = PyThread_get_thread_ident();
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_plan_end(PyObject *self UNUSED, PyObject *args UNUSED) {
+    plan *pl = recording;
+    if (!pl) return PyErr_Format(PyExc_RuntimeError, "plan_end: no plan is being recorded");
+    recording = NULL;
+    if (pl->bad) {
+        PyErr_Format(PyExc_ValueError, "plan_end: kernel '%s' returns a value and cannot be "
+                     "replayed in a plan", pl->bad);
+        plan_free(pl);
+        return NULL;
+    }
+    PyObject *cap = PyCapsule_New(pl, "dlc.plan", plan_capsule_free);
+    if (!cap) plan_free(pl);
+    return cap;
+}
+
+static PyObject *py_plan_run(PyObject *self UNUSED, PyObject *cap) {
+    plan *pl = PyCapsule_GetPointer(cap, "dlc.plan");
+    if (!pl) return NULL; /* not a plan: the capsule's TypeError/ValueError */
+    dlc_status st = DLC_OK;
+    Py_ssize_t i = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (; i < pl->n && st == DLC_OK; i++) st = pl->steps[i].k->run(&pl->steps[i]);
+    Py_END_ALLOW_THREADS
+    if (st != DLC_OK) /* the arguments were valid when recorded: only data can fail (labels) */
+        return PyErr_Format(st == DLC_ENOMEM ? PyExc_MemoryError : PyExc_ValueError,
+                            "plan_run: step %zd (%s) failed", i - 1, pl->steps[i - 1].k->name);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_plan_steps(PyObject *self UNUSED, PyObject *cap) {
+    plan *pl = PyCapsule_GetPointer(cap, "dlc.plan");
+    if (!pl) return NULL;
+    PyObject *names = PyList_New(pl->n);
+    for (Py_ssize_t i = 0; names && i < pl->n; i++)
+        PyList_SET_ITEM(names, i, PyUnicode_FromString(pl->steps[i].k->name));
+    return names;
+}
+
 static PyObject *run(const kernel *k, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
     call c; /* only what is read before being written is zeroed: the shape, o[] and arr[] */
     c.k = k, c.ws = NULL, memset(&c.s, 0, sizeof c.s);
@@ -365,6 +463,11 @@ static PyObject *run(const kernel *k, PyObject *const *args, Py_ssize_t nargs, P
     Py_BEGIN_ALLOW_THREADS
     st = k->run(&c);
     Py_END_ALLOW_THREADS
+    if (st == DLC_OK && recording && recording_thread == PyThread_get_thread_ident() &&
+        plan_add(recording, &c)) {
+        free(c.ws);
+        return NULL;
+    }
     free(c.ws);
     if (st == DLC_OK) return k->result ? k->result(&c) : Py_NewRef(Py_None);
     if (st == DLC_ENOMEM)
@@ -1177,6 +1280,13 @@ static PyObject *py_set_simd(PyObject *self UNUSED, PyObject *args) {
 static PyMethodDef methods[] = {
     KERNELS(METHOD){"set_simd", py_set_simd, METH_VARARGS,
                     "set_simd(level): force 'generic', 'avx2' or 'avx512' (tests, benchmarks)."},
+    {"plan_begin", py_plan_begin, METH_NOARGS,
+     "plan_begin(): record the kernel calls this thread makes from now on into a plan."},
+    {"plan_end", py_plan_end, METH_NOARGS,
+     "plan_end(): stop recording; returns the plan (a capsule) for plan_run."},
+    {"plan_run", py_plan_run, METH_O,
+     "plan_run(plan): replay the recorded kernel calls on their arrays, the GIL released once."},
+    {"plan_steps", py_plan_steps, METH_O, "plan_steps(plan): the kernels of a plan, in order."},
     {NULL, NULL, 0, NULL}};
 static kernel *const kernels[] = {KERNELS(RECORD)};
 

@@ -33,6 +33,8 @@ class Activation:
     in_place_ok = False
     # max(z, 0) exactly: kernels may fuse it (conv/GEMM stores, the y > 0 mask of backward).
     is_plain_relu = False
+    # forward is one dlc._C kernel call on its arrays (or nothing): a recorded plan replays it.
+    in_kernels = False
 
     def forward(self, x: np.ndarray, y: np.ndarray) -> None:
         raise NotImplementedError
@@ -59,6 +61,7 @@ class Activation:
 class Linear(Activation):
     name = "linear"
     is_linear = True
+    in_kernels = True
 
     def forward(self, x, y):
         np.copyto(y, x)
@@ -71,6 +74,7 @@ class ReLU(Activation):
     """Keras's general ReLU: max_value cap, threshold, negative_slope below it."""
 
     name = "relu"
+    in_kernels = True
 
     def __init__(self, negative_slope: float = 0.0, max_value: Optional[float] = None,
                  threshold: float = 0.0) -> None:
@@ -116,6 +120,7 @@ class LeakyReLU(ReLU):
 
 class ELU(Activation):
     name = "elu"
+    in_kernels = True
 
     def __init__(self, alpha: float = 1.0) -> None:
         self.alpha = _checks.check_float("ELU", "alpha", alpha, -float("inf"), float("inf"))
@@ -138,6 +143,7 @@ class _Kernels(Activation):
     _forward: Any = None
     _backward: Any = None
     _backward_reads = "x"
+    in_kernels = True
 
     def forward(self, x, y):
         type(self)._forward(x, y)
@@ -192,6 +198,7 @@ class Softmax(Activation):
 
     name = "softmax"
     is_softmax = True
+    in_kernels = True
 
     def forward(self, x, y):
         _C.softmax_forward(x, y)

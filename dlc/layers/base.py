@@ -194,6 +194,14 @@ class Layer:
     """
 
     _overwrites_dx = False
+    # Inference forward is only dlc._C calls on the node's buffers, the weights and its input
+    # (reshapes and pass-throughs aside): a recorded plan may replay it (Functional).
+    _plan_safe = False
+
+    def _inference_plan_ok(self) -> bool:
+        """Whether a recorded plan may replay this layer's inference forward."""
+        act = getattr(self, "activation", None)
+        return self._plan_safe and (act is None or getattr(act, "in_kernels", False))
 
     def _can_fuse_relu(self) -> bool:
         """Whether forward/backward honour `ctx.relu_out` (a following ReLU layer fused in)."""

@@ -40,6 +40,8 @@ class Conv2D(Layer):
     >>> layer = dlc.layers.Conv2D(32, kernel_size=(3, 3), activation="relu")
     """
 
+    _plan_safe = True
+
     _config = ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "groups",
                "activation", "use_bias", "kernel_initializer", "bias_initializer", "kernel_regularizer",
                "bias_regularizer")
@@ -243,6 +245,8 @@ class SeparableConv2D(Layer):
     >>> x = dlc.layers.SeparableConv2D(64, 3, padding="same", activation="relu")(x)
     """
 
+    _plan_safe = True
+
     _config = ("filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate",
                "depth_multiplier", "activation", "use_bias", "depthwise_initializer",
                "pointwise_initializer", "bias_initializer", "depthwise_regularizer",
@@ -387,6 +391,8 @@ class Conv2DTranspose(Conv2D):
 
     def _can_fuse_relu(self) -> bool:
         return False
+
+    _plan_safe = False  # its forward adds the bias with NumPy
 
     def backward_linear(self, ctx, dz, dx):
         geo, x = ctx.saved["geo"], ctx.saved["x"]

@@ -39,6 +39,8 @@ def _kernel_arguments(layer: Layer, name: str, activation: Any, use_bias: Any, k
 class InputLayer(Layer):
     """The layer behind `Input`: it holds the model's input shape and has no computation."""
 
+    _plan_safe = True
+
     def __init__(self, shape: Optional[Sequence[Optional[int]]] = None, batch_size: Optional[int] = None,
                  name: Optional[str] = None, batch_shape: Optional[Sequence[Optional[int]]] = None,
                  **kwargs: Any) -> None:
@@ -111,6 +113,8 @@ class Dense(Layer):
 
     >>> layer = dlc.layers.Dense(128, activation="relu")
     """
+
+    _plan_safe = True
 
     _config = ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
                "kernel_regularizer", "bias_regularizer")
@@ -188,6 +192,8 @@ class Activation(Layer):
 
     >>> x = dlc.layers.Activation("relu")(x)
     """
+
+    _plan_safe = True
 
     _config = ("activation",)
 
@@ -270,6 +276,8 @@ class Softmax(Activation):
 class Flatten(Layer):
     """Flattens each sample: `(batch, d1, d2, ...)` -> `(batch, d1 * d2 * ...)` (a view, no copy)."""
 
+    _plan_safe = True
+
     def __init__(self, data_format: Optional[str] = None, **kwargs: Any) -> None:
         if data_format not in (None, "channels_last"):
             raise ValueError(f"Flatten: dlc is channels-last only, received data_format={data_format!r}")
@@ -290,6 +298,8 @@ class Flatten(Layer):
 
 class Reshape(Layer):
     """Reshapes each sample to `target_shape` (one entry may be -1)."""
+
+    _plan_safe = True
 
     _config = ("target_shape",)
 
@@ -337,6 +347,8 @@ class Dropout(Layer):
         noise_shape: not supported (None).
         seed: optional int; by default drawn from dlc's seeded generator.
     """
+
+    _plan_safe = True
 
     _config = ("rate", "noise_shape", "seed")
     _overwrites_dx = True

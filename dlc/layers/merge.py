@@ -146,6 +146,8 @@ class Concatenate(_Merge):
     >>> y = dlc.layers.Concatenate()([branch1x1, branch3x3, branch5x5, branch_pool])
     """
 
+    _plan_safe = True
+
     _config = ("axis",)
     _overwrites_dx = True
 

@@ -35,6 +35,8 @@ class BatchNormalization(Layer):
     >>> x = dlc.layers.BatchNormalization()(x)
     """
 
+    _plan_safe = True
+
     _config = ("axis", "momentum", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer",
                "moving_mean_initializer", "moving_variance_initializer", "beta_regularizer",
                "gamma_regularizer")

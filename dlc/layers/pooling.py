@@ -57,6 +57,8 @@ class MaxPooling2D(_Pooling2D):
     >>> layer = dlc.layers.MaxPooling2D(pool_size=(2, 2))
     """
 
+    _plan_safe = True
+
     _overwrites_dx = True
 
     def forward(self, ctx, x, training):
@@ -77,6 +79,8 @@ class AveragePooling2D(_Pooling2D):
     """Average pooling over `pool_size` windows moved by `strides` (default: pool_size); with
     'same' padding the padded positions are left out of each average (as in Keras)."""
 
+    _plan_safe = True
+
     def forward(self, ctx, x, training):
         geo, out_shape = self._geo(x.shape)
         y = ctx.buf("y", out_shape)
@@ -90,6 +94,8 @@ class AveragePooling2D(_Pooling2D):
 
 
 class _GlobalPooling2D(Layer):
+
+    _plan_safe = True
     _config = ("data_format", "keepdims")
 
     def __init__(self, data_format: Optional[str] = None, keepdims: bool = False, **kwargs: Any) -> None:

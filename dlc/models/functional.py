@@ -20,6 +20,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from dlc import _C
 from dlc._arena import Arena, Variable
 from dlc.layers.base import Ctx, KerasTensor, Layer, Node, accumulate, shape_str
 
@@ -34,6 +35,7 @@ class Workspace:
         self.grads = Ctx()
         self.scratch = Ctx()
         self.version = version
+        self.plans: Dict[Any, Any] = {}  # run_inference's recorded forwards, by input shapes
 
 
 class Tape:
@@ -237,6 +239,47 @@ class Functional(Layer):
                 arg = vals[id(node.inputs[0])]
             vals[id(node.output)] = node.layer.forward(ctx, arg, training)
         return Tape(ws, vals, [vals[id(t)] for t in self._outputs])
+
+    def _inference_plan_ok(self) -> bool:
+        """Whether every node's inference forward may be replayed from a recorded plan."""
+        return all(node.layer._inference_plan_ok() for node in self._nodes)
+
+    def run_inference(self, ws: Workspace, xs: Sequence[np.ndarray]) -> List[np.ndarray]:
+        """The outputs of an inference forward (views of `ws`'s buffers). The first call for
+        given input shapes runs `run_forward` while `_C` records its kernel calls; later calls
+        copy the inputs into the recorded input buffers and replay the plan in one C call (no
+        Python per layer, the GIL released once). A graph with a layer whose forward is not
+        kernels only, or a thread that cannot record now, runs `run_forward`."""
+        arena = self._arena
+        key = tuple(x.shape for x in xs)
+        entry = ws.plans.get(key)
+        if entry is not None and entry[3] is arena:
+            plan, ins, outs, _ = entry
+            for buf, x in zip(ins, xs):
+                np.copyto(buf, x)
+            _C.plan_run(plan)
+            return outs
+        if entry is False or not self._inference_plan_ok():
+            return self.run_forward(ws, xs, training=False).outputs
+        ins = [ws.scratch.buf(f"plan_input{i}", x.shape) for i, x in enumerate(xs)]
+        for buf, x in zip(ins, xs):
+            np.copyto(buf, x)
+        try:
+            _C.plan_begin()
+        except RuntimeError:  # another thread is recording: run this call plainly
+            return self.run_forward(ws, xs, training=False).outputs
+        try:
+            outs = self.run_forward(ws, ins, training=False).outputs
+        except BaseException:
+            _C.plan_end()
+            raise
+        try:
+            plan = _C.plan_end()
+        except ValueError:  # a kernel whose result Python reads: never plan this graph here
+            ws.plans[key] = False
+            return outs
+        ws.plans[key] = (plan, ins, outs, arena)
+        return outs
 
     def run_backward(self, tape: Tape, output_grads: Sequence[Optional[np.ndarray]],
                      linear_grads: Optional[Dict[int, np.ndarray]] = None,

@@ -61,8 +61,8 @@ class Model(Trainer, Keras2Methods, Functional):
         xs = check_inputs(fn, self, inputs)
         self._ensure_arena()
         with self._workspace() as ws:
-            outs = self.run_forward(ws, [np.ascontiguousarray(x, dtype=np.float32) for x in xs],
-                                    training).outputs
+            arrays = [np.ascontiguousarray(x, dtype=np.float32) for x in xs]
+            outs = self.run_forward(ws, arrays, True).outputs if training else self.run_inference(ws, arrays)
             res = [o.copy() for o in outs]
         return res if self._outputs_is_list else res[0]
 

@@ -153,7 +153,7 @@ class Trainer:
 
     def predict_step(self, ws: Workspace, xs: List[np.ndarray]) -> List[np.ndarray]:
         """The model's outputs for a batch (views of the workspace's buffers)."""
-        return self.run_forward(ws, xs, training=False).outputs
+        return self.run_inference(ws, xs)
 
     # ---------------------------------------------------------------- loops
     def fit(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None, epochs: int = 1,
