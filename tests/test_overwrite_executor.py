@@ -210,19 +210,24 @@ def _fusion_model():
     d = L.ReLU()(L.Conv2DTranspose(4, 3, padding="same")(a))  # transposed conv: not fused
     e = L.ReLU(max_value=6.0)(L.BatchNormalization()(L.Conv2D(4, 1)(a)))  # not plain: not fused
     m = L.Concatenate()([b, c, d, e])
+    m = L.Dropout(0.4)(L.MaxPooling2D(2)(m))                 # fused pair: one pass each way
+    m = L.Dropout(0.2)(L.MaxPooling2D(1)(L.Dropout(0.3)(m)))  # the first: no pooling before it
     f = L.Activation("relu")(L.Dense(8)(L.Flatten()(m)))     # fused into the GEMM
     return Model(inp, [L.Dense(3)(f), f])
 
 
 def test_fusion_plan_picks_the_fusable_relus():
-    from dlc.models.functional import FUSED_RELU, RELU_OUT
+    from dlc.models.functional import DROPOUT_OUT, FUSED_DROPOUT, FUSED_RELU, RELU_OUT
 
     model = _fusion_model()
     plan = model._fusion_plan()
-    fused = [type(model._nodes[i].layer).__name__ for i, p in enumerate(plan) if p == FUSED_RELU]
-    hosts = [type(model._nodes[i].layer).__name__ for i, p in enumerate(plan) if p == RELU_OUT]
-    assert sorted(fused) == ["Activation", "Activation", "ReLU"]
-    assert sorted(hosts) == ["BatchNormalization", "Conv2D", "Dense"]
+
+    def kinds(code):
+        return sorted(type(model._nodes[i].layer).__name__ for i, p in enumerate(plan) if p == code)
+    assert kinds(FUSED_RELU) == ["Activation", "Activation", "ReLU"]
+    assert kinds(RELU_OUT) == ["BatchNormalization", "Conv2D", "Dense"]
+    assert kinds(FUSED_DROPOUT) == ["Dropout", "Dropout"]
+    assert kinds(DROPOUT_OUT) == ["MaxPooling2D", "MaxPooling2D"]
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -241,6 +246,9 @@ def test_fused_relu_layers_match_the_unfused_graph_bit_for_bit(training):
     def run(plain):
         for v, m in zip(model.non_trainable_weights, moving):
             v.value[...] = m
+        for layer in model.layers:
+            if isinstance(layer, L.Dropout):
+                layer._step = 0
         if plain:
             model._fusion = (model._graph_version, [0] * len(model._nodes))
         else:

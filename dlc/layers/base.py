@@ -69,6 +69,7 @@ class Ctx:
     when the gradient buffer of input i holds no value yet, so backward overwrites it.
     `relu_out` is set by the executor when it fused the ReLU layer that follows this node into
     it (`Layer._can_fuse_relu`): forward applies the ReLU to its output, backward its mask.
+    `dropout_after` likewise holds a fused Dropout layer that follows (`_can_fuse_dropout`).
     """
 
     def __init__(self) -> None:
@@ -77,6 +78,7 @@ class Ctx:
         self.saved: Dict[str, Any] = {}
         self.fresh: Tuple[bool, ...] = ()
         self.relu_out = False
+        self.dropout_after: Any = None
 
     def overwrite(self, i: int = 0) -> bool:
         """Whether backward writes input i's gradient rather than adding to it."""
@@ -205,6 +207,10 @@ class Layer:
 
     def _can_fuse_relu(self) -> bool:
         """Whether forward/backward honour `ctx.relu_out` (a following ReLU layer fused in)."""
+        return False
+
+    def _can_fuse_dropout(self) -> bool:
+        """Whether forward/backward honour `ctx.dropout_after` (a following Dropout fused in)."""
         return False
 
     def __init__(self, *, name: Optional[str] = None, trainable: bool = True,

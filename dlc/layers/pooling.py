@@ -64,13 +64,30 @@ class MaxPooling2D(_Pooling2D):
     def forward(self, ctx, x, training):
         geo, out_shape = self._geo(x.shape)
         y = ctx.buf("y", out_shape)
+        ctx.saved["geo"], ctx.saved["code"] = geo, None
+        drop = ctx.dropout_after  # a Dropout behind this layer, fused by the executor
+        if drop is not None and training and drop.rate > 0.0:
+            # one pass: y = dropout(maxpool(x)), one byte per output (window position | kept)
+            code = ctx.buf("code", out_shape, np.uint8)
+            _C.maxpool2d_dropout_forward(x, y, code, rate=drop.rate, seed=drop._seed,
+                                         step=drop._step, **geo)
+            drop._step += 1
+            ctx.saved["code"], ctx.saved["rate"] = code, drop.rate
+            return y
         argmax = ctx.buf("argmax", out_shape, np.int32)
         _C.maxpool2d_forward(x, y, argmax, **geo)
-        ctx.saved["geo"], ctx.saved["argmax"] = geo, argmax
+        ctx.saved["argmax"] = argmax
         return y
+
+    def _can_fuse_dropout(self) -> bool:
+        return self.pool_size[0] * self.pool_size[1] < 128  # the code's 7 bits of position
 
     def backward(self, ctx, dy, dx):
         if dx is not None:
+            if ctx.saved["code"] is not None:
+                _C.maxpool2d_dropout_backward(dy, ctx.saved["code"], dx, rate=ctx.saved["rate"],
+                                              accumulate=not ctx.overwrite(), **ctx.saved["geo"])
+                return
             _C.maxpool2d_backward(dy, ctx.saved["argmax"], dx, accumulate=not ctx.overwrite(),
                                   **ctx.saved["geo"])
 

@@ -57,8 +57,10 @@ def as_list(x: Any) -> List[Any]:
 
 
 # _fusion_plan's codes, per node
-FUSED_RELU = 1  # a ReLU layer run inside the node that produces its input
-RELU_OUT = 2    # that producer: its forward applies the ReLU, its backward the mask
+FUSED_RELU = 1     # a ReLU layer run inside the node that produces its input
+RELU_OUT = 2       # that producer: its forward applies the ReLU, its backward the mask
+FUSED_DROPOUT = 3  # a Dropout run inside the max pooling that produces its input
+DROPOUT_OUT = 4    # that max pooling (one pass each way, kernels maxpool2d_dropout_*)
 
 
 class Functional(Layer):
@@ -70,6 +72,7 @@ class Functional(Layer):
         self._graph_ready = False
         self._graph_version = 0
         self._fusion: Any = None
+        self._fusion_partner: Dict[int, int] = {}
         self._ws_pool: List[Workspace] = []
         self._ws_lock = threading.Lock()
 
@@ -199,10 +202,12 @@ class Functional(Layer):
     def _fusion_plan(self) -> List[int]:
         """Per node: FUSED_RELU for a ReLU layer fused into the node that produces its input
         (that node's only consumer, not a model output, a layer whose `_can_fuse_relu()`), which
-        is marked RELU_OUT; 0 otherwise. Decided once per graph."""
+        is marked RELU_OUT; FUSED_DROPOUT / DROPOUT_OUT likewise for a Dropout behind a layer
+        whose `_can_fuse_dropout()`; 0 otherwise. Decided once per graph."""
         if self._fusion is not None and self._fusion[0] == self._graph_version:
             return self._fusion[1]
-        from dlc.layers.core import Activation
+        self._fusion_partner: Dict[int, int] = {}  # producer index -> fused consumer index
+        from dlc.layers.core import Activation, Dropout
 
         consumers: Dict[int, int] = {}
         for node in self._nodes:
@@ -212,14 +217,21 @@ class Functional(Layer):
         plan = [0] * len(self._nodes)
         for i, node in enumerate(self._nodes):
             layer = node.layer
-            if node.multi or not isinstance(layer, Activation) or not layer.activation.is_plain_relu:
+            if node.multi:
+                continue
+            if isinstance(layer, Activation) and layer.activation.is_plain_relu:
+                codes, can = (FUSED_RELU, RELU_OUT), "_can_fuse_relu"
+            elif type(layer) is Dropout:  # not its subclasses (spatial dropout)
+                codes, can = (FUSED_DROPOUT, DROPOUT_OUT), "_can_fuse_dropout"
+            else:
                 continue
             t = node.inputs[0]
             j = self._node_index.get(id(t.node)) if t.node is not None else None
             if (j is None or consumers[id(t)] != 1 or id(t) in outputs or plan[j] != 0
-                    or self._nodes[j].multi or not self._nodes[j].layer._can_fuse_relu()):
+                    or self._nodes[j].multi or not getattr(self._nodes[j].layer, can)()):
                 continue
-            plan[i], plan[j] = FUSED_RELU, RELU_OUT
+            plan[i], plan[j] = codes
+            self._fusion_partner[j] = i
         self._fusion = (self._graph_version, plan)
         return plan
 
@@ -228,11 +240,14 @@ class Functional(Layer):
         C-contiguous, one per model input). A ReLU layer fused into its producer
         (`_fusion_plan`) is not run: its output is the producer's."""
         vals: Dict[int, np.ndarray] = {id(t): x for t, x in zip(self._inputs, xs)}
-        for node, ctx, fused in zip(self._nodes, ws.ctxs, self._fusion_plan()):
-            if fused == FUSED_RELU:
+        plan = self._fusion_plan()
+        for i, (node, ctx, fused) in enumerate(zip(self._nodes, ws.ctxs, plan)):
+            if fused in (FUSED_RELU, FUSED_DROPOUT):
                 vals[id(node.output)] = vals[id(node.inputs[0])]
                 continue
             ctx.relu_out = fused == RELU_OUT
+            ctx.dropout_after = (self._nodes[self._fusion_partner[i]].layer if fused == DROPOUT_OUT
+                                 else None)
             if node.multi:
                 arg = [vals[id(t)] for t in node.inputs]
             else:
@@ -303,7 +318,7 @@ class Functional(Layer):
         plan = self._fusion_plan()
         for node, fused in zip(self._nodes, plan):
             t = node.output
-            if fused == FUSED_RELU:
+            if fused in (FUSED_RELU, FUSED_DROPOUT):
                 grads[id(t)] = grads[id(node.inputs[0])]
             else:
                 grads[id(t)] = ws.grads.buf(str(id(t)), vals[id(t)].shape)
@@ -319,7 +334,7 @@ class Functional(Layer):
                 written.add(id(g))
         linear = {id(self._outputs[i].node): dz for i, dz in (linear_grads or {}).items()}
         for node, ctx, fused in zip(reversed(self._nodes), reversed(ws.ctxs), reversed(plan)):
-            if fused == FUSED_RELU:  # its producer runs its backward
+            if fused in (FUSED_RELU, FUSED_DROPOUT):  # its producer runs its backward
                 continue
             dxs = [grads.get(id(t)) for t in node.inputs]
             fresh = []
