@@ -24,7 +24,8 @@
 #include <immintrin.h>
 #endif
 
-#define SM_NR 32 /* columns per panel: four ymm per row of C */
+#define SM_NR 16 /* columns per panel: two ymm per row of C */
+#define SM_MR 6  /* rows of C per kernel call */
 
 typedef struct {
     int64_t k, kc; /* k, and gemm.c's k block */
@@ -37,7 +38,9 @@ typedef struct {
     int relu;
 } small_job;
 
-typedef void (*small_fn)(const small_job *g, int rows, int64_t j0, int64_t cols);
+/* One k block [pc, pc + kc) of rows x cols (<= 4 x SM_NR) of C from column j0. */
+typedef void (*small_fn)(const small_job *g, int rows, int64_t j0, int64_t cols, int64_t pc,
+                         int64_t kc);
 
 /* gemm.c's epilogue on one value (epi_scalar there): v = alpha * acc (+ beta * c) (+ bias),
  * then ReLU as dlc_relu_forward (v > 0 ? v : 0 * v + 0). */
@@ -52,110 +55,97 @@ static inline float epi(float acc, float cij, float alpha, float beta, const flo
     return v;
 }
 
-/* Portable: rows x cols (<= 4 x SM_NR) of C from column j0. */
-static void small_generic(const small_job *g, int rows, int64_t j0, int64_t cols) {
-    float acc[4][SM_NR];
-    for (int64_t pc = 0; pc < g->k; pc += g->kc) {
-        int64_t kc = DLC_MIN(g->kc, g->k - pc);
-        for (int i = 0; i < rows; i++)
-            for (int64_t j = 0; j < cols; j++) acc[i][j] = 0.0f;
-        for (int64_t p = pc; p < pc + kc; p++) {
-            const float *bp = g->b + p * g->ldb + j0;
-            for (int i = 0; i < rows; i++) {
-                float ai = g->a[i * g->rs + p * g->cs];
-                for (int64_t j = 0; j < cols; j++) acc[i][j] += ai * bp[j];
-            }
-        }
-        float beta = pc == 0 ? g->beta : 1.0f;
-        const float *bias = pc == 0 && g->bias ? g->bias + j0 : NULL;
-        int relu = pc + kc == g->k ? g->relu : 0;
+/* Portable. */
+static void small_generic(const small_job *g, int rows, int64_t j0, int64_t cols, int64_t pc,
+                          int64_t kc) {
+    float acc[SM_MR][SM_NR];
+    for (int i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++) acc[i][j] = 0.0f;
+    for (int64_t p = pc; p < pc + kc; p++) {
+        const float *bp = g->b + p * g->ldb + j0;
         for (int i = 0; i < rows; i++) {
-            float *ci = g->c + i * g->ldc + j0;
-            for (int64_t j = 0; j < cols; j++)
-                ci[j] = beta == 0.0f && !bias && !relu
-                            ? g->alpha * acc[i][j]
-                            : epi(acc[i][j], beta == 0.0f ? 0.0f : ci[j], g->alpha, beta, bias, j,
-                                  relu);
+            float ai = g->a[i * g->rs + p * g->cs];
+            for (int64_t j = 0; j < cols; j++) acc[i][j] += ai * bp[j];
         }
+    }
+    float beta = pc == 0 ? g->beta : 1.0f;
+    const float *bias = pc == 0 && g->bias ? g->bias + j0 : NULL;
+    int relu = pc + kc == g->k ? g->relu : 0;
+    for (int i = 0; i < rows; i++) {
+        float *ci = g->c + i * g->ldc + j0;
+        for (int64_t j = 0; j < cols; j++)
+            ci[j] = beta == 0.0f && !bias && !relu
+                        ? g->alpha * acc[i][j]
+                        : epi(acc[i][j], beta == 0.0f ? 0.0f : ci[j], g->alpha, beta, bias, j,
+                              relu);
     }
 }
 
 #if DLC_X86
-/* AVX2 + FMA, R rows (a constant after inlining), columns masked past `cols`. gemm.c's
- * ukr_avx2_store formulas for the epilogue. */
+/* AVX2 + FMA: R <= SM_MR rows (a constant after inlining) x 16 columns, twelve accumulators
+ * at most (the 16 ymm registers hold them, the two rows of B and the broadcast A), columns
+ * masked past `cols`. gemm.c's ukr_avx2_store formulas for the epilogue. */
 DLC_TARGET_AVX2 static inline __attribute__((always_inline)) void
-small_avx2_rows(const small_job *g, int R, int64_t j0, int64_t cols) {
-    __m256i mask[4];
-    for (int v = 0; v < 4; v++) {
-        __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(cols - 8 * v)), lane);
-    }
-    const int nv = (int)((cols + 7) / 8);
+small_avx2_rows(const small_job *g, int R, int64_t j0, int64_t cols, int64_t pc, int64_t kc) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i mask[2] = {_mm256_cmpgt_epi32(_mm256_set1_epi32((int)cols), lane),
+                             _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(cols - 8)), lane)};
     const __m256 va = _mm256_set1_ps(g->alpha), z = _mm256_setzero_ps();
-    for (int64_t pc = 0; pc < g->k; pc += g->kc) {
-        int64_t kc = DLC_MIN(g->kc, g->k - pc);
-        __m256 acc[4][4];
-        for (int i = 0; i < R; i++)
-            for (int v = 0; v < 4; v++) acc[i][v] = z;
-        const float *bp = g->b + pc * g->ldb + j0;
-        const float *ap = g->a + pc * g->cs;
-        if (nv == 4 && cols == SM_NR) {
-            for (int64_t p = 0; p < kc; p++, bp += g->ldb, ap += g->cs) {
-                __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
-                __m256 b2 = _mm256_loadu_ps(bp + 16), b3 = _mm256_loadu_ps(bp + 24);
-                for (int i = 0; i < R; i++) {
-                    __m256 ai = _mm256_broadcast_ss(ap + i * g->rs);
-                    acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-                    acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
-                    acc[i][2] = _mm256_fmadd_ps(ai, b2, acc[i][2]);
-                    acc[i][3] = _mm256_fmadd_ps(ai, b3, acc[i][3]);
-                }
-            }
-        } else {
-            for (int64_t p = 0; p < kc; p++, bp += g->ldb, ap += g->cs)
-                for (int v = 0; v < nv; v++) {
-                    __m256 bv = _mm256_maskload_ps(bp + 8 * v, mask[v]);
-                    for (int i = 0; i < R; i++)
-                        acc[i][v] = _mm256_fmadd_ps(_mm256_broadcast_ss(ap + i * g->rs), bv,
-                                                    acc[i][v]);
-                }
-        }
-        float beta = pc == 0 ? g->beta : 1.0f;
-        const float *bias = pc == 0 && g->bias ? g->bias + j0 : NULL;
-        int relu = pc + kc == g->k ? g->relu : 0;
-        const __m256 vb = _mm256_set1_ps(beta);
+    __m256 acc[SM_MR][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = z;
+    const float *bp = g->b + pc * g->ldb + j0, *ap = g->a + pc * g->cs;
+    const int full = cols == SM_NR;
+    for (int64_t p = 0; p < kc; p++, bp += g->ldb, ap += g->cs) {
+        __m256 b0 = full ? _mm256_loadu_ps(bp) : _mm256_maskload_ps(bp, mask[0]);
+        __m256 b1 = full ? _mm256_loadu_ps(bp + 8) : _mm256_maskload_ps(bp + 8, mask[1]);
+#pragma GCC unroll 6
         for (int i = 0; i < R; i++) {
-            float *ci = g->c + i * g->ldc + j0;
-            for (int v = 0; v < nv; v++) {
-                __m256 r;
-                if (beta == 0.0f && !bias && !relu) {
-                    r = _mm256_mul_ps(va, acc[i][v]);
+            __m256 ai = _mm256_broadcast_ss(ap + i * g->rs);
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+        }
+    }
+    float beta = pc == 0 ? g->beta : 1.0f;
+    const float *bias = pc == 0 && g->bias ? g->bias + j0 : NULL;
+    int relu = pc + kc == g->k ? g->relu : 0;
+    const __m256 vb = _mm256_set1_ps(beta);
+#pragma GCC unroll 6
+    for (int i = 0; i < R; i++) {
+        float *ci = g->c + i * g->ldc + j0;
+#pragma GCC unroll 2
+        for (int v = 0; v < 2; v++) {
+            __m256 r;
+            if (beta == 0.0f && !bias && !relu) {
+                r = _mm256_mul_ps(va, acc[i][v]);
+            } else {
+                __m256 bb = bias ? _mm256_maskload_ps(bias + 8 * v, mask[v]) : z;
+                if (beta == 0.0f) {
+                    r = bias ? _mm256_fmadd_ps(va, acc[i][v], bb) : _mm256_mul_ps(va, acc[i][v]);
                 } else {
-                    __m256 bb = bias ? _mm256_maskload_ps(bias + 8 * v, mask[v]) : z;
-                    if (beta == 0.0f) {
-                        r = bias ? _mm256_fmadd_ps(va, acc[i][v], bb) : _mm256_mul_ps(va, acc[i][v]);
-                    } else {
-                        __m256 cv = _mm256_maskload_ps(ci + 8 * v, mask[v]);
-                        r = _mm256_fmadd_ps(va, acc[i][v], _mm256_mul_ps(vb, cv));
-                        if (bias) r = _mm256_add_ps(r, bb);
-                    }
-                    if (relu) {
-                        __m256 lo = _mm256_add_ps(_mm256_mul_ps(z, r), z);
-                        r = _mm256_blendv_ps(lo, r, _mm256_cmp_ps(r, z, _CMP_GT_OQ));
-                    }
+                    __m256 cv = _mm256_maskload_ps(ci + 8 * v, mask[v]);
+                    r = _mm256_fmadd_ps(va, acc[i][v], _mm256_mul_ps(vb, cv));
+                    if (bias) r = _mm256_add_ps(r, bb);
                 }
-                _mm256_maskstore_ps(ci + 8 * v, mask[v], r);
+                if (relu) {
+                    __m256 lo = _mm256_add_ps(_mm256_mul_ps(z, r), z);
+                    r = _mm256_blendv_ps(lo, r, _mm256_cmp_ps(r, z, _CMP_GT_OQ));
+                }
             }
+            _mm256_maskstore_ps(ci + 8 * v, mask[v], r);
         }
     }
 }
 
-DLC_TARGET_AVX2 static void small_avx2(const small_job *g, int rows, int64_t j0, int64_t cols) {
+DLC_TARGET_AVX2 static void small_avx2(const small_job *g, int rows, int64_t j0, int64_t cols,
+                                       int64_t pc, int64_t kc) {
     switch (rows) { /* R a constant in each instance: the accumulators stay in registers */
-    case 1: small_avx2_rows(g, 1, j0, cols); break;
-    case 2: small_avx2_rows(g, 2, j0, cols); break;
-    case 3: small_avx2_rows(g, 3, j0, cols); break;
-    default: small_avx2_rows(g, 4, j0, cols); break;
+    case 1: small_avx2_rows(g, 1, j0, cols, pc, kc); break;
+    case 2: small_avx2_rows(g, 2, j0, cols, pc, kc); break;
+    case 3: small_avx2_rows(g, 3, j0, cols, pc, kc); break;
+    case 4: small_avx2_rows(g, 4, j0, cols, pc, kc); break;
+    case 5: small_avx2_rows(g, 5, j0, cols, pc, kc); break;
+    default: small_avx2_rows(g, 6, j0, cols, pc, kc); break;
     }
 }
 #endif
@@ -177,14 +167,20 @@ dlc_status dlc_sgemm_small_m(int trans_a, int64_t m, int64_t n, int64_t k, float
     const small_fn f = DLC_SIMD_PICK(small);
     const int64_t panels = (n + SM_NR - 1) / SM_NR;
     const int par = m * n * k >= SMALL_PAR_MIN && panels > 1;
-    for (int64_t r0 = 0; r0 < m; r0 += 4) { /* four rows of C at a time */
-        small_job gr = g;
-        gr.a = a + r0 * g.rs;
-        gr.c = c + r0 * ldc;
-        int rows = (int)DLC_MIN((int64_t)4, m - r0);
+    /* Panel by panel (one thread each), k block by k block: the kc x SM_NR block of B
+     * (20 KB) stays in cache while every group of SM_MR rows of C runs over it. */
 #pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
-        for (int64_t q = 0; q < panels; q++)
-            f(&gr, rows, q * SM_NR, DLC_MIN((int64_t)SM_NR, n - q * SM_NR));
+    for (int64_t q = 0; q < panels; q++) {
+        const int64_t j0 = q * SM_NR, cols = DLC_MIN((int64_t)SM_NR, n - j0);
+        for (int64_t pc = 0; pc < k; pc += g.kc) {
+            const int64_t kc = DLC_MIN(g.kc, k - pc);
+            for (int64_t r0 = 0; r0 < m; r0 += SM_MR) {
+                small_job gr = g;
+                gr.a = a + r0 * g.rs;
+                gr.c = c + r0 * ldc;
+                f(&gr, (int)DLC_MIN((int64_t)SM_MR, m - r0), j0, cols, pc, kc);
+            }
+        }
     }
     return DLC_OK;
 }

@@ -6,7 +6,7 @@ import pytest
 from dlc import _C
 
 
-CASES = [(1, 128, 9216), (3, 37, 700), (8, 10, 128), (5, 70, 33), (2, 1, 5), (4, 32, 321), (7, 65, 640)]
+CASES = [(1, 128, 9216), (3, 37, 700), (8, 10, 128), (5, 70, 33), (2, 1, 5), (4, 32, 321), (7, 65, 640), (6, 16, 320), (8, 17, 961)]
 EPILOGUES = [dict(), dict(beta=0.5), dict(bias=True), dict(bias=True, relu=True),
              dict(alpha=2.0, beta=1.0, relu=True)]
 
