@@ -78,6 +78,19 @@ def test_graph_with_a_numpy_layer_runs_plainly(rng):
         assert not ws.plans
 
 
+def test_a_shape_marked_unplannable_runs_plainly(rng):
+    """A forward whose recording failed (plan_end refused it) is not recorded again."""
+    dlc.utils.set_random_seed(3)
+    model = _models()["main"]
+    x = rng.standard_normal((2, 28, 28, 1)).astype(np.float32)
+    with model._workspace() as ws:
+        ws.plans[(x.shape,)] = False
+    for _ in range(2):
+        assert np.array_equal(model.predict_on_batch(x), _plain(model, x)[0])
+    with model._workspace() as ws:
+        assert ws.plans[(x.shape,)] is False
+
+
 def test_concurrent_predictions_each_get_their_own_workspace(rng):
     dlc.utils.set_random_seed(2)
     model = _models()["main"]

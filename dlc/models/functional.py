@@ -72,7 +72,7 @@ class Functional(Layer):
         self._graph_ready = False
         self._graph_version = 0
         self._fusion: Any = None
-        self._fusion_partner: Dict[int, int] = {}
+        self._fusion_partner: Dict[int, int] = {}  # producer index -> fused consumer index
         self._ws_pool: List[Workspace] = []
         self._ws_lock = threading.Lock()
 
@@ -206,7 +206,7 @@ class Functional(Layer):
         whose `_can_fuse_dropout()`; 0 otherwise. Decided once per graph."""
         if self._fusion is not None and self._fusion[0] == self._graph_version:
             return self._fusion[1]
-        self._fusion_partner: Dict[int, int] = {}  # producer index -> fused consumer index
+        self._fusion_partner = {}  # producer index -> fused consumer index
         from dlc.layers.core import Activation, Dropout
 
         consumers: Dict[int, int] = {}
@@ -237,7 +237,7 @@ class Functional(Layer):
 
     def run_forward(self, ws: Workspace, xs: Sequence[np.ndarray], training: bool) -> Tape:
         """Runs every node in topological order on the input arrays `xs` (float32,
-        C-contiguous, one per model input). A ReLU layer fused into its producer
+        C-contiguous, one per model input). A ReLU or Dropout fused into its producer
         (`_fusion_plan`) is not run: its output is the producer's."""
         vals: Dict[int, np.ndarray] = {id(t): x for t, x in zip(self._inputs, xs)}
         plan = self._fusion_plan()
@@ -268,7 +268,7 @@ class Functional(Layer):
         arena = self._arena
         key = tuple(x.shape for x in xs)
         entry = ws.plans.get(key)
-        if entry is not None and entry[3] is arena:
+        if entry and entry[3] is arena:
             plan, ins, outs, _ = entry
             for buf, x in zip(ins, xs):
                 np.copyto(buf, x)
