@@ -295,3 +295,35 @@ def test_batchnorm_fused_relu_kernels_match_relu_after(rng):
     _C.batchnorm_backward(x, dy, g, mean, inv, *got, dy_mask=y1, accumulate=False)
     for a, c in zip(want, got):
         assert np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("net", ["main", "inception"])
+def test_fused_training_is_bit_identical_at_1_and_2_threads(net, threads):
+    """Two Adam steps and a prediction of the main job's network (max-pool + dropout fused) and
+    of the homework's Inception network (batch norm + ReLU fused, concatenations): the same
+    bits on one thread and on two."""
+    from dlc.examples import fashion_best as fb
+    from dlc.examples.mnist_cnn import build_model
+
+    r = np.random.default_rng(9)
+    x = r.standard_normal((16, 28, 28, 1)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[r.integers(0, 10, 16)]
+
+    def train(n):
+        threads(n)
+        dlc.utils.set_random_seed(11)
+        if net == "main":
+            model = build_model((28, 28, 1), 10)
+        else:
+            aug, fb.augmentation = fb.augmentation, lambda: None
+            try:
+                model = fb.build_model()
+            finally:
+                fb.augmentation = aug
+        model.compile(optimizer="adam", loss="categorical_crossentropy")
+        for _ in range(2):
+            model.train_on_batch(x, y)
+        return model.get_weights() + [model.predict_on_batch(x)]
+
+    one, two = train(1), train(2)
+    _assert_same(one, two)
