@@ -23,10 +23,12 @@
  * first k block and 1 for the following ones; beta' == 0 stores without reading C.
  * Edge tiles (fewer than MR rows or NR columns left) run the same micro-kernel on a copy of
  * the tile in a local buffer, so every element of C gets exactly the same operations in the
- * same order wherever its tile falls. Threads own disjoint rectangles of C (never a split of
- * k), and the k blocking is a function of k alone: results are bit-identical for any thread
- * count, and dlc_sgemm_serial (the same driver on one rectangle) is bit-identical to
- * dlc_sgemm. No allocation: packing buffers come from the caller's workspace.
+ * same order wherever its tile falls. Threads own disjoint rectangles of C, and the k blocking
+ * is a function of k alone. A small C with a long k (kparts) is summed in up to four k parts,
+ * at k block bounds chosen by (m, n, k) alone, into C and partial buffers added in a fixed
+ * order, the parts run by whichever threads there are: results are bit-identical for any
+ * thread count, and dlc_sgemm_serial (the same driver, parts one after another) is
+ * bit-identical to dlc_sgemm. No allocation: packing buffers come from the caller's workspace.
  */
 #include "internal.h"
 
@@ -766,6 +768,7 @@ typedef struct {
     int64_t kseg, sstride; /* (i, p) at a[arow[i] + (p / kseg) * sstride + p % kseg] */
     const float *bias;     /* the epilogue: per column of C (first k block), or NULL */
     int relu;              /* ReLU on the last k block */
+    int64_t k0, k1;        /* the k range this job sums: [k0, k1), cut at k block bounds */
 } gemm_job;
 
 /* Rows [i0, i0+mc), k range [p0, p0+kc) of A into MR-tall panels (pack_a_generic's layout). */
@@ -946,11 +949,11 @@ static void gemm_block(const gemm_job *g, int64_t i0, int64_t i1, int64_t j0, in
     for (int64_t jc = j0; jc < j1; jc += kr->nc) {
         int64_t nc = DLC_MIN(kr->nc, j1 - jc);
         int64_t panels = ceil_div(nc, nr);
-        for (int64_t pc = 0; pc < g->k; pc += kcb) {
-            int64_t kc = DLC_MIN(kcb, g->k - pc);
-            float beta = pc == 0 ? g->beta : 1.0f; /* later k blocks accumulate */
-            const float *bias = pc == 0 ? g->bias : NULL; /* the epilogue: bias first, */
-            int relu = pc + kc == g->k ? g->relu : 0;     /* ReLU last */
+        for (int64_t pc = g->k0; pc < g->k1; pc += kcb) {
+            int64_t kc = DLC_MIN(kcb, g->k1 - pc);
+            float beta = pc == g->k0 ? g->beta : 1.0f; /* later k blocks accumulate */
+            const float *bias = pc == g->k0 ? g->bias : NULL; /* the epilogue: bias first, */
+            int relu = pc + kc == g->k1 ? g->relu : 0;        /* ReLU last */
             kr->pack_b(g->trans_b, g->b, g->ldb, pc, kc, jc, nc, nr, 0, panels, bpack);
             if (direct) {
                 gemm_direct(g, i0, i1, jc, nc, pc, kc, bpack, apack, beta, bias, relu);
@@ -983,6 +986,32 @@ static size_t thread_bytes(const ukernel *kr, int64_t m, int64_t n, int64_t k) {
            dlc_align_up((size_t)a_floats(kr, m, k) * sizeof(float));
 }
 
+/* The k split. When C is small and k long (a dense layer's x @ W at batch size: 128 x 128 x
+ * 9216), C has too few tiles to keep threads busy and every row range would pack all of B;
+ * instead k is cut into kparts parts at k block bounds, a function of (m, n, k) alone: part 0
+ * sums into C (with beta and the bias), part s > 0 into its own m x n buffer T_s (beta 0), and
+ * then C = act(C + T_1 + ... + T_{kparts-1}), added in that order. The summation order of each
+ * element is thus fixed by the sizes, whatever the thread count and the SIMD level. */
+#define KSPLIT_MAX_MN ((int64_t)256 * 256)
+#define KSPLIT_MIN_K 4096
+#define KSPLIT_PER_PART 2048
+#define KSPLIT_MAX 4
+static int kparts(int64_t m, int64_t n, int64_t k) {
+    if (m * n > KSPLIT_MAX_MN || k < KSPLIT_MIN_K || k < 8 * DLC_MAX(m, n)) return 1;
+    return (int)DLC_MIN(KSPLIT_MAX, k / KSPLIT_PER_PART);
+}
+/* Part s of kparts: [k0, k1), whole k blocks. */
+static void kpart_range(int64_t k, int parts, int s, int64_t *k0, int64_t *k1) {
+    int64_t kcb = k_block(k), nb = ceil_div(k, kcb);
+    *k0 = DLC_MIN(k, nb * s / parts * kcb);
+    *k1 = DLC_MIN(k, nb * (s + 1) / parts * kcb);
+}
+/* Bytes of the partial sums T_1 .. T_{parts-1} at the start of the workspace. */
+static size_t kpart_bytes(int64_t m, int64_t n, int64_t k) {
+    int parts = kparts(m, n, k);
+    return parts > 1 ? dlc_align_up((size_t)((parts - 1) * m * n) * sizeof(float)) : 0;
+}
+
 /* The largest over every kernel (the SIMD level may change between the size query and the
  * call), plus room to align the caller's pointer. */
 static size_t ws_bytes(int64_t m, int64_t n, int64_t k, int threads) {
@@ -990,21 +1019,60 @@ static size_t ws_bytes(int64_t m, int64_t n, int64_t k, int threads) {
     size_t best = 0;
     for (int lv = 0; lv < DLC_SIMD_NLEVELS; lv++)
         best = DLC_MAX(best, thread_bytes(ukernel_variants[lv], m, n, k));
-    return (size_t)threads * best + DLC_WS_ALIGN;
+    return kpart_bytes(m, n, k) + (size_t)threads * best + DLC_WS_ALIGN;
 }
 
-/* The aligned start of the workspace and how many threads' buffers it holds (0: too small). */
+/* The aligned start of the workspace's partial sums (*tpart, when the k split applies), of
+ * the threads' buffers (*base) and how many threads' buffers it holds (0: too small). */
 static int ws_carve(const ukernel *kr, int64_t m, int64_t n, int64_t k, void *workspace,
-                    size_t workspace_size, int want, float **base, size_t *stride) {
+                    size_t workspace_size, int want, float **tpart, float **base,
+                    size_t *stride) {
     if (workspace == NULL) return 0;
     uintptr_t p = (uintptr_t)workspace;
     uintptr_t aligned = (p + DLC_WS_ALIGN - 1) & ~(uintptr_t)(DLC_WS_ALIGN - 1);
     size_t skip = (size_t)(aligned - p), per = thread_bytes(kr, m, n, k);
-    if (workspace_size < skip + per) return 0;
-    *base = (float *)aligned;
+    size_t tb = kpart_bytes(m, n, k);
+    if (workspace_size < skip + tb + per) return 0;
+    *tpart = (float *)aligned;
+    *base = (float *)(aligned + tb);
     *stride = per / sizeof(float);
-    return (int)DLC_MIN((size_t)want, (workspace_size - skip) / per);
+    return (int)DLC_MIN((size_t)want, (workspace_size - skip - tb) / per);
 }
+
+/* C = act(C + T_1 + ... + T_{parts-1}) on rows [i0, i1), in that order (the k split). */
+static void kpart_sum(int64_t i0, int64_t i1, int64_t m, int64_t n, float *c, int64_t ldc,
+                      const float *t, int parts, int relu) {
+    for (int64_t i = i0; i < i1; i++) {
+        float *ci = c + i * ldc;
+        for (int s = 1; s < parts; s++) {
+            const float *ts = t + ((int64_t)(s - 1) * m + i) * n;
+            for (int64_t j = 0; j < n; j++) ci[j] += ts[j];
+        }
+        if (relu)
+            for (int64_t j = 0; j < n; j++) {
+                float v = ci[j], lo = 0.0f * v + 0.0f;
+                ci[j] = v > 0.0f ? v : lo;
+            }
+    }
+}
+
+/* The job of part s (the k split): part 0 on C with beta and the bias, the others on T_s. */
+static gemm_job kpart_job(const gemm_job *g, int64_t m, int64_t n, float *t, int parts, int s) {
+    gemm_job j = *g;
+    kpart_range(g->k, parts, s, &j.k0, &j.k1);
+    j.relu = 0;
+    if (s > 0) {
+        j.c = t + (int64_t)(s - 1) * m * n;
+        j.ldc = n;
+        j.beta = 0.0f;
+        j.bias = NULL;
+    }
+    return j;
+}
+
+/* The whole GEMM on nth threads (one: no parallel region), buffers carved from ws. */
+static void gemm_run(const gemm_job *g, int64_t m, int64_t n, float *tpart, float *ws,
+                     size_t stride, int nth);
 
 /* How the threads split C: tm x tn rectangles, each thread on its own (packing its own
  * panels, no barriers: a thread that the OS delays holds nobody up). Splitting rows repeats
@@ -1066,36 +1134,59 @@ dlc_status dlc_sgemm_ex(int trans_a, int trans_b, int64_t m, int64_t n, int64_t 
         return DLC_OK;
     }
     const gemm_job g = {trans_a, trans_b, k, alpha, beta, a, b, lda, ldb, c, ldc,
-                        DLC_SIMD_PICK(ukernel), NULL, 0, 0, bias, relu != 0};
+                        DLC_SIMD_PICK(ukernel), NULL, 0, 0, bias, relu != 0, 0, k};
     int want = dlc_threads();
     if ((double)m * (double)n * (double)k < (double)PARALLEL_MIN_FMAS) want = 1;
-    float *ws;
+    float *ws, *tpart;
     size_t stride;
-    int nth = ws_carve(g.kr, m, n, k, workspace, workspace_size, want, &ws, &stride);
+    int nth = ws_carve(g.kr, m, n, k, workspace, workspace_size, want, &tpart, &ws, &stride);
     if (nth < 1) return DLC_ENOMEM;
+    gemm_run(&g, m, n, tpart, ws, stride, nth);
+    return DLC_OK;
+}
+
+static void gemm_run(const gemm_job *g, int64_t m, int64_t n, float *tpart, float *ws,
+                     size_t stride, int nth) {
+    const int parts = kparts(m, n, g->k);
+    const size_t aoff = a_offset(g->kr, n, g->k);
     if (nth == 1) {
-        gemm_block(&g, 0, m, 0, n, ws, ws + a_offset(g.kr, n, k));
-        return DLC_OK;
+        for (int s = 0; s < parts; s++) {
+            gemm_job j = parts > 1 ? kpart_job(g, m, n, tpart, parts, s) : *g;
+            gemm_block(&j, 0, m, 0, n, ws, ws + aoff);
+        }
+        if (parts > 1) kpart_sum(0, m, m, n, g->c, g->ldc, tpart, parts, g->relu);
+        return;
     }
-    int64_t tm, tn;
-    plan(g.kr, m, n, nth, &tm, &tn);
-    const int64_t mtiles = ceil_div(m, g.kr->mr), ntiles = ceil_div(n, g.kr->nr);
-    const size_t aoff = a_offset(g.kr, n, k);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nth)
-    for (int64_t t = 0; t < tm * tn; t++) {
+    /* Rectangles of C per part: the parts first share the threads out. */
+    int per = parts >= nth ? 1 : nth / parts;
+    int64_t tm = 1, tn = 1;
+    if (per > 1) plan(g->kr, m, n, per, &tm, &tn);
+    const int64_t mtiles = ceil_div(m, g->kr->mr), ntiles = ceil_div(n, g->kr->nr);
+    const int64_t rects = tm * tn;
+#pragma omp parallel num_threads(nth)
+    {
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        int64_t ti = t / tn, tj = t % tn; /* whole tiles per rectangle */
-        int64_t i0 = DLC_MIN(m, mtiles * ti / tm * g.kr->mr);
-        int64_t i1 = DLC_MIN(m, mtiles * (ti + 1) / tm * g.kr->mr);
-        int64_t j0 = DLC_MIN(n, ntiles * tj / tn * g.kr->nr);
-        int64_t j1 = DLC_MIN(n, ntiles * (tj + 1) / tn * g.kr->nr);
         float *mine = ws + (size_t)tid * stride;
-        if (i0 < i1 && j0 < j1) gemm_block(&g, i0, i1, j0, j1, mine, mine + aoff);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t t = 0; t < parts * rects; t++) {
+            int s = (int)(t / rects);
+            int64_t r = t - s * rects, ti = r / tn, tj = r % tn; /* whole tiles per rectangle */
+            int64_t i0 = DLC_MIN(m, mtiles * ti / tm * g->kr->mr);
+            int64_t i1 = DLC_MIN(m, mtiles * (ti + 1) / tm * g->kr->mr);
+            int64_t j0 = DLC_MIN(n, ntiles * tj / tn * g->kr->nr);
+            int64_t j1 = DLC_MIN(n, ntiles * (tj + 1) / tn * g->kr->nr);
+            gemm_job j = parts > 1 ? kpart_job(g, m, n, tpart, parts, s) : *g;
+            if (i0 < i1 && j0 < j1) gemm_block(&j, i0, i1, j0, j1, mine, mine + aoff);
+        }
+        if (parts > 1) { /* implicit barrier above: every part is done */
+#pragma omp for schedule(static)
+            for (int64_t i = 0; i < m; i++)
+                kpart_sum(i, i + 1, m, n, g->c, g->ldc, tpart, parts, g->relu);
+        }
     }
-    return DLC_OK;
 }
 
 dlc_status dlc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
@@ -1118,12 +1209,12 @@ static dlc_status sgemm_serial_run(int trans_a, int trans_b, int64_t m, int64_t 
         return DLC_OK;
     }
     const gemm_job g = {trans_a, trans_b, k, alpha, beta, a, b, lda, ldb, c, ldc,
-                        DLC_SIMD_PICK(ukernel), arow, kseg, sstride, bias, relu != 0};
-    float *ws;
+                        DLC_SIMD_PICK(ukernel), arow, kseg, sstride, bias, relu != 0, 0, k};
+    float *ws, *tpart;
     size_t stride;
-    if (ws_carve(g.kr, m, n, k, workspace, workspace_size, 1, &ws, &stride) < 1)
+    if (ws_carve(g.kr, m, n, k, workspace, workspace_size, 1, &tpart, &ws, &stride) < 1)
         return DLC_ENOMEM;
-    gemm_block(&g, 0, m, 0, n, ws, ws + a_offset(g.kr, n, k));
+    gemm_run(&g, m, n, tpart, ws, stride, 1);
     return DLC_OK;
 }
 
