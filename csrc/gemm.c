@@ -854,21 +854,30 @@ static void gemm_direct(const gemm_job *g, int64_t i0, int64_t i1, int64_t jc, i
     if (g->arow) {
         /* B panel by B panel: a row table's K spans several kernel rows, so the B panels
          * together may outgrow L1; one stays there while the rows (short, overlapping
-         * windows of a slab in L2) stream past it. */
+         * windows of a slab in L2) stream past it. The last rows (fewer than a panel) are
+         * packed once for all the B panels (again after an edge-column tile used apack). */
+        const int64_t full = i0 + (i1 - i0) / mr * mr;
+        int packed = 0;
         for (int64_t q = 0; q < panels; q++) {
             const float *bp = bpack + q * kc * nr;
             int64_t cols = DLC_MIN((int64_t)nr, nc - q * nr);
             const float *bq = bias_at(bias, jc + q * nr);
-            for (int64_t r = i0; r < i1; r += mr) {
-                int64_t rows = DLC_MIN((int64_t)mr, i1 - r);
+            for (int64_t r = i0; r < full; r += mr) {
                 float *cq = g->c + r * g->ldc + jc + q * nr;
-                if (rows == mr && cols == nr) {
+                if (cols == nr) {
                     kr->direct_rows(kc, g->a, g->arow + r, pc, g->kseg, g->sstride, bp, cq,
                                     g->ldc, g->alpha, beta, bq, relu);
-                } else {
-                    pack_a_job(g, r, rows, pc, kc, apack);
-                    tile(kr, kc, apack, bp, cq, g->ldc, rows, cols, g->alpha, beta, bq, relu);
+                } else { /* edge columns: this panel packed (rows_mr <= mr) */
+                    pack_a_job(g, r, mr, pc, kc, apack);
+                    packed = 0;
+                    tile(kr, kc, apack, bp, cq, g->ldc, mr, cols, g->alpha, beta, bq, relu);
                 }
+            }
+            if (full < i1) {
+                if (!packed) pack_a_job(g, full, i1 - full, pc, kc, apack);
+                packed = 1;
+                tile(kr, kc, apack, bp, g->c + full * g->ldc + jc + q * nr, g->ldc, i1 - full,
+                     cols, g->alpha, beta, bq, relu);
             }
         }
         return;
