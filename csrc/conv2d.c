@@ -115,7 +115,7 @@ typedef struct {
     size_t bw_slab_bytes, bw_pr_bytes, bw_b_bytes, bw_a_bytes, bw_bytes;
     /* Direct backward data (bd_ok; see bwdd_direct): the packed kernel, a masked dy image. */
     int bd_ok;
-    size_t bd_w_bytes, bd_dz_bytes, bd_a_bytes, bd_bytes;
+    size_t bd_w_bytes, bd_dz_bytes, bd_bytes;
 } plan;
 
 static int mul_ok(int64_t a, int64_t b, int64_t *r) { return !__builtin_mul_overflow(a, b, r); }
@@ -275,8 +275,7 @@ static void make_plan_ex(const dlc_conv2d_shape *s, plan *p, int rowk_ok) {
         int64_t kr_ = (p->k + DLC_NR_MAX - 1) / DLC_NR_MAX * DLC_NR_MAX;
         p->bd_w_bytes = dlc_align_up((size_t)(kr_ * s->oc) * sizeof(float));
         p->bd_dz_bytes = dlc_align_up((size_t)(s->oh * s->ow * s->oc) * sizeof(float));
-        p->bd_a_bytes = dlc_align_up((size_t)(DLC_MR_MAX * s->oc) * sizeof(float));
-        p->bd_bytes = p->bd_dz_bytes + p->bd_a_bytes;
+        p->bd_bytes = p->bd_dz_bytes;
     }
     p->slot_bytes = DLC_MAX(p->slot_bytes, DLC_MAX(p->bw_bytes, p->bd_bytes));
 }
@@ -1071,7 +1070,7 @@ static dlc_status bwdd_direct(const dlc_conv2d_shape *s, const plan *p, const dl
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t u = 0; u < units; u++) {
         char *slot = slots + (size_t)thread_num() * p->slot_bytes;
-        float *dz = (float *)slot, *apk = (float *)(slot + p->bd_dz_bytes);
+        float *dz = (float *)slot;
         int64_t img = u / ncb, cb = u - img * ncb;
         float *dxi = dx + img * hwc + cb * nr;
         const float *dyi = dy + img * ohw * oc;
@@ -1086,36 +1085,27 @@ static dlc_status bwdd_direct(const dlc_conv2d_shape *s, const plan *p, const dl
             int64_t kc = DLC_MIN(kcb, oc - kb);
             for (int64_t oy = 0; oy < s->oh; oy++) {
                 const float *dyr = dyi + oy * s->ow * oc + kb;
-                for (int64_t ox0 = 0; ox0 < s->ow; ox0 += mr) {
-                    int64_t rows = DLC_MIN((int64_t)mr, s->ow - ox0);
-                    const float *ar = dyr + ox0 * oc;
-                    if (rows < mr) kr->pack_a(0, dyr, oc, ox0, rows, 0, kc, mr, apk);
-                    for (int64_t ki = 0; ki < s->kh; ki++) {
-                        int64_t iy = oy * s->sh - s->pad_top + ki * s->dh;
-                        if (iy < 0 || iy >= s->h) continue;
-                        float *dxr = dxi + iy * s->w * c;
-                        for (int64_t kj = 0; kj < s->kw; kj++) {
-                            int64_t q = ((ki * s->kw + kj) * c + cb * nr) / nr;
-                            const float *bp = wpack + kb * K + q * kc * nr;
-                            int64_t ix0 = ox0 * s->sw - s->pad_left + kj * s->dw;
-                            int64_t ixl = ix0 + (rows - 1) * s->sw;
-                            if (rows == mr && ix0 >= 0 && ixl < s->w) {
-                                kr->direct(kc, ar, oc, bp, dxr + ix0 * c, s->sw * c, 1.0f, 1.0f,
-                                           NULL, 0);
-                                continue;
-                            }
-                            float t[DLC_MR_MAX * DLC_NR_MAX];
+                for (int64_t ki = 0; ki < s->kh; ki++) {
+                    int64_t iy = oy * s->sh - s->pad_top + ki * s->dh;
+                    if (iy < 0 || iy >= s->h) continue;
+                    float *dxr = dxi + iy * s->w * c;
+                    for (int64_t kj = 0; kj < s->kw; kj++) {
+                        int64_t q = ((ki * s->kw + kj) * c + cb * nr) / nr;
+                        const float *bp = wpack + kb * K + q * kc * nr;
+                        /* output pixel ox lands on input column ox * sw + off: the valid
+                         * ones [oxa, oxb) in tiles of mr, the last one shorter */
+                        int64_t off = kj * s->dw - s->pad_left;
+                        int64_t oxa = off >= 0 ? 0 : (-off + s->sw - 1) / s->sw;
+                        int64_t oxb = s->w - 1 - off >= 0
+                                          ? DLC_MIN(s->ow, (s->w - 1 - off) / s->sw + 1) : 0;
+                        for (int64_t ox0 = oxa; ox0 < oxb; ox0 += mr) {
+                            int64_t rows = DLC_MIN((int64_t)mr, oxb - ox0);
+                            const float *ar = dyr + ox0 * oc;
+                            float *d = dxr + (ox0 * s->sw + off) * c;
                             if (rows == mr)
-                                kr->direct(kc, ar, oc, bp, t, nr, 1.0f, 0.0f, NULL, 0);
+                                kr->direct(kc, ar, oc, bp, d, s->sw * c, 1.0f, 1.0f, NULL, 0);
                             else
-                                kr->fn(kc, apk, bp, t, nr, 1.0f, 0.0f, NULL, 0);
-                            for (int64_t i = 0; i < rows; i++) {
-                                int64_t ix = ix0 + i * s->sw;
-                                if (ix < 0 || ix >= s->w) continue;
-                                float *d = dxr + ix * c;
-                                const float *v = t + i * nr;
-                                for (int j = 0; j < nr; j++) d[j] += v[j];
-                            }
+                                kr->direct_add((int)rows, kc, ar, oc, bp, d, s->sw * c);
                         }
                     }
                 }
@@ -1135,7 +1125,7 @@ dlc_status dlc_conv2d_backward_data_ex(const dlc_conv2d_shape *s, const float *d
     plan p;
     make_plan(s, &p);
     const dlc_ukernel *kr = dlc_ukernel_pick();
-    if (p.bd_ok && kr->conv_direct && s->c % kr->nr == 0) {
+    if (p.bd_ok && kr->conv_direct && kr->direct_add && s->c % kr->nr == 0) {
         int nt = usable_threads(&p, workspace, workspace_size);
         if (nt < 1) return DLC_ENOMEM;
         return bwdd_direct(s, &p, kr, dy, dy_mask, w, dx, accumulate, (float *)workspace,

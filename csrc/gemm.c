@@ -230,6 +230,40 @@ DLC_TARGET_AVX2 static void ukr_avx2_direct_t(int64_t kc, const float *restrict 
     ukr_avx2_body(kc, a, 1, lda, b, c, ldc, alpha, beta, bias, relu);
 }
 
+/* R (1 .. 6, a constant after inlining) rows of ukr_avx2_direct with alpha = beta = 1: the
+ * operations of ukr_avx2_body on each element, for the rows there are. */
+DLC_TARGET_AVX2 static inline __attribute__((always_inline)) void
+ukr_avx2_add_body(int R, int64_t kc, const float *restrict a, int64_t lda,
+                  const float *restrict b, float *restrict c, int64_t ldc) {
+    __m256 acc[A2_MR][2];
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int64_t p = 0; p < kc; p++) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+#pragma GCC unroll 8
+        for (int i = 0; i < R; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + i * lda + p);
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        b += A2_NR;
+    }
+    ukr_avx2_store(R, acc, c, ldc, 1.0f, 1.0f, NULL, 0);
+}
+
+DLC_TARGET_AVX2 static void ukr_avx2_direct_add(int rows, int64_t kc, const float *a,
+                                                int64_t lda, const float *b, float *c,
+                                                int64_t ldc) {
+    switch (rows) {
+    case 1: ukr_avx2_add_body(1, kc, a, lda, b, c, ldc); break;
+    case 2: ukr_avx2_add_body(2, kc, a, lda, b, c, ldc); break;
+    case 3: ukr_avx2_add_body(3, kc, a, lda, b, c, ldc); break;
+    case 4: ukr_avx2_add_body(4, kc, a, lda, b, c, ldc); break;
+    case 5: ukr_avx2_add_body(5, kc, a, lda, b, c, ldc); break;
+    default: ukr_avx2_add_body(6, kc, a, lda, b, c, ldc); break;
+    }
+}
+
 /* 6 x 16, A by a row table in segments (see dlc_sgemm_serial_rows): ukr_avx2_body's operations
  * per element of C, p running through the segments in turn. */
 DLC_TARGET_AVX2 static void ukr_avx2_direct_rows(int64_t kc, const float *restrict a,
@@ -716,6 +750,7 @@ static const ukernel k_avx2 = {.mr = A2_MR, .nr = A2_NR, .mc = 192, .nc = 2048,
                                .direct_b_outer = 1,
                                .direct_rows = ukr_avx2_direct_rows, .rows_mr = A2_MR,
                                .kt_rows = ukr_avx2_kt_rows, .conv_direct = 1,
+                               .direct_add = ukr_avx2_direct_add,
                                .pack_a = pack_a_avx2, .pack_b = pack_b_avx2};
 static const ukernel k_avx512 = {.mr = A5_MR, .nr = A5_NR, .mc = 224, .nc = 2048,
                                  .fn = ukr_avx512,

@@ -129,6 +129,10 @@ typedef struct {
     int rows_mr;                        /* rows per direct_rows call (<= mr) */
     dlc_ukr_kt_fn kt_rows;              /* NULL: pack A^T given by a row table */
     int conv_direct;                    /* conv2d's direct backward data may run on direct */
+    /* With conv_direct: the first rows (1 .. mr) of direct's tile with alpha = beta = 1,
+     * c += A B, the same operations per element as direct (a tile's last rows, in place). */
+    void (*direct_add)(int rows, int64_t kc, const float *a, int64_t lda, const float *b,
+                       float *c, int64_t ldc);
     void (*prefetch)(const float *a, int64_t lda, int rows, int64_t kc); /* for direct */
     dlc_pack_a_fn pack_a;
     dlc_pack_b_fn pack_b;
