@@ -107,6 +107,7 @@ typedef struct {
     size_t slab_bytes;         /* padded input rows (0 when unpadded: x is read in place) */
     size_t tmp_bytes;          /* virtual output rows */
     size_t gemm_off;           /* offset of the GEMM workspace in a slot */
+    size_t fw_bp_bytes;        /* rowk: the kernel packed once for every unit's GEMM (0: no) */
     /* Masked dy of one tile for the paths that read dy through a GEMM (dy_mask). */
     size_t dz_bytes;
     /* Implicit backward weights (bw_ok; see bwdw_implicit): units of bw_rows output rows. */
@@ -225,6 +226,8 @@ static void make_plan_ex(const dlc_conv2d_shape *s, plan *p, int rowk_ok) {
     p->implicit = stride1 && (p->rowk || p->kstep >= IMPLICIT_MIN_K);
     size_t g4 = 0;
     p->slab_bytes = p->tmp_bytes = 0;
+    p->fw_bp_bytes = p->rowk ? dlc_sgemm_bpack_bytes(s->oc, s->kh * p->kstep) : 0;
+    if (p->fw_bp_bytes) p->fw_bp_bytes += DLC_WS_ALIGN; /* aligned in the workspace */
     if (p->implicit) {
         p->rows_tile = DLC_MIN(s->oh, DLC_MAX(1, TILE_MAX / p->wp));
         if (p->rowk) p->rows_tile = rowk_rows(s);
@@ -322,13 +325,15 @@ static size_t flip_dz_bytes(const dlc_conv2d_shape *s) {
     return dlc_align_up((size_t)(s->n * s->oh * s->ow * s->oc) * sizeof(float));
 }
 
+static size_t slots_off(const plan *p);
+
 size_t dlc_conv2d_workspace_size(const dlc_conv2d_shape *s) {
     if (dlc_conv2d_check(s) != DLC_OK) return 0;
     plan p, fp;
     dlc_conv2d_shape fs;
     make_plan(s, &p);
     int64_t slots = DLC_MAX(1, DLC_MIN((int64_t)dlc_threads(), 1024));
-    size_t need = DLC_MAX(p.partial_bytes, p.bd_w_bytes) + (size_t)slots * p.slot_bytes;
+    size_t need = slots_off(&p) + (size_t)slots * p.slot_bytes;
     if (flip_shape(s, &p, &fs, &fp)) /* the flipped kernel, a masked dy, the slots */
         need = DLC_MAX(need, flip_kernel_bytes(s) + flip_dz_bytes(s) +
                                  (size_t)slots * fp.slot_bytes);
@@ -344,12 +349,14 @@ static int usable_threads_at(const plan *p, size_t off, void *ws, size_t ws_size
     return (int)DLC_MAX(1, DLC_MIN((int64_t)dlc_threads(), slots));
 }
 
-static int usable_threads(const plan *p, void *ws, size_t ws_size) {
-    return usable_threads_at(p, DLC_MAX(p->partial_bytes, p->bd_w_bytes), ws, ws_size);
+/* Where the slots start in a workspace (after the partials or the packed kernel). */
+static size_t slots_off(const plan *p) {
+    return DLC_MAX(DLC_MAX(p->partial_bytes, p->bd_w_bytes), p->fw_bp_bytes);
 }
 
-/* Where the slots start in a workspace (after the partials or the packed kernel). */
-static size_t slots_off(const plan *p) { return DLC_MAX(p->partial_bytes, p->bd_w_bytes); }
+static int usable_threads(const plan *p, void *ws, size_t ws_size) {
+    return usable_threads_at(p, slots_off(p), ws, ws_size);
+}
 
 /* The row-major (image, oy, ox) of flat output pixel q. */
 static inline void pixel_of(const dlc_conv2d_shape *s, int64_t q, int64_t *img, int64_t *oy,
@@ -854,13 +861,17 @@ static void smallk_bwdw_seg(void *ctx, int64_t r, int64_t n, const float *src, i
  * The pads may be negative (backward data's flipped shape): the slab then crops the input. */
 static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p,
                                         const float *x, const float *w, const float *b,
-                                        float *y, int acc, int relu, char *slots, int nt) {
+                                        float *y, int acc, int relu, float *bpk, char *slots,
+                                        int nt) {
     const int64_t c = s->c, oc = s->oc, wp = p->wp;
     const int padded = p->slab_bytes != 0;
     const int64_t units = s->n * p->tiles_img;
     /* Slab columns [j0, j1) hold input columns [j0 - pad_left, j1 - pad_left). */
     const int64_t j0 = DLC_MAX(0, s->pad_left);
     const int64_t j1 = DLC_MAX(j0, DLC_MIN(wp, s->pad_left + s->w));
+    /* rowk: every unit multiplies by the same (K, oc) kernel; pack it once (bpk: room for it
+     * at the start of the workspace, or NULL) */
+    if (p->rowk && bpk) dlc_sgemm_bpack(0, oc, s->kh * p->kstep, w, oc, bpk);
     int err = 0;
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t u = 0; u < units; u++) {
@@ -901,9 +912,9 @@ static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p
              * per kernel row, dh input rows apart; B is the whole (K, oc) kernel. The bias
              * and the ReLU are the GEMM's epilogue (the bits of y preset to b, beta 1, and a
              * ReLU pass). */
-            dlc_status gs = dlc_sgemm_serial_rows_epi(
+            dlc_status gs = dlc_sgemm_serial_rows_bp_epi(
                 0, np, oc, s->kh * p->kstep, 1.0f, src, arow, p->kstep, s->dh * wp * c, w, oc,
-                acc ? 1.0f : 0.0f, yu, oc, acc ? NULL : b, relu, gws, p->gemm_bytes);
+                bpk, acc ? 1.0f : 0.0f, yu, oc, acc ? NULL : b, relu, gws, p->gemm_bytes);
             if (gs != DLC_OK) {
 #pragma omp atomic write
                 err = 1;
@@ -949,8 +960,8 @@ static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p
  * never with the small-K kernel). The pads of s may be negative (see flip_shape). */
 static dlc_status conv_forward_run(const dlc_conv2d_shape *s, const plan *p, const float *x,
                                    const float *w, const float *b, float *y, int acc, int relu,
-                                   char *slots, int nt) {
-    if (p->implicit) return conv_forward_implicit(s, p, x, w, b, y, acc, relu, slots, nt);
+                                   float *bpk, char *slots, int nt) {
+    if (p->implicit) return conv_forward_implicit(s, p, x, w, b, y, acc, relu, bpk, slots, nt);
     const int64_t oc = s->oc;
     const smallk_fwd_fn smallk = DLC_SIMD_PICK(smallk_fwd);
     int err = 0;
@@ -1000,8 +1011,12 @@ dlc_status dlc_conv2d_forward_ex(const dlc_conv2d_shape *s, const float *x, cons
     make_plan(s, &p);
     int nt = usable_threads(&p, workspace, workspace_size);
     if (nt < 1) return DLC_ENOMEM;
-    return conv_forward_run(s, &p, x, w, b, y, 0, relu != 0, (char *)workspace + slots_off(&p),
-                            nt);
+    float *bpk = NULL; /* the packed kernel, 64-byte aligned (B's rows are 16 floats) */
+    if (p.fw_bp_bytes)
+        bpk = (float *)(((uintptr_t)workspace + DLC_WS_ALIGN - 1) &
+                        ~(uintptr_t)(DLC_WS_ALIGN - 1));
+    return conv_forward_run(s, &p, x, w, b, y, 0, relu != 0, bpk,
+                            (char *)workspace + slots_off(&p), nt);
 }
 
 dlc_status dlc_conv2d_forward(const dlc_conv2d_shape *s, const float *x, const float *w,
@@ -1152,7 +1167,7 @@ dlc_status dlc_conv2d_backward_data_ex(const dlc_conv2d_shape *s, const float *d
             dy = dz;
         }
         if (!accumulate) memset(dx, 0, dx_bytes);
-        return conv_forward_run(&fs, &fp, dy, wf, NULL, dx, 1, 0,
+        return conv_forward_run(&fs, &fp, dy, wf, NULL, dx, 1, 0, NULL,
                                 (char *)workspace + wf_bytes + dz_bytes, nt);
     }
     int nt = usable_threads(&p, workspace, workspace_size);

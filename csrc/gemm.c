@@ -804,6 +804,8 @@ typedef struct {
     const float *bias;     /* the epilogue: per column of C (first k block), or NULL */
     int relu;              /* ReLU on the last k block */
     int64_t k0, k1;        /* the k range this job sums: [k0, k1), cut at k block bounds */
+    const float *bp;       /* NULL, or op(B) packed whole (dlc_sgemm_bpack; n <= nc) */
+    int64_t ldbp;          /* with bp: n, the columns packed */
 } gemm_job;
 
 /* Rows [i0, i0+mc), k range [p0, p0+kc) of A into MR-tall panels (pack_a_generic's layout). */
@@ -890,7 +892,7 @@ static void gemm_direct(const gemm_job *g, int64_t i0, int64_t i1, int64_t jc, i
         /* B panel by B panel: a row table's K spans several kernel rows, so the B panels
          * together may outgrow L1; one stays there while the rows (short, overlapping
          * windows of a slab in L2) stream past it. The last rows (fewer than a panel) are
-         * packed once for all the B panels (again after an edge-column tile used apack). */
+         * packed once for all the B panels. */
         const int64_t full = i0 + (i1 - i0) / mr * mr;
         int packed = 0;
         for (int64_t q = 0; q < panels; q++) {
@@ -902,10 +904,21 @@ static void gemm_direct(const gemm_job *g, int64_t i0, int64_t i1, int64_t jc, i
                 if (cols == nr) {
                     kr->direct_rows(kc, g->a, g->arow + r, pc, g->kseg, g->sstride, bp, cq,
                                     g->ldc, g->alpha, beta, bq, relu);
-                } else { /* edge columns: this panel packed (rows_mr <= mr) */
-                    pack_a_job(g, r, mr, pc, kc, apack);
-                    packed = 0;
-                    tile(kr, kc, apack, bp, cq, g->ldc, mr, cols, g->alpha, beta, bq, relu);
+                } else { /* edge columns: the same kernel on a local tile (as tile() does) */
+                    float t[MR_MAX * NR_MAX], bt[NR_MAX];
+                    if (beta != 0.0f) {
+                        memset(t, 0, sizeof t);
+                        for (int64_t i = 0; i < mr; i++)
+                            memcpy(t + i * nr, cq + i * g->ldc, (size_t)cols * sizeof(float));
+                    }
+                    if (bq) {
+                        memset(bt, 0, sizeof bt);
+                        memcpy(bt, bq, (size_t)cols * sizeof(float));
+                    }
+                    kr->direct_rows(kc, g->a, g->arow + r, pc, g->kseg, g->sstride, bp, t, nr,
+                                    g->alpha, beta, bq ? bt : NULL, relu);
+                    for (int64_t i = 0; i < mr; i++)
+                        memcpy(cq + i * g->ldc, t + i * nr, (size_t)cols * sizeof(float));
                 }
             }
             if (full < i1) {
@@ -998,7 +1011,10 @@ static void gemm_block(const gemm_job *g, int64_t i0, int64_t i1, int64_t j0, in
             float beta = pc == g->k0 ? g->beta : 1.0f; /* later k blocks accumulate */
             const float *bias = pc == g->k0 ? g->bias : NULL; /* the epilogue: bias first, */
             int relu = pc + kc == g->k1 ? g->relu : 0;        /* ReLU last */
-            kr->pack_b(g->trans_b, g->b, g->ldb, pc, kc, jc, nc, nr, 0, panels, bpack);
+            if (g->bp) /* packed already: k block pc's panels, from column jc on */
+                bpack = (float *)g->bp + pc * round_up(g->ldbp, nr) + jc / nr * kc * nr;
+            else
+                kr->pack_b(g->trans_b, g->b, g->ldb, pc, kc, jc, nc, nr, 0, panels, bpack);
             if (direct) {
                 gemm_direct(g, i0, i1, jc, nc, pc, kc, bpack, apack, beta, bias, relu);
                 continue;
@@ -1178,7 +1194,7 @@ dlc_status dlc_sgemm_ex(int trans_a, int trans_b, int64_t m, int64_t n, int64_t 
         return DLC_OK;
     }
     const gemm_job g = {trans_a, trans_b, k, alpha, beta, a, b, lda, ldb, c, ldc,
-                        DLC_SIMD_PICK(ukernel), NULL, 0, 0, bias, relu != 0, 0, k};
+                        DLC_SIMD_PICK(ukernel), NULL, 0, 0, bias, relu != 0, 0, k, NULL, 0};
     int want = dlc_threads();
     if ((double)m * (double)n * (double)k < (double)PARALLEL_MIN_FMAS) want = 1;
     float *ws, *tpart;
@@ -1245,15 +1261,16 @@ static dlc_status sgemm_serial_run(int trans_a, int trans_b, int64_t m, int64_t 
                                    float alpha, const float *a, int64_t lda, const float *b,
                                    int64_t ldb, float beta, float *c, int64_t ldc,
                                    const int64_t *arow, int64_t kseg, int64_t sstride,
-                                   const float *bias, int relu, void *workspace,
-                                   size_t workspace_size) {
+                                   const float *bp, const float *bias, int relu,
+                                   void *workspace, size_t workspace_size) {
     if (m == 0 || n == 0) return DLC_OK;
     if (k == 0) {
         scale_c(m, n, alpha, beta, c, ldc, bias, relu);
         return DLC_OK;
     }
     const gemm_job g = {trans_a, trans_b, k, alpha, beta, a, b, lda, ldb, c, ldc,
-                        DLC_SIMD_PICK(ukernel), arow, kseg, sstride, bias, relu != 0, 0, k};
+                        DLC_SIMD_PICK(ukernel), arow, kseg, sstride, bias, relu != 0, 0, k,
+                        bp, n};
     float *ws, *tpart;
     size_t stride;
     if (ws_carve(g.kr, m, n, k, workspace, workspace_size, 1, &tpart, &ws, &stride) < 1)
@@ -1270,7 +1287,7 @@ dlc_status dlc_sgemm_serial_epi(int trans_a, int trans_b, int64_t m, int64_t n, 
     dlc_status st = gemm_check(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
     if (st != DLC_OK) return st;
     return sgemm_serial_run(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
-                            NULL, 0, 0, bias, relu, workspace, workspace_size);
+                            NULL, 0, 0, NULL, bias, relu, workspace, workspace_size);
 }
 
 dlc_status dlc_sgemm_serial(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
@@ -1285,18 +1302,51 @@ dlc_status dlc_sgemm_serial(int trans_a, int trans_b, int64_t m, int64_t n, int6
  * a[arow[i] + s * sstride .. + kseg), s = 0, 1, ... (rows may overlap or come in any order):
  * a convolution's patch rows, one run per kernel row, read where they lie. The arithmetic is
  * that of dlc_sgemm_serial on the gathered rows. */
+size_t dlc_sgemm_bpack_bytes(int64_t n, int64_t k) {
+    if (n <= 0 || k <= 0) return 0;
+    size_t best = 0;
+    for (int lv = 0; lv < DLC_SIMD_NLEVELS; lv++) {
+        const ukernel *kr = ukernel_variants[lv];
+        if (n > kr->nc) return 0;
+        best = DLC_MAX(best, (size_t)(k * round_up(n, kr->nr)) * sizeof(float));
+    }
+    return dlc_align_up(best);
+}
+
+void dlc_sgemm_bpack(int trans_b, int64_t n, int64_t k, const float *b, int64_t ldb,
+                     float *dst) {
+    const ukernel *kr = DLC_SIMD_PICK(ukernel);
+    const int64_t kcb = k_block(k), panels = ceil_div(n, kr->nr), np = round_up(n, kr->nr);
+    for (int64_t pc = 0; pc < k; pc += kcb)
+        kr->pack_b(trans_b, b, ldb, pc, DLC_MIN(kcb, k - pc), 0, n, kr->nr, 0, panels,
+                   dst + pc * np);
+}
+
 dlc_status dlc_sgemm_serial_rows_epi(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                                      const float *a, const int64_t *arow, int64_t kseg,
                                      int64_t sstride, const float *b, int64_t ldb, float beta,
                                      float *c, int64_t ldc, const float *bias, int relu,
                                      void *workspace, size_t workspace_size) {
+    return dlc_sgemm_serial_rows_bp_epi(trans_b, m, n, k, alpha, a, arow, kseg, sstride, b, ldb,
+                                        NULL, beta, c, ldc, bias, relu, workspace,
+                                        workspace_size);
+}
+
+dlc_status dlc_sgemm_serial_rows_bp_epi(int trans_b, int64_t m, int64_t n, int64_t k,
+                                        float alpha, const float *a, const int64_t *arow,
+                                        int64_t kseg, int64_t sstride, const float *b,
+                                        int64_t ldb, const float *bpacked, float beta, float *c,
+                                        int64_t ldc, const float *bias, int relu,
+                                        void *workspace, size_t workspace_size) {
     DLC_CHECK(m == 0 || arow != NULL);
     DLC_CHECK(kseg >= 1 && sstride >= 0 && (k == 0 || k % kseg == 0));
     dlc_status st = gemm_check(0, trans_b, m, n, k, a, DLC_MAX(1, k), b, ldb, c, ldc);
     if (st != DLC_OK) return st;
     for (int64_t i = 0; i < m && k > 0 && n > 0; i++) DLC_CHECK(arow[i] >= 0);
+    DLC_CHECK(bpacked == NULL || dlc_sgemm_bpack_bytes(n, k) > 0);
     return sgemm_serial_run(0, trans_b, m, n, k, alpha, a, DLC_MAX(1, k), b, ldb, beta, c, ldc,
-                            arow, kseg, sstride, bias, relu, workspace, workspace_size);
+                            arow, kseg, sstride, bpacked, bias, relu, workspace,
+                            workspace_size);
 }
 
 dlc_status dlc_sgemm_serial_rows(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
