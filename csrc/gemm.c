@@ -264,6 +264,41 @@ DLC_TARGET_AVX2 static void ukr_avx2_direct_add(int rows, int64_t kc, const floa
     }
 }
 
+/* R x 8 (R 1 .. 6, a constant after inlining): c += A B, B panels of 8 floats per p. */
+DLC_TARGET_AVX2 static inline __attribute__((always_inline)) void
+ukr_avx2_add8_body(int R, int64_t kc, const float *restrict a, int64_t lda,
+                   const float *restrict b, float *restrict c, int64_t ldc) {
+    __m256 acc[A2_MR];
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++) acc[i] = _mm256_setzero_ps();
+    for (int64_t p = 0; p < kc; p++) {
+        __m256 b0 = _mm256_loadu_ps(b);
+#pragma GCC unroll 8
+        for (int i = 0; i < R; i++)
+            acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + i * lda + p), b0, acc[i]);
+        b += 8;
+    }
+    const __m256 one = _mm256_set1_ps(1.0f);
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++) /* alpha = beta = 1, as ukr_avx2_store */
+        _mm256_storeu_ps(c + i * ldc,
+                         _mm256_fmadd_ps(one, acc[i],
+                                         _mm256_mul_ps(one, _mm256_loadu_ps(c + i * ldc))));
+}
+
+DLC_TARGET_AVX2 static void ukr_avx2_direct_add8(int rows, int64_t kc, const float *a,
+                                                 int64_t lda, const float *b, float *c,
+                                                 int64_t ldc) {
+    switch (rows) {
+    case 1: ukr_avx2_add8_body(1, kc, a, lda, b, c, ldc); break;
+    case 2: ukr_avx2_add8_body(2, kc, a, lda, b, c, ldc); break;
+    case 3: ukr_avx2_add8_body(3, kc, a, lda, b, c, ldc); break;
+    case 4: ukr_avx2_add8_body(4, kc, a, lda, b, c, ldc); break;
+    case 5: ukr_avx2_add8_body(5, kc, a, lda, b, c, ldc); break;
+    default: ukr_avx2_add8_body(6, kc, a, lda, b, c, ldc); break;
+    }
+}
+
 /* 6 x 16, A by a row table in segments (see dlc_sgemm_serial_rows): ukr_avx2_body's operations
  * per element of C, p running through the segments in turn. */
 DLC_TARGET_AVX2 static void ukr_avx2_direct_rows(int64_t kc, const float *restrict a,
@@ -751,6 +786,7 @@ static const ukernel k_avx2 = {.mr = A2_MR, .nr = A2_NR, .mc = 192, .nc = 2048,
                                .direct_rows = ukr_avx2_direct_rows, .rows_mr = A2_MR,
                                .kt_rows = ukr_avx2_kt_rows, .conv_direct = 1,
                                .direct_add = ukr_avx2_direct_add,
+                               .direct_add8 = ukr_avx2_direct_add8,
                                .pack_a = pack_a_avx2, .pack_b = pack_b_avx2};
 static const ukernel k_avx512 = {.mr = A5_MR, .nr = A5_NR, .mc = 224, .nc = 2048,
                                  .fn = ukr_avx512,

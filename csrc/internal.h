@@ -148,6 +148,10 @@ typedef struct {
      * c += A B, the same operations per element as direct (a tile's last rows, in place). */
     void (*direct_add)(int rows, int64_t kc, const float *a, int64_t lda, const float *b,
                        float *c, int64_t ldc);
+    /* The same for tiles 8 columns wide (B panels of 8; rows 1 .. mr): the tiles of conv2d's
+     * direct backward data when nr does not divide c but 8 does, every tile through it. */
+    void (*direct_add8)(int rows, int64_t kc, const float *a, int64_t lda, const float *b,
+                        float *c, int64_t ldc);
     void (*prefetch)(const float *a, int64_t lda, int rows, int64_t kc); /* for direct */
     dlc_pack_a_fn pack_a;
     dlc_pack_b_fn pack_b;
