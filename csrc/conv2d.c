@@ -1147,10 +1147,11 @@ dlc_status dlc_conv2d_backward_data_ex(const dlc_conv2d_shape *s, const float *d
     dlc_conv2d_shape fs;
     plan fp;
     const int flip = flip_shape(s, &p, &fs, &fp);
-    /* direct: whole nr-channel blocks, or c = 8 (one block of 8; with more 8-wide blocks
-     * the col2im route measured faster: 14x14 24->32 3x3, 7.1 vs 8.8 ms) */
+    /* direct: whole nr-channel blocks, or c = 8 and oc <= 8 (one block of 8; the col2im
+     * route measured faster with more 8-wide blocks, 14x14 24->32 3x3 7.1 vs 8.8 ms, and at
+     * 2 threads with oc = 16, 14x14 8->16 5x5 2.53 vs 2.70 ms) */
     if (p.bd_ok && kr->conv_direct && kr->direct_add &&
-        (s->c % kr->nr == 0 || (kr->direct_add8 && !flip && s->c < kr->nr))) {
+        (s->c % kr->nr == 0 || (kr->direct_add8 && !flip && s->c < kr->nr && s->oc <= 8))) {
         int nt = usable_threads(&p, workspace, workspace_size);
         if (nt < 1) return DLC_ENOMEM;
         return bwdd_direct(s, &p, kr, dy, dy_mask, w, dx, accumulate, (float *)workspace,
