@@ -107,6 +107,7 @@ typedef struct {
     size_t slab_bytes;         /* padded input rows (0 when unpadded: x is read in place) */
     size_t tmp_bytes;          /* virtual output rows */
     size_t gemm_off;           /* offset of the GEMM workspace in a slot */
+    size_t fw_bp_bytes;        /* rowk: the kernel packed once for every unit's GEMM (0: no) */
     /* Masked dy of one tile for the paths that read dy through a GEMM (dy_mask). */
     size_t dz_bytes;
     /* Implicit backward weights (bw_ok; see bwdw_implicit): units of bw_rows output rows. */
@@ -115,7 +116,7 @@ typedef struct {
     size_t bw_slab_bytes, bw_pr_bytes, bw_b_bytes, bw_a_bytes, bw_bytes;
     /* Direct backward data (bd_ok; see bwdd_direct): the packed kernel, a masked dy image. */
     int bd_ok;
-    size_t bd_w_bytes, bd_dz_bytes, bd_a_bytes, bd_bytes;
+    size_t bd_w_bytes, bd_dz_bytes, bd_bytes;
 } plan;
 
 static int mul_ok(int64_t a, int64_t b, int64_t *r) { return !__builtin_mul_overflow(a, b, r); }
@@ -225,6 +226,8 @@ static void make_plan_ex(const dlc_conv2d_shape *s, plan *p, int rowk_ok) {
     p->implicit = stride1 && (p->rowk || p->kstep >= IMPLICIT_MIN_K);
     size_t g4 = 0;
     p->slab_bytes = p->tmp_bytes = 0;
+    p->fw_bp_bytes = p->rowk ? dlc_sgemm_bpack_bytes(s->oc, s->kh * p->kstep) : 0;
+    if (p->fw_bp_bytes) p->fw_bp_bytes += DLC_WS_ALIGN; /* aligned in the workspace */
     if (p->implicit) {
         p->rows_tile = DLC_MIN(s->oh, DLC_MAX(1, TILE_MAX / p->wp));
         if (p->rowk) p->rows_tile = rowk_rows(s);
@@ -275,8 +278,7 @@ static void make_plan_ex(const dlc_conv2d_shape *s, plan *p, int rowk_ok) {
         int64_t kr_ = (p->k + DLC_NR_MAX - 1) / DLC_NR_MAX * DLC_NR_MAX;
         p->bd_w_bytes = dlc_align_up((size_t)(kr_ * s->oc) * sizeof(float));
         p->bd_dz_bytes = dlc_align_up((size_t)(s->oh * s->ow * s->oc) * sizeof(float));
-        p->bd_a_bytes = dlc_align_up((size_t)(DLC_MR_MAX * s->oc) * sizeof(float));
-        p->bd_bytes = p->bd_dz_bytes + p->bd_a_bytes;
+        p->bd_bytes = p->bd_dz_bytes;
     }
     p->slot_bytes = DLC_MAX(p->slot_bytes, DLC_MAX(p->bw_bytes, p->bd_bytes));
 }
@@ -323,13 +325,15 @@ static size_t flip_dz_bytes(const dlc_conv2d_shape *s) {
     return dlc_align_up((size_t)(s->n * s->oh * s->ow * s->oc) * sizeof(float));
 }
 
+static size_t slots_off(const plan *p);
+
 size_t dlc_conv2d_workspace_size(const dlc_conv2d_shape *s) {
     if (dlc_conv2d_check(s) != DLC_OK) return 0;
     plan p, fp;
     dlc_conv2d_shape fs;
     make_plan(s, &p);
     int64_t slots = DLC_MAX(1, DLC_MIN((int64_t)dlc_threads(), 1024));
-    size_t need = DLC_MAX(p.partial_bytes, p.bd_w_bytes) + (size_t)slots * p.slot_bytes;
+    size_t need = slots_off(&p) + (size_t)slots * p.slot_bytes;
     if (flip_shape(s, &p, &fs, &fp)) /* the flipped kernel, a masked dy, the slots */
         need = DLC_MAX(need, flip_kernel_bytes(s) + flip_dz_bytes(s) +
                                  (size_t)slots * fp.slot_bytes);
@@ -345,12 +349,14 @@ static int usable_threads_at(const plan *p, size_t off, void *ws, size_t ws_size
     return (int)DLC_MAX(1, DLC_MIN((int64_t)dlc_threads(), slots));
 }
 
-static int usable_threads(const plan *p, void *ws, size_t ws_size) {
-    return usable_threads_at(p, DLC_MAX(p->partial_bytes, p->bd_w_bytes), ws, ws_size);
+/* Where the slots start in a workspace (after the partials or the packed kernel). */
+static size_t slots_off(const plan *p) {
+    return DLC_MAX(DLC_MAX(p->partial_bytes, p->bd_w_bytes), p->fw_bp_bytes);
 }
 
-/* Where the slots start in a workspace (after the partials or the packed kernel). */
-static size_t slots_off(const plan *p) { return DLC_MAX(p->partial_bytes, p->bd_w_bytes); }
+static int usable_threads(const plan *p, void *ws, size_t ws_size) {
+    return usable_threads_at(p, slots_off(p), ws, ws_size);
+}
 
 /* The row-major (image, oy, ox) of flat output pixel q. */
 static inline void pixel_of(const dlc_conv2d_shape *s, int64_t q, int64_t *img, int64_t *oy,
@@ -855,13 +861,17 @@ static void smallk_bwdw_seg(void *ctx, int64_t r, int64_t n, const float *src, i
  * The pads may be negative (backward data's flipped shape): the slab then crops the input. */
 static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p,
                                         const float *x, const float *w, const float *b,
-                                        float *y, int acc, int relu, char *slots, int nt) {
+                                        float *y, int acc, int relu, float *bpk, char *slots,
+                                        int nt) {
     const int64_t c = s->c, oc = s->oc, wp = p->wp;
     const int padded = p->slab_bytes != 0;
     const int64_t units = s->n * p->tiles_img;
     /* Slab columns [j0, j1) hold input columns [j0 - pad_left, j1 - pad_left). */
     const int64_t j0 = DLC_MAX(0, s->pad_left);
     const int64_t j1 = DLC_MAX(j0, DLC_MIN(wp, s->pad_left + s->w));
+    /* rowk: every unit multiplies by the same (K, oc) kernel; pack it once (bpk: room for it
+     * at the start of the workspace, or NULL) */
+    if (p->rowk && bpk) dlc_sgemm_bpack(0, oc, s->kh * p->kstep, w, oc, bpk);
     int err = 0;
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t u = 0; u < units; u++) {
@@ -902,9 +912,9 @@ static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p
              * per kernel row, dh input rows apart; B is the whole (K, oc) kernel. The bias
              * and the ReLU are the GEMM's epilogue (the bits of y preset to b, beta 1, and a
              * ReLU pass). */
-            dlc_status gs = dlc_sgemm_serial_rows_epi(
+            dlc_status gs = dlc_sgemm_serial_rows_bp_epi(
                 0, np, oc, s->kh * p->kstep, 1.0f, src, arow, p->kstep, s->dh * wp * c, w, oc,
-                acc ? 1.0f : 0.0f, yu, oc, acc ? NULL : b, relu, gws, p->gemm_bytes);
+                bpk, acc ? 1.0f : 0.0f, yu, oc, acc ? NULL : b, relu, gws, p->gemm_bytes);
             if (gs != DLC_OK) {
 #pragma omp atomic write
                 err = 1;
@@ -950,8 +960,8 @@ static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p
  * never with the small-K kernel). The pads of s may be negative (see flip_shape). */
 static dlc_status conv_forward_run(const dlc_conv2d_shape *s, const plan *p, const float *x,
                                    const float *w, const float *b, float *y, int acc, int relu,
-                                   char *slots, int nt) {
-    if (p->implicit) return conv_forward_implicit(s, p, x, w, b, y, acc, relu, slots, nt);
+                                   float *bpk, char *slots, int nt) {
+    if (p->implicit) return conv_forward_implicit(s, p, x, w, b, y, acc, relu, bpk, slots, nt);
     const int64_t oc = s->oc;
     const smallk_fwd_fn smallk = DLC_SIMD_PICK(smallk_fwd);
     int err = 0;
@@ -1001,8 +1011,12 @@ dlc_status dlc_conv2d_forward_ex(const dlc_conv2d_shape *s, const float *x, cons
     make_plan(s, &p);
     int nt = usable_threads(&p, workspace, workspace_size);
     if (nt < 1) return DLC_ENOMEM;
-    return conv_forward_run(s, &p, x, w, b, y, 0, relu != 0, (char *)workspace + slots_off(&p),
-                            nt);
+    float *bpk = NULL; /* the packed kernel, 64-byte aligned (B's rows are 16 floats) */
+    if (p.fw_bp_bytes)
+        bpk = (float *)(((uintptr_t)workspace + DLC_WS_ALIGN - 1) &
+                        ~(uintptr_t)(DLC_WS_ALIGN - 1));
+    return conv_forward_run(s, &p, x, w, b, y, 0, relu != 0, bpk,
+                            (char *)workspace + slots_off(&p), nt);
 }
 
 dlc_status dlc_conv2d_forward(const dlc_conv2d_shape *s, const float *x, const float *w,
@@ -1048,20 +1062,22 @@ typedef void (*mask_rows_fn)(int64_t, const float *, const float *, float *);
 
 /* ------------------------------------------------------------ backward data */
 
-/* Direct backward data (bd_ok, a level with direct kernels and nr dividing c): for tap (ki, kj)
- * and channel block cb (nr channels) the contribution of output pixels ox0 .. ox0 + mr - 1 of
- * one output row is the tile dy_rows @ W^T[:, tap, cb] (k = oc), and it lands on mr input
- * pixels sw apart in one input row: a register tile of dx with row stride sw * c, added in
- * place (beta 1). No dcol buffer, no col2im. W^T is packed once, shared by the threads. A unit
- * is (image, channel block): it owns those dx values, which get their terms in (k block, tap,
- * output pixel) order whatever the thread count. Border tiles (some of the mr input pixels
- * outside dx) and a row's last pixels (fewer than mr) go through a local tile, then only the
- * valid rows are added. dy_mask: dy is first masked into the slot (one image). */
+/* Direct backward data (bd_ok, a level with direct kernels and nr dividing c, or c = 8 with
+ * 8-wide tiles through direct_add8): for tap (ki, kj) and channel block cb (nr channels), the
+ * output pixels of one output row whose input column ox * sw - pad_left + kj * dw lies inside
+ * dx, [oxa, oxb), are cut into tiles of mr (the last one shorter); a tile's contribution
+ * dy_rows @ W^T[:, tap, cb] (k = oc) lands on input pixels sw apart in one input row: a
+ * register tile of dx with row stride sw * c, added in place (direct with beta 1, or
+ * direct_add: the same operations per element for fewer rows). No dcol buffer, no col2im.
+ * W^T is packed once, shared by the threads. A unit is (image, channel block): it owns those
+ * dx values, which get their terms in (k block, output row, ki, kj, output pixel) order
+ * whatever the thread count. dy_mask: dy is first masked into the slot (one image). */
 static dlc_status bwdd_direct(const dlc_conv2d_shape *s, const plan *p, const dlc_ukernel *kr,
                               const float *dy, const float *ymask, const float *w, float *dx,
                               int accumulate, float *wpack, char *slots, int nt) {
     const int64_t c = s->c, oc = s->oc, K = p->k, ohw = s->oh * s->ow, hwc = s->h * s->w * c;
-    const int mr = kr->mr, nr = kr->nr;
+    /* channel blocks of the level's nr, or of 8 (direct_add8 for every tile) */
+    const int mr = kr->mr, nr = c % kr->nr == 0 ? kr->nr : 8, w8 = nr != kr->nr;
     const int64_t kcb = dlc_gemm_k_block(oc), ncb = c / nr, panels = K / nr;
     /* W^T (oc x K) in k blocks of kcb rows of oc, each as K / nr panels of kcb x nr. */
     for (int64_t kb = 0; kb < oc; kb += kcb)
@@ -1071,7 +1087,7 @@ static dlc_status bwdd_direct(const dlc_conv2d_shape *s, const plan *p, const dl
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t u = 0; u < units; u++) {
         char *slot = slots + (size_t)thread_num() * p->slot_bytes;
-        float *dz = (float *)slot, *apk = (float *)(slot + p->bd_dz_bytes);
+        float *dz = (float *)slot;
         int64_t img = u / ncb, cb = u - img * ncb;
         float *dxi = dx + img * hwc + cb * nr;
         const float *dyi = dy + img * ohw * oc;
@@ -1086,36 +1102,29 @@ static dlc_status bwdd_direct(const dlc_conv2d_shape *s, const plan *p, const dl
             int64_t kc = DLC_MIN(kcb, oc - kb);
             for (int64_t oy = 0; oy < s->oh; oy++) {
                 const float *dyr = dyi + oy * s->ow * oc + kb;
-                for (int64_t ox0 = 0; ox0 < s->ow; ox0 += mr) {
-                    int64_t rows = DLC_MIN((int64_t)mr, s->ow - ox0);
-                    const float *ar = dyr + ox0 * oc;
-                    if (rows < mr) kr->pack_a(0, dyr, oc, ox0, rows, 0, kc, mr, apk);
-                    for (int64_t ki = 0; ki < s->kh; ki++) {
-                        int64_t iy = oy * s->sh - s->pad_top + ki * s->dh;
-                        if (iy < 0 || iy >= s->h) continue;
-                        float *dxr = dxi + iy * s->w * c;
-                        for (int64_t kj = 0; kj < s->kw; kj++) {
-                            int64_t q = ((ki * s->kw + kj) * c + cb * nr) / nr;
-                            const float *bp = wpack + kb * K + q * kc * nr;
-                            int64_t ix0 = ox0 * s->sw - s->pad_left + kj * s->dw;
-                            int64_t ixl = ix0 + (rows - 1) * s->sw;
-                            if (rows == mr && ix0 >= 0 && ixl < s->w) {
-                                kr->direct(kc, ar, oc, bp, dxr + ix0 * c, s->sw * c, 1.0f, 1.0f,
-                                           NULL, 0);
-                                continue;
-                            }
-                            float t[DLC_MR_MAX * DLC_NR_MAX];
-                            if (rows == mr)
-                                kr->direct(kc, ar, oc, bp, t, nr, 1.0f, 0.0f, NULL, 0);
+                for (int64_t ki = 0; ki < s->kh; ki++) {
+                    int64_t iy = oy * s->sh - s->pad_top + ki * s->dh;
+                    if (iy < 0 || iy >= s->h) continue;
+                    float *dxr = dxi + iy * s->w * c;
+                    for (int64_t kj = 0; kj < s->kw; kj++) {
+                        int64_t q = ((ki * s->kw + kj) * c + cb * nr) / nr;
+                        const float *bp = wpack + kb * K + q * kc * nr;
+                        /* output pixel ox lands on input column ox * sw + off: the valid
+                         * ones [oxa, oxb) in tiles of mr, the last one shorter */
+                        int64_t off = kj * s->dw - s->pad_left;
+                        int64_t oxa = off >= 0 ? 0 : (-off + s->sw - 1) / s->sw;
+                        int64_t oxb = s->w - 1 - off >= 0
+                                          ? DLC_MIN(s->ow, (s->w - 1 - off) / s->sw + 1) : 0;
+                        for (int64_t ox0 = oxa; ox0 < oxb; ox0 += mr) {
+                            int64_t rows = DLC_MIN((int64_t)mr, oxb - ox0);
+                            const float *ar = dyr + ox0 * oc;
+                            float *d = dxr + (ox0 * s->sw + off) * c;
+                            if (w8)
+                                kr->direct_add8((int)rows, kc, ar, oc, bp, d, s->sw * c);
+                            else if (rows == mr)
+                                kr->direct(kc, ar, oc, bp, d, s->sw * c, 1.0f, 1.0f, NULL, 0);
                             else
-                                kr->fn(kc, apk, bp, t, nr, 1.0f, 0.0f, NULL, 0);
-                            for (int64_t i = 0; i < rows; i++) {
-                                int64_t ix = ix0 + i * s->sw;
-                                if (ix < 0 || ix >= s->w) continue;
-                                float *d = dxr + ix * c;
-                                const float *v = t + i * nr;
-                                for (int j = 0; j < nr; j++) d[j] += v[j];
-                            }
+                                kr->direct_add((int)rows, kc, ar, oc, bp, d, s->sw * c);
                         }
                     }
                 }
@@ -1135,16 +1144,21 @@ dlc_status dlc_conv2d_backward_data_ex(const dlc_conv2d_shape *s, const float *d
     plan p;
     make_plan(s, &p);
     const dlc_ukernel *kr = dlc_ukernel_pick();
-    if (p.bd_ok && kr->conv_direct && s->c % kr->nr == 0) {
+    dlc_conv2d_shape fs;
+    plan fp;
+    const int flip = flip_shape(s, &p, &fs, &fp);
+    /* direct: whole nr-channel blocks, or c = 8 and oc <= 8 (one block of 8; the col2im
+     * route measured faster with more 8-wide blocks, 14x14 24->32 3x3 7.1 vs 8.8 ms, and at
+     * 2 threads with oc = 16, 14x14 8->16 5x5 2.53 vs 2.70 ms) */
+    if (p.bd_ok && kr->conv_direct && kr->direct_add &&
+        (s->c % kr->nr == 0 || (kr->direct_add8 && !flip && s->c < kr->nr && s->oc <= 8))) {
         int nt = usable_threads(&p, workspace, workspace_size);
         if (nt < 1) return DLC_ENOMEM;
         return bwdd_direct(s, &p, kr, dy, dy_mask, w, dx, accumulate, (float *)workspace,
                            (char *)workspace + slots_off(&p), nt);
     }
     const size_t dx_bytes = (size_t)(s->n * s->h * s->w * s->c) * sizeof(float);
-    dlc_conv2d_shape fs;
-    plan fp;
-    if (flip_shape(s, &p, &fs, &fp)) {
+    if (flip) {
         /* dx += forward correlation of dy with the flipped kernel, built in the workspace
          * (after it, dy masked by dy_mask when given). */
         size_t wf_bytes = flip_kernel_bytes(s), dz_bytes = flip_dz_bytes(s);
@@ -1162,7 +1176,7 @@ dlc_status dlc_conv2d_backward_data_ex(const dlc_conv2d_shape *s, const float *d
             dy = dz;
         }
         if (!accumulate) memset(dx, 0, dx_bytes);
-        return conv_forward_run(&fs, &fp, dy, wf, NULL, dx, 1, 0,
+        return conv_forward_run(&fs, &fp, dy, wf, NULL, dx, 1, 0, NULL,
                                 (char *)workspace + wf_bytes + dz_bytes, nt);
     }
     int nt = usable_threads(&p, workspace, workspace_size);

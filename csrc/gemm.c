@@ -23,10 +23,12 @@
  * first k block and 1 for the following ones; beta' == 0 stores without reading C.
  * Edge tiles (fewer than MR rows or NR columns left) run the same micro-kernel on a copy of
  * the tile in a local buffer, so every element of C gets exactly the same operations in the
- * same order wherever its tile falls. Threads own disjoint rectangles of C (never a split of
- * k), and the k blocking is a function of k alone: results are bit-identical for any thread
- * count, and dlc_sgemm_serial (the same driver on one rectangle) is bit-identical to
- * dlc_sgemm. No allocation: packing buffers come from the caller's workspace.
+ * same order wherever its tile falls. Threads own disjoint rectangles of C, and the k blocking
+ * is a function of k alone. A small C with a long k (kparts) is summed in up to four k parts,
+ * at k block bounds chosen by (m, n, k) alone, into C and partial buffers added in a fixed
+ * order, the parts run by whichever threads there are: results are bit-identical for any
+ * thread count, and dlc_sgemm_serial (the same driver, parts one after another) is
+ * bit-identical to dlc_sgemm. No allocation: packing buffers come from the caller's workspace.
  */
 #include "internal.h"
 
@@ -226,6 +228,75 @@ DLC_TARGET_AVX2 static void ukr_avx2_direct_t(int64_t kc, const float *restrict 
                                               int64_t ldc, float alpha, float beta,
                                               const float *bias, int relu) {
     ukr_avx2_body(kc, a, 1, lda, b, c, ldc, alpha, beta, bias, relu);
+}
+
+/* R (1 .. 6, a constant after inlining) rows of ukr_avx2_direct with alpha = beta = 1: the
+ * operations of ukr_avx2_body on each element, for the rows there are. */
+DLC_TARGET_AVX2 static inline __attribute__((always_inline)) void
+ukr_avx2_add_body(int R, int64_t kc, const float *restrict a, int64_t lda,
+                  const float *restrict b, float *restrict c, int64_t ldc) {
+    __m256 acc[A2_MR][2];
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int64_t p = 0; p < kc; p++) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+#pragma GCC unroll 8
+        for (int i = 0; i < R; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + i * lda + p);
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        b += A2_NR;
+    }
+    ukr_avx2_store(R, acc, c, ldc, 1.0f, 1.0f, NULL, 0);
+}
+
+DLC_TARGET_AVX2 static void ukr_avx2_direct_add(int rows, int64_t kc, const float *a,
+                                                int64_t lda, const float *b, float *c,
+                                                int64_t ldc) {
+    switch (rows) {
+    case 1: ukr_avx2_add_body(1, kc, a, lda, b, c, ldc); break;
+    case 2: ukr_avx2_add_body(2, kc, a, lda, b, c, ldc); break;
+    case 3: ukr_avx2_add_body(3, kc, a, lda, b, c, ldc); break;
+    case 4: ukr_avx2_add_body(4, kc, a, lda, b, c, ldc); break;
+    case 5: ukr_avx2_add_body(5, kc, a, lda, b, c, ldc); break;
+    default: ukr_avx2_add_body(6, kc, a, lda, b, c, ldc); break;
+    }
+}
+
+/* R x 8 (R 1 .. 6, a constant after inlining): c += A B, B panels of 8 floats per p. */
+DLC_TARGET_AVX2 static inline __attribute__((always_inline)) void
+ukr_avx2_add8_body(int R, int64_t kc, const float *restrict a, int64_t lda,
+                   const float *restrict b, float *restrict c, int64_t ldc) {
+    __m256 acc[A2_MR];
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++) acc[i] = _mm256_setzero_ps();
+    for (int64_t p = 0; p < kc; p++) {
+        __m256 b0 = _mm256_loadu_ps(b);
+#pragma GCC unroll 8
+        for (int i = 0; i < R; i++)
+            acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(a + i * lda + p), b0, acc[i]);
+        b += 8;
+    }
+    const __m256 one = _mm256_set1_ps(1.0f);
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++) /* alpha = beta = 1, as ukr_avx2_store */
+        _mm256_storeu_ps(c + i * ldc,
+                         _mm256_fmadd_ps(one, acc[i],
+                                         _mm256_mul_ps(one, _mm256_loadu_ps(c + i * ldc))));
+}
+
+DLC_TARGET_AVX2 static void ukr_avx2_direct_add8(int rows, int64_t kc, const float *a,
+                                                 int64_t lda, const float *b, float *c,
+                                                 int64_t ldc) {
+    switch (rows) {
+    case 1: ukr_avx2_add8_body(1, kc, a, lda, b, c, ldc); break;
+    case 2: ukr_avx2_add8_body(2, kc, a, lda, b, c, ldc); break;
+    case 3: ukr_avx2_add8_body(3, kc, a, lda, b, c, ldc); break;
+    case 4: ukr_avx2_add8_body(4, kc, a, lda, b, c, ldc); break;
+    case 5: ukr_avx2_add8_body(5, kc, a, lda, b, c, ldc); break;
+    default: ukr_avx2_add8_body(6, kc, a, lda, b, c, ldc); break;
+    }
 }
 
 /* 6 x 16, A by a row table in segments (see dlc_sgemm_serial_rows): ukr_avx2_body's operations
@@ -714,6 +785,8 @@ static const ukernel k_avx2 = {.mr = A2_MR, .nr = A2_NR, .mc = 192, .nc = 2048,
                                .direct_b_outer = 1,
                                .direct_rows = ukr_avx2_direct_rows, .rows_mr = A2_MR,
                                .kt_rows = ukr_avx2_kt_rows, .conv_direct = 1,
+                               .direct_add = ukr_avx2_direct_add,
+                               .direct_add8 = ukr_avx2_direct_add8,
                                .pack_a = pack_a_avx2, .pack_b = pack_b_avx2};
 static const ukernel k_avx512 = {.mr = A5_MR, .nr = A5_NR, .mc = 224, .nc = 2048,
                                  .fn = ukr_avx512,
@@ -766,6 +839,9 @@ typedef struct {
     int64_t kseg, sstride; /* (i, p) at a[arow[i] + (p / kseg) * sstride + p % kseg] */
     const float *bias;     /* the epilogue: per column of C (first k block), or NULL */
     int relu;              /* ReLU on the last k block */
+    int64_t k0, k1;        /* the k range this job sums: [k0, k1), cut at k block bounds */
+    const float *bp;       /* NULL, or op(B) packed whole (dlc_sgemm_bpack; n <= nc) */
+    int64_t ldbp;          /* with bp: n, the columns packed */
 } gemm_job;
 
 /* Rows [i0, i0+mc), k range [p0, p0+kc) of A into MR-tall panels (pack_a_generic's layout). */
@@ -851,21 +927,41 @@ static void gemm_direct(const gemm_job *g, int64_t i0, int64_t i1, int64_t jc, i
     if (g->arow) {
         /* B panel by B panel: a row table's K spans several kernel rows, so the B panels
          * together may outgrow L1; one stays there while the rows (short, overlapping
-         * windows of a slab in L2) stream past it. */
+         * windows of a slab in L2) stream past it. The last rows (fewer than a panel) are
+         * packed once for all the B panels. */
+        const int64_t full = i0 + (i1 - i0) / mr * mr;
+        int packed = 0;
         for (int64_t q = 0; q < panels; q++) {
             const float *bp = bpack + q * kc * nr;
             int64_t cols = DLC_MIN((int64_t)nr, nc - q * nr);
             const float *bq = bias_at(bias, jc + q * nr);
-            for (int64_t r = i0; r < i1; r += mr) {
-                int64_t rows = DLC_MIN((int64_t)mr, i1 - r);
+            for (int64_t r = i0; r < full; r += mr) {
                 float *cq = g->c + r * g->ldc + jc + q * nr;
-                if (rows == mr && cols == nr) {
+                if (cols == nr) {
                     kr->direct_rows(kc, g->a, g->arow + r, pc, g->kseg, g->sstride, bp, cq,
                                     g->ldc, g->alpha, beta, bq, relu);
-                } else {
-                    pack_a_job(g, r, rows, pc, kc, apack);
-                    tile(kr, kc, apack, bp, cq, g->ldc, rows, cols, g->alpha, beta, bq, relu);
+                } else { /* edge columns: the same kernel on a local tile (as tile() does) */
+                    float t[MR_MAX * NR_MAX], bt[NR_MAX];
+                    if (beta != 0.0f) {
+                        memset(t, 0, sizeof t);
+                        for (int64_t i = 0; i < mr; i++)
+                            memcpy(t + i * nr, cq + i * g->ldc, (size_t)cols * sizeof(float));
+                    }
+                    if (bq) {
+                        memset(bt, 0, sizeof bt);
+                        memcpy(bt, bq, (size_t)cols * sizeof(float));
+                    }
+                    kr->direct_rows(kc, g->a, g->arow + r, pc, g->kseg, g->sstride, bp, t, nr,
+                                    g->alpha, beta, bq ? bt : NULL, relu);
+                    for (int64_t i = 0; i < mr; i++)
+                        memcpy(cq + i * g->ldc, t + i * nr, (size_t)cols * sizeof(float));
                 }
+            }
+            if (full < i1) {
+                if (!packed) pack_a_job(g, full, i1 - full, pc, kc, apack);
+                packed = 1;
+                tile(kr, kc, apack, bp, g->c + full * g->ldc + jc + q * nr, g->ldc, i1 - full,
+                     cols, g->alpha, beta, bq, relu);
             }
         }
         return;
@@ -946,12 +1042,15 @@ static void gemm_block(const gemm_job *g, int64_t i0, int64_t i1, int64_t j0, in
     for (int64_t jc = j0; jc < j1; jc += kr->nc) {
         int64_t nc = DLC_MIN(kr->nc, j1 - jc);
         int64_t panels = ceil_div(nc, nr);
-        for (int64_t pc = 0; pc < g->k; pc += kcb) {
-            int64_t kc = DLC_MIN(kcb, g->k - pc);
-            float beta = pc == 0 ? g->beta : 1.0f; /* later k blocks accumulate */
-            const float *bias = pc == 0 ? g->bias : NULL; /* the epilogue: bias first, */
-            int relu = pc + kc == g->k ? g->relu : 0;     /* ReLU last */
-            kr->pack_b(g->trans_b, g->b, g->ldb, pc, kc, jc, nc, nr, 0, panels, bpack);
+        for (int64_t pc = g->k0; pc < g->k1; pc += kcb) {
+            int64_t kc = DLC_MIN(kcb, g->k1 - pc);
+            float beta = pc == g->k0 ? g->beta : 1.0f; /* later k blocks accumulate */
+            const float *bias = pc == g->k0 ? g->bias : NULL; /* the epilogue: bias first, */
+            int relu = pc + kc == g->k1 ? g->relu : 0;        /* ReLU last */
+            if (g->bp) /* packed already: k block pc's panels, from column jc on */
+                bpack = (float *)g->bp + pc * round_up(g->ldbp, nr) + jc / nr * kc * nr;
+            else
+                kr->pack_b(g->trans_b, g->b, g->ldb, pc, kc, jc, nc, nr, 0, panels, bpack);
             if (direct) {
                 gemm_direct(g, i0, i1, jc, nc, pc, kc, bpack, apack, beta, bias, relu);
                 continue;
@@ -983,6 +1082,32 @@ static size_t thread_bytes(const ukernel *kr, int64_t m, int64_t n, int64_t k) {
            dlc_align_up((size_t)a_floats(kr, m, k) * sizeof(float));
 }
 
+/* The k split. When C is small and k long (a dense layer's x @ W at batch size: 128 x 128 x
+ * 9216), C has too few tiles to keep threads busy and every row range would pack all of B;
+ * instead k is cut into kparts parts at k block bounds, a function of (m, n, k) alone: part 0
+ * sums into C (with beta and the bias), part s > 0 into its own m x n buffer T_s (beta 0), and
+ * then C = act(C + T_1 + ... + T_{kparts-1}), added in that order. The summation order of each
+ * element is thus fixed by the sizes, whatever the thread count and the SIMD level. */
+#define KSPLIT_MAX_MN ((int64_t)256 * 256)
+#define KSPLIT_MIN_K 4096
+#define KSPLIT_PER_PART 2048
+#define KSPLIT_MAX 4
+static int kparts(int64_t m, int64_t n, int64_t k) {
+    if (m * n > KSPLIT_MAX_MN || k < KSPLIT_MIN_K || k < 8 * DLC_MAX(m, n)) return 1;
+    return (int)DLC_MIN(KSPLIT_MAX, k / KSPLIT_PER_PART);
+}
+/* Part s of kparts: [k0, k1), whole k blocks. */
+static void kpart_range(int64_t k, int parts, int s, int64_t *k0, int64_t *k1) {
+    int64_t kcb = k_block(k), nb = ceil_div(k, kcb);
+    *k0 = DLC_MIN(k, nb * s / parts * kcb);
+    *k1 = DLC_MIN(k, nb * (s + 1) / parts * kcb);
+}
+/* Bytes of the partial sums T_1 .. T_{parts-1} at the start of the workspace. */
+static size_t kpart_bytes(int64_t m, int64_t n, int64_t k) {
+    int parts = kparts(m, n, k);
+    return parts > 1 ? dlc_align_up((size_t)((parts - 1) * m * n) * sizeof(float)) : 0;
+}
+
 /* The largest over every kernel (the SIMD level may change between the size query and the
  * call), plus room to align the caller's pointer. */
 static size_t ws_bytes(int64_t m, int64_t n, int64_t k, int threads) {
@@ -990,21 +1115,60 @@ static size_t ws_bytes(int64_t m, int64_t n, int64_t k, int threads) {
     size_t best = 0;
     for (int lv = 0; lv < DLC_SIMD_NLEVELS; lv++)
         best = DLC_MAX(best, thread_bytes(ukernel_variants[lv], m, n, k));
-    return (size_t)threads * best + DLC_WS_ALIGN;
+    return kpart_bytes(m, n, k) + (size_t)threads * best + DLC_WS_ALIGN;
 }
 
-/* The aligned start of the workspace and how many threads' buffers it holds (0: too small). */
+/* The aligned start of the workspace's partial sums (*tpart, when the k split applies), of
+ * the threads' buffers (*base) and how many threads' buffers it holds (0: too small). */
 static int ws_carve(const ukernel *kr, int64_t m, int64_t n, int64_t k, void *workspace,
-                    size_t workspace_size, int want, float **base, size_t *stride) {
+                    size_t workspace_size, int want, float **tpart, float **base,
+                    size_t *stride) {
     if (workspace == NULL) return 0;
     uintptr_t p = (uintptr_t)workspace;
     uintptr_t aligned = (p + DLC_WS_ALIGN - 1) & ~(uintptr_t)(DLC_WS_ALIGN - 1);
     size_t skip = (size_t)(aligned - p), per = thread_bytes(kr, m, n, k);
-    if (workspace_size < skip + per) return 0;
-    *base = (float *)aligned;
+    size_t tb = kpart_bytes(m, n, k);
+    if (workspace_size < skip + tb + per) return 0;
+    *tpart = (float *)aligned;
+    *base = (float *)(aligned + tb);
     *stride = per / sizeof(float);
-    return (int)DLC_MIN((size_t)want, (workspace_size - skip) / per);
+    return (int)DLC_MIN((size_t)want, (workspace_size - skip - tb) / per);
 }
+
+/* C = act(C + T_1 + ... + T_{parts-1}) on rows [i0, i1), in that order (the k split). */
+static void kpart_sum(int64_t i0, int64_t i1, int64_t m, int64_t n, float *c, int64_t ldc,
+                      const float *t, int parts, int relu) {
+    for (int64_t i = i0; i < i1; i++) {
+        float *ci = c + i * ldc;
+        for (int s = 1; s < parts; s++) {
+            const float *ts = t + ((int64_t)(s - 1) * m + i) * n;
+            for (int64_t j = 0; j < n; j++) ci[j] += ts[j];
+        }
+        if (relu)
+            for (int64_t j = 0; j < n; j++) {
+                float v = ci[j], lo = 0.0f * v + 0.0f;
+                ci[j] = v > 0.0f ? v : lo;
+            }
+    }
+}
+
+/* The job of part s (the k split): part 0 on C with beta and the bias, the others on T_s. */
+static gemm_job kpart_job(const gemm_job *g, int64_t m, int64_t n, float *t, int parts, int s) {
+    gemm_job j = *g;
+    kpart_range(g->k, parts, s, &j.k0, &j.k1);
+    j.relu = 0;
+    if (s > 0) {
+        j.c = t + (int64_t)(s - 1) * m * n;
+        j.ldc = n;
+        j.beta = 0.0f;
+        j.bias = NULL;
+    }
+    return j;
+}
+
+/* The whole GEMM on nth threads (one: no parallel region), buffers carved from ws. */
+static void gemm_run(const gemm_job *g, int64_t m, int64_t n, float *tpart, float *ws,
+                     size_t stride, int nth);
 
 /* How the threads split C: tm x tn rectangles, each thread on its own (packing its own
  * panels, no barriers: a thread that the OS delays holds nobody up). Splitting rows repeats
@@ -1069,36 +1233,59 @@ dlc_status dlc_sgemm_ex(int trans_a, int trans_b, int64_t m, int64_t n, int64_t 
         return dlc_sgemm_small_m(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias,
                                  relu);
     const gemm_job g = {trans_a, trans_b, k, alpha, beta, a, b, lda, ldb, c, ldc,
-                        DLC_SIMD_PICK(ukernel), NULL, 0, 0, bias, relu != 0};
+                        DLC_SIMD_PICK(ukernel), NULL, 0, 0, bias, relu != 0, 0, k, NULL, 0};
     int want = dlc_threads();
     if ((double)m * (double)n * (double)k < (double)PARALLEL_MIN_FMAS) want = 1;
-    float *ws;
+    float *ws, *tpart;
     size_t stride;
-    int nth = ws_carve(g.kr, m, n, k, workspace, workspace_size, want, &ws, &stride);
+    int nth = ws_carve(g.kr, m, n, k, workspace, workspace_size, want, &tpart, &ws, &stride);
     if (nth < 1) return DLC_ENOMEM;
+    gemm_run(&g, m, n, tpart, ws, stride, nth);
+    return DLC_OK;
+}
+
+static void gemm_run(const gemm_job *g, int64_t m, int64_t n, float *tpart, float *ws,
+                     size_t stride, int nth) {
+    const int parts = kparts(m, n, g->k);
+    const size_t aoff = a_offset(g->kr, n, g->k);
     if (nth == 1) {
-        gemm_block(&g, 0, m, 0, n, ws, ws + a_offset(g.kr, n, k));
-        return DLC_OK;
+        for (int s = 0; s < parts; s++) {
+            gemm_job j = parts > 1 ? kpart_job(g, m, n, tpart, parts, s) : *g;
+            gemm_block(&j, 0, m, 0, n, ws, ws + aoff);
+        }
+        if (parts > 1) kpart_sum(0, m, m, n, g->c, g->ldc, tpart, parts, g->relu);
+        return;
     }
-    int64_t tm, tn;
-    plan(g.kr, m, n, nth, &tm, &tn);
-    const int64_t mtiles = ceil_div(m, g.kr->mr), ntiles = ceil_div(n, g.kr->nr);
-    const size_t aoff = a_offset(g.kr, n, k);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nth)
-    for (int64_t t = 0; t < tm * tn; t++) {
+    /* Rectangles of C per part: the parts first share the threads out. */
+    int per = parts >= nth ? 1 : nth / parts;
+    int64_t tm = 1, tn = 1;
+    if (per > 1) plan(g->kr, m, n, per, &tm, &tn);
+    const int64_t mtiles = ceil_div(m, g->kr->mr), ntiles = ceil_div(n, g->kr->nr);
+    const int64_t rects = tm * tn;
+#pragma omp parallel num_threads(nth)
+    {
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        int64_t ti = t / tn, tj = t % tn; /* whole tiles per rectangle */
-        int64_t i0 = DLC_MIN(m, mtiles * ti / tm * g.kr->mr);
-        int64_t i1 = DLC_MIN(m, mtiles * (ti + 1) / tm * g.kr->mr);
-        int64_t j0 = DLC_MIN(n, ntiles * tj / tn * g.kr->nr);
-        int64_t j1 = DLC_MIN(n, ntiles * (tj + 1) / tn * g.kr->nr);
         float *mine = ws + (size_t)tid * stride;
-        if (i0 < i1 && j0 < j1) gemm_block(&g, i0, i1, j0, j1, mine, mine + aoff);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t t = 0; t < parts * rects; t++) {
+            int s = (int)(t / rects);
+            int64_t r = t - s * rects, ti = r / tn, tj = r % tn; /* whole tiles per rectangle */
+            int64_t i0 = DLC_MIN(m, mtiles * ti / tm * g->kr->mr);
+            int64_t i1 = DLC_MIN(m, mtiles * (ti + 1) / tm * g->kr->mr);
+            int64_t j0 = DLC_MIN(n, ntiles * tj / tn * g->kr->nr);
+            int64_t j1 = DLC_MIN(n, ntiles * (tj + 1) / tn * g->kr->nr);
+            gemm_job j = parts > 1 ? kpart_job(g, m, n, tpart, parts, s) : *g;
+            if (i0 < i1 && j0 < j1) gemm_block(&j, i0, i1, j0, j1, mine, mine + aoff);
+        }
+        if (parts > 1) { /* implicit barrier above: every part is done */
+#pragma omp for schedule(static)
+            for (int64_t i = 0; i < m; i++)
+                kpart_sum(i, i + 1, m, n, g->c, g->ldc, tpart, parts, g->relu);
+        }
     }
-    return DLC_OK;
 }
 
 dlc_status dlc_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
@@ -1113,20 +1300,21 @@ static dlc_status sgemm_serial_run(int trans_a, int trans_b, int64_t m, int64_t 
                                    float alpha, const float *a, int64_t lda, const float *b,
                                    int64_t ldb, float beta, float *c, int64_t ldc,
                                    const int64_t *arow, int64_t kseg, int64_t sstride,
-                                   const float *bias, int relu, void *workspace,
-                                   size_t workspace_size) {
+                                   const float *bp, const float *bias, int relu,
+                                   void *workspace, size_t workspace_size) {
     if (m == 0 || n == 0) return DLC_OK;
     if (k == 0) {
         scale_c(m, n, alpha, beta, c, ldc, bias, relu);
         return DLC_OK;
     }
     const gemm_job g = {trans_a, trans_b, k, alpha, beta, a, b, lda, ldb, c, ldc,
-                        DLC_SIMD_PICK(ukernel), arow, kseg, sstride, bias, relu != 0};
-    float *ws;
+                        DLC_SIMD_PICK(ukernel), arow, kseg, sstride, bias, relu != 0, 0, k,
+                        bp, n};
+    float *ws, *tpart;
     size_t stride;
-    if (ws_carve(g.kr, m, n, k, workspace, workspace_size, 1, &ws, &stride) < 1)
+    if (ws_carve(g.kr, m, n, k, workspace, workspace_size, 1, &tpart, &ws, &stride) < 1)
         return DLC_ENOMEM;
-    gemm_block(&g, 0, m, 0, n, ws, ws + a_offset(g.kr, n, k));
+    gemm_run(&g, m, n, tpart, ws, stride, 1);
     return DLC_OK;
 }
 
@@ -1138,7 +1326,7 @@ dlc_status dlc_sgemm_serial_epi(int trans_a, int trans_b, int64_t m, int64_t n, 
     dlc_status st = gemm_check(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc);
     if (st != DLC_OK) return st;
     return sgemm_serial_run(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
-                            NULL, 0, 0, bias, relu, workspace, workspace_size);
+                            NULL, 0, 0, NULL, bias, relu, workspace, workspace_size);
 }
 
 dlc_status dlc_sgemm_serial(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
@@ -1153,18 +1341,51 @@ dlc_status dlc_sgemm_serial(int trans_a, int trans_b, int64_t m, int64_t n, int6
  * a[arow[i] + s * sstride .. + kseg), s = 0, 1, ... (rows may overlap or come in any order):
  * a convolution's patch rows, one run per kernel row, read where they lie. The arithmetic is
  * that of dlc_sgemm_serial on the gathered rows. */
+size_t dlc_sgemm_bpack_bytes(int64_t n, int64_t k) {
+    if (n <= 0 || k <= 0) return 0;
+    size_t best = 0;
+    for (int lv = 0; lv < DLC_SIMD_NLEVELS; lv++) {
+        const ukernel *kr = ukernel_variants[lv];
+        if (n > kr->nc) return 0;
+        best = DLC_MAX(best, (size_t)(k * round_up(n, kr->nr)) * sizeof(float));
+    }
+    return dlc_align_up(best);
+}
+
+void dlc_sgemm_bpack(int trans_b, int64_t n, int64_t k, const float *b, int64_t ldb,
+                     float *dst) {
+    const ukernel *kr = DLC_SIMD_PICK(ukernel);
+    const int64_t kcb = k_block(k), panels = ceil_div(n, kr->nr), np = round_up(n, kr->nr);
+    for (int64_t pc = 0; pc < k; pc += kcb)
+        kr->pack_b(trans_b, b, ldb, pc, DLC_MIN(kcb, k - pc), 0, n, kr->nr, 0, panels,
+                   dst + pc * np);
+}
+
 dlc_status dlc_sgemm_serial_rows_epi(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                                      const float *a, const int64_t *arow, int64_t kseg,
                                      int64_t sstride, const float *b, int64_t ldb, float beta,
                                      float *c, int64_t ldc, const float *bias, int relu,
                                      void *workspace, size_t workspace_size) {
+    return dlc_sgemm_serial_rows_bp_epi(trans_b, m, n, k, alpha, a, arow, kseg, sstride, b, ldb,
+                                        NULL, beta, c, ldc, bias, relu, workspace,
+                                        workspace_size);
+}
+
+dlc_status dlc_sgemm_serial_rows_bp_epi(int trans_b, int64_t m, int64_t n, int64_t k,
+                                        float alpha, const float *a, const int64_t *arow,
+                                        int64_t kseg, int64_t sstride, const float *b,
+                                        int64_t ldb, const float *bpacked, float beta, float *c,
+                                        int64_t ldc, const float *bias, int relu,
+                                        void *workspace, size_t workspace_size) {
     DLC_CHECK(m == 0 || arow != NULL);
     DLC_CHECK(kseg >= 1 && sstride >= 0 && (k == 0 || k % kseg == 0));
     dlc_status st = gemm_check(0, trans_b, m, n, k, a, DLC_MAX(1, k), b, ldb, c, ldc);
     if (st != DLC_OK) return st;
     for (int64_t i = 0; i < m && k > 0 && n > 0; i++) DLC_CHECK(arow[i] >= 0);
+    DLC_CHECK(bpacked == NULL || dlc_sgemm_bpack_bytes(n, k) > 0);
     return sgemm_serial_run(0, trans_b, m, n, k, alpha, a, DLC_MAX(1, k), b, ldb, beta, c, ldc,
-                            arow, kseg, sstride, bias, relu, workspace, workspace_size);
+                            arow, kseg, sstride, bpacked, bias, relu, workspace,
+                            workspace_size);
 }
 
 dlc_status dlc_sgemm_serial_rows(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,

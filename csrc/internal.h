@@ -71,6 +71,21 @@ dlc_status dlc_sgemm_serial_rows(int trans_b, int64_t m, int64_t n, int64_t k, f
                                  float *c, int64_t ldc, void *workspace,
                                  size_t workspace_size);
 
+/* op(B) (k x n) packed whole for the SIMD level in use, every k block's panels in turn, so
+ * that many GEMMs on the same B (a convolution's units) pack it once: dlc_sgemm_bpack_bytes
+ * is the buffer's size (0: not supported, n above a column block), dlc_sgemm_bpack fills it,
+ * dlc_sgemm_serial_rows_bp_epi is dlc_sgemm_serial_rows_epi reading B from it (bpacked may
+ * be NULL: B is packed as usual); the same bits either way. */
+size_t dlc_sgemm_bpack_bytes(int64_t n, int64_t k);
+void dlc_sgemm_bpack(int trans_b, int64_t n, int64_t k, const float *b, int64_t ldb,
+                     float *dst);
+dlc_status dlc_sgemm_serial_rows_bp_epi(int trans_b, int64_t m, int64_t n, int64_t k,
+                                        float alpha, const float *a, const int64_t *arow,
+                                        int64_t kseg, int64_t sstride, const float *b,
+                                        int64_t ldb, const float *bpacked, float beta, float *c,
+                                        int64_t ldc, const float *bias, int relu,
+                                        void *workspace, size_t workspace_size);
+
 /* The GEMM epilogue: C = act(alpha * op(A) op(B) + beta * C + bias), bias (n floats, per
  * column, may be NULL) added on the first k block and act (relu != 0: Keras's plain ReLU,
  * r = x > 0 ? x : 0 * x + 0, the formula of dlc_relu_forward) applied on the last one, so a
@@ -129,6 +144,14 @@ typedef struct {
     int rows_mr;                        /* rows per direct_rows call (<= mr) */
     dlc_ukr_kt_fn kt_rows;              /* NULL: pack A^T given by a row table */
     int conv_direct;                    /* conv2d's direct backward data may run on direct */
+    /* With conv_direct: the first rows (1 .. mr) of direct's tile with alpha = beta = 1,
+     * c += A B, the same operations per element as direct (a tile's last rows, in place). */
+    void (*direct_add)(int rows, int64_t kc, const float *a, int64_t lda, const float *b,
+                       float *c, int64_t ldc);
+    /* The same for tiles 8 columns wide (B panels of 8; rows 1 .. mr): the tiles of conv2d's
+     * direct backward data when nr does not divide c but 8 does, every tile through it. */
+    void (*direct_add8)(int rows, int64_t kc, const float *a, int64_t lda, const float *b,
+                        float *c, int64_t ldc);
     void (*prefetch)(const float *a, int64_t lda, int rows, int64_t kc); /* for direct */
     dlc_pack_a_fn pack_a;
     dlc_pack_b_fn pack_b;

@@ -74,6 +74,13 @@ CASES = [
     ("noflip_valid", (2, 9, 8, 48), (3, 3), 12, (1, 1), (1, 1), (0, 0, 0, 0), 1),
     ("noflip_oc_gt_half", (1, 7, 9, 40), (3, 3), 21, (1, 1), (1, 1), "same", 1),
     ("noflip_s2", (2, 9, 8, 48), (3, 3), 12, (2, 2), (1, 1), "same", 1),
+    # Direct backward data in 8-channel blocks (c = 8, oc <= 8: AVX2 direct_add8), rows of 9
+    # and 13 (a 6-pixel tile plus a shorter one), 'same', 5x5, stride, dilation, asymmetric
+    # pads; oc = 16 stays on the col2im route.
+    ("direct8_same", (2, 9, 9, 8), (3, 3), 8, (1, 1), (1, 1), "same", 1),
+    ("direct8_5x5", (1, 7, 13, 8), (5, 5), 7, (1, 1), (1, 1), "same", 1),
+    ("direct8_s2_dil", (1, 11, 13, 8), (3, 2), 6, (2, 1), (1, 2), (1, 0, 2, 1), 1),
+    ("col2im_c8_oc16", (1, 7, 13, 8), (5, 5), 16, (1, 1), (1, 1), "same", 1),
 ]
 
 

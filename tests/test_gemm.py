@@ -85,8 +85,10 @@ def test_reference_matches_float64(rng, m, n, k, ta, tb):
 
 
 # Big enough to run in parallel: split by rows, by columns (n much larger than m), and into
-# many row pieces handed out dynamically (B small next to A).
-PAR_SHAPES = [(300, 200, 100), (1000, 70, 288), (20, 500, 300), (9, 300, 800), (3000, 20, 50)]
+# many row pieces handed out dynamically (B small next to A); k split into 2 and 4 parts
+# (small C, long k: partial sums added in a fixed order).
+PAR_SHAPES = [(300, 200, 100), (1000, 70, 288), (20, 500, 300), (9, 300, 800), (3000, 20, 50),
+              (23, 37, 4100), (50, 40, 8500)]
 
 
 @pytest.mark.parametrize("m,n,k", PAR_SHAPES)
