@@ -9,7 +9,8 @@
  * AVX-512 levels, product and sum rounded separately on the portable level, as gemm.c's
  * kernels), then the same epilogue (alpha, beta on the first block and 1 after, the bias on the
  * first block, the ReLU on the last). So a row of C has the same bits whether it is computed
- * here or inside a larger GEMM, at every thread count. Threads split the columns in panels of
+ * here or inside a larger GEMM that gemm.c does not cut along k (its kparts: a small C with a
+ * long k sums k in parts), at every thread count. Threads split the columns in panels of
  * SM_NR (disjoint outputs). No allocation, no workspace.
  */
 #include "internal.h"

@@ -169,7 +169,8 @@ void dlc_ukr_tile(const dlc_ukernel *kr, int64_t kc, const float *ap, const floa
 /* The k block of a GEMM with inner size k (at most 320, a function of k alone). */
 int64_t dlc_gemm_k_block(int64_t k);
 /* C = act(alpha * op(A) @ B + beta * C + bias) for m <= DLC_GEMM_SMALL_M rows, B read in place
- * (gemm_small.c): the same bits per element as dlc_sgemm_ex; arguments already checked. */
+ * (gemm_small.c): per element the operations of dlc_sgemm_ex's blocked kernels (without its
+ * k split); arguments already checked. */
 #define DLC_GEMM_SMALL_M 8
 dlc_status dlc_sgemm_small_m(int trans_a, int64_t m, int64_t n, int64_t k, float alpha,
                              const float *a, int64_t lda, const float *b, int64_t ldb,
