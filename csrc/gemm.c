@@ -190,16 +190,16 @@ ukr_avx2_store(int R, __m256 acc[][2], float *restrict c, int64_t ldc, float alp
 }
 
 DLC_TARGET_AVX2 static inline __attribute__((always_inline)) void
-ukr_avx2_body(int64_t kc, const float *restrict a, int64_t rs, int64_t cs,
-              const float *restrict b, float *restrict c, int64_t ldc, float alpha, float beta,
-              const float *bias, int relu) {
+ukr_avx2_body_rows(int R, int64_t kc, const float *restrict a, int64_t rs, int64_t cs,
+                   const float *restrict b, float *restrict c, int64_t ldc, float alpha,
+                   float beta, const float *bias, int relu) {
     __m256 acc[A2_MR][2];
 #pragma GCC unroll 8
-    for (int i = 0; i < A2_MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
     for (int64_t p = 0; p < kc; p++) {
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 8
-        for (int i = 0; i < A2_MR; i++) {
+        for (int i = 0; i < R; i++) {
             __m256 ai = _mm256_broadcast_ss(a + i * rs);
             acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
             acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
@@ -207,7 +207,14 @@ ukr_avx2_body(int64_t kc, const float *restrict a, int64_t rs, int64_t cs,
         a += cs;
         b += A2_NR;
     }
-    ukr_avx2_store(A2_MR, acc, c, ldc, alpha, beta, bias, relu);
+    ukr_avx2_store(R, acc, c, ldc, alpha, beta, bias, relu);
+}
+
+DLC_TARGET_AVX2 static inline __attribute__((always_inline)) void
+ukr_avx2_body(int64_t kc, const float *restrict a, int64_t rs, int64_t cs,
+              const float *restrict b, float *restrict c, int64_t ldc, float alpha, float beta,
+              const float *bias, int relu) {
+    ukr_avx2_body_rows(A2_MR, kc, a, rs, cs, b, c, ldc, alpha, beta, bias, relu);
 }
 
 DLC_TARGET_AVX2 static void ukr_avx2(int64_t kc, const float *restrict a,
@@ -235,33 +242,13 @@ DLC_TARGET_AVX2 static void ukr_avx2_direct_t(int64_t kc, const float *restrict 
 DLC_TARGET_AVX2 static inline __attribute__((always_inline)) void
 ukr_avx2_add_body(int R, int64_t kc, const float *restrict a, int64_t lda,
                   const float *restrict b, float *restrict c, int64_t ldc) {
-    __m256 acc[A2_MR][2];
-#pragma GCC unroll 8
-    for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-    for (int64_t p = 0; p < kc; p++) {
-        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-#pragma GCC unroll 8
-        for (int i = 0; i < R; i++) {
-            __m256 ai = _mm256_broadcast_ss(a + i * lda + p);
-            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
-        }
-        b += A2_NR;
-    }
-    ukr_avx2_store(R, acc, c, ldc, 1.0f, 1.0f, NULL, 0);
+    ukr_avx2_body_rows(R, kc, a, lda, 1, b, c, ldc, 1.0f, 1.0f, NULL, 0);
 }
 
 DLC_TARGET_AVX2 static void ukr_avx2_direct_add(int rows, int64_t kc, const float *a,
                                                 int64_t lda, const float *b, float *c,
                                                 int64_t ldc) {
-    switch (rows) {
-    case 1: ukr_avx2_add_body(1, kc, a, lda, b, c, ldc); break;
-    case 2: ukr_avx2_add_body(2, kc, a, lda, b, c, ldc); break;
-    case 3: ukr_avx2_add_body(3, kc, a, lda, b, c, ldc); break;
-    case 4: ukr_avx2_add_body(4, kc, a, lda, b, c, ldc); break;
-    case 5: ukr_avx2_add_body(5, kc, a, lda, b, c, ldc); break;
-    default: ukr_avx2_add_body(6, kc, a, lda, b, c, ldc); break;
-    }
+    DLC_ROWS_1_TO_6(rows, ukr_avx2_add_body, kc, a, lda, b, c, ldc);
 }
 
 /* R x 8 (R 1 .. 6, a constant after inlining): c += A B, B panels of 8 floats per p. */
@@ -289,14 +276,7 @@ ukr_avx2_add8_body(int R, int64_t kc, const float *restrict a, int64_t lda,
 DLC_TARGET_AVX2 static void ukr_avx2_direct_add8(int rows, int64_t kc, const float *a,
                                                  int64_t lda, const float *b, float *c,
                                                  int64_t ldc) {
-    switch (rows) {
-    case 1: ukr_avx2_add8_body(1, kc, a, lda, b, c, ldc); break;
-    case 2: ukr_avx2_add8_body(2, kc, a, lda, b, c, ldc); break;
-    case 3: ukr_avx2_add8_body(3, kc, a, lda, b, c, ldc); break;
-    case 4: ukr_avx2_add8_body(4, kc, a, lda, b, c, ldc); break;
-    case 5: ukr_avx2_add8_body(5, kc, a, lda, b, c, ldc); break;
-    default: ukr_avx2_add8_body(6, kc, a, lda, b, c, ldc); break;
-    }
+    DLC_ROWS_1_TO_6(rows, ukr_avx2_add8_body, kc, a, lda, b, c, ldc);
 }
 
 /* 6 x 16, A by a row table in segments (see dlc_sgemm_serial_rows): ukr_avx2_body's operations
@@ -916,6 +896,28 @@ static int use_direct(const gemm_job *g, int64_t n) {
 /* The epilogue's bias for columns from j (NULL when none or not on this k block). */
 static inline const float *bias_at(const float *bias, int64_t j) { return bias ? bias + j : NULL; }
 
+/* An mr x nr local tile for an edge of `cols` < nr columns of C at cq: C's values copied in
+ * when the kernel reads them (beta != 0), the rest zero; the bias likewise padded into bt.
+ * Returns the bias for the kernel (bt, or NULL). */
+static const float *edge_tile_in(float *t, float *bt, const float *cq, int64_t ldc, int mr,
+                                 int nr, int64_t cols, float beta, const float *bias) {
+    if (beta != 0.0f) {
+        memset(t, 0, sizeof(float) * MR_MAX * NR_MAX);
+        for (int64_t i = 0; i < mr; i++)
+            memcpy(t + i * nr, cq + i * ldc, (size_t)cols * sizeof(float));
+    }
+    if (!bias) return NULL;
+    memset(bt, 0, sizeof(float) * NR_MAX);
+    memcpy(bt, bias, (size_t)cols * sizeof(float));
+    return bt;
+}
+
+/* The tile's first `cols` columns back into C. */
+static void edge_tile_out(const float *t, float *cq, int64_t ldc, int mr, int nr, int64_t cols) {
+    for (int64_t i = 0; i < mr; i++)
+        memcpy(cq + i * ldc, t + i * nr, (size_t)cols * sizeof(float));
+}
+
 /* Rows [i0, i1) x columns [jc, jc+nc) for one k block, A read in place: each MR panel of A
  * (in L1 after its first use) runs across all B panels. Edge rows go through the packed path. */
 static void gemm_direct(const gemm_job *g, int64_t i0, int64_t i1, int64_t jc, int64_t nc,
@@ -942,19 +944,10 @@ static void gemm_direct(const gemm_job *g, int64_t i0, int64_t i1, int64_t jc, i
                                     g->ldc, g->alpha, beta, bq, relu);
                 } else { /* edge columns: the same kernel on a local tile (as tile() does) */
                     float t[MR_MAX * NR_MAX], bt[NR_MAX];
-                    if (beta != 0.0f) {
-                        memset(t, 0, sizeof t);
-                        for (int64_t i = 0; i < mr; i++)
-                            memcpy(t + i * nr, cq + i * g->ldc, (size_t)cols * sizeof(float));
-                    }
-                    if (bq) {
-                        memset(bt, 0, sizeof bt);
-                        memcpy(bt, bq, (size_t)cols * sizeof(float));
-                    }
+                    const float *tb = edge_tile_in(t, bt, cq, g->ldc, mr, nr, cols, beta, bq);
                     kr->direct_rows(kc, g->a, g->arow + r, pc, g->kseg, g->sstride, bp, t, nr,
-                                    g->alpha, beta, bq ? bt : NULL, relu);
-                    for (int64_t i = 0; i < mr; i++)
-                        memcpy(cq + i * g->ldc, t + i * nr, (size_t)cols * sizeof(float));
+                                    g->alpha, beta, tb, relu);
+                    edge_tile_out(t, cq, g->ldc, mr, nr, cols);
                 }
             }
             if (full < i1) {
@@ -1011,18 +1004,9 @@ static void gemm_direct(const gemm_job *g, int64_t i0, int64_t i1, int64_t jc, i
                     continue;
                 }
                 float t[MR_MAX * NR_MAX], bt[NR_MAX];
-                if (beta != 0.0f) {
-                    memset(t, 0, sizeof t);
-                    for (int64_t i = 0; i < mr; i++)
-                        memcpy(t + i * nr, cq + i * g->ldc, (size_t)cols * sizeof(float));
-                }
-                if (bq) {
-                    memset(bt, 0, sizeof bt);
-                    memcpy(bt, bq, (size_t)cols * sizeof(float));
-                }
-                direct(kc, ar, g->lda, bp, t, nr, g->alpha, beta, bq ? bt : NULL, relu);
-                for (int64_t i = 0; i < mr; i++)
-                    memcpy(cq + i * g->ldc, t + i * nr, (size_t)cols * sizeof(float));
+                const float *tb = edge_tile_in(t, bt, cq, g->ldc, mr, nr, cols, beta, bq);
+                direct(kc, ar, g->lda, bp, t, nr, g->alpha, beta, tb, relu);
+                edge_tile_out(t, cq, g->ldc, mr, nr, cols);
             }
             if (full < ie)
                 tile(kr, kc, apack, bp, g->c + full * g->ldc + jc + q * nr, g->ldc, ie - full,

@@ -87,7 +87,7 @@ static void small_generic(const small_job *g, int rows, int64_t j0, int64_t cols
  * at most (the 16 ymm registers hold them, the two rows of B and the broadcast A), columns
  * masked past `cols`. gemm.c's ukr_avx2_store formulas for the epilogue. */
 DLC_TARGET_AVX2 static inline __attribute__((always_inline)) void
-small_avx2_rows(const small_job *g, int R, int64_t j0, int64_t cols, int64_t pc, int64_t kc) {
+small_avx2_rows(int R, const small_job *g, int64_t j0, int64_t cols, int64_t pc, int64_t kc) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i mask[2] = {_mm256_cmpgt_epi32(_mm256_set1_epi32((int)cols), lane),
                              _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(cols - 8)), lane)};
@@ -140,14 +140,7 @@ small_avx2_rows(const small_job *g, int R, int64_t j0, int64_t cols, int64_t pc,
 
 DLC_TARGET_AVX2 static void small_avx2(const small_job *g, int rows, int64_t j0, int64_t cols,
                                        int64_t pc, int64_t kc) {
-    switch (rows) { /* R a constant in each instance: the accumulators stay in registers */
-    case 1: small_avx2_rows(g, 1, j0, cols, pc, kc); break;
-    case 2: small_avx2_rows(g, 2, j0, cols, pc, kc); break;
-    case 3: small_avx2_rows(g, 3, j0, cols, pc, kc); break;
-    case 4: small_avx2_rows(g, 4, j0, cols, pc, kc); break;
-    case 5: small_avx2_rows(g, 5, j0, cols, pc, kc); break;
-    default: small_avx2_rows(g, 6, j0, cols, pc, kc); break;
-    }
+    DLC_ROWS_1_TO_6(rows, small_avx2_rows, g, j0, cols, pc, kc);
 }
 #endif
 

@@ -243,6 +243,21 @@ void dlc_dropout_uniform_group(uint64_t seed, uint64_t step, int64_t i, float *u
         DLC_SIMD_TABLE(name##_generic, name##_generic, name##_generic)
 #endif
 
+/* body(R, ...) with R a compile-time constant 1 .. 6 equal to `rows` (6 for anything larger):
+ * register-tile kernels whose row count must be known to keep their accumulators in
+ * registers. */
+#define DLC_ROWS_1_TO_6(rows, body, ...)                                                       \
+    do {                                                                                       \
+        switch (rows) {                                                                        \
+        case 1: body(1, __VA_ARGS__); break;                                                   \
+        case 2: body(2, __VA_ARGS__); break;                                                   \
+        case 3: body(3, __VA_ARGS__); break;                                                   \
+        case 4: body(4, __VA_ARGS__); break;                                                   \
+        case 5: body(5, __VA_ARGS__); break;                                                   \
+        default: body(6, __VA_ARGS__); break;                                                  \
+        }                                                                                      \
+    } while (0)
+
 /* The instance of NAME for the SIMD level in use (an entry of NAME_variants). */
 #define DLC_SIMD_PICK(name) (name##_variants[dlc_simd_get()])
 
