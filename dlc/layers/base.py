@@ -458,12 +458,17 @@ class Layer:
         """dL/dz from dL/dy through the activation that `_act_forward` applied."""
         if act.is_linear:
             return dy
-        if act.is_plain_relu:  # dz = 0 + dy * (y > 0), written without a zero fill
-            dz = ctx.buf("act_dz", dy.shape)
-            _C.relu_backward(ctx.saved["y"], dy, dz, accumulate=False)
-            return dz
+        if act.is_plain_relu:
+            return self._relu_backward(ctx, dy, ctx.saved["y"])
         dz = ctx.zeros("act_dz", dy.shape)
         act.backward(ctx.saved["z"], ctx.saved["y"], dy, dz)
+        return dz
+
+    def _relu_backward(self, ctx: Ctx, dy: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """dz = 0 + dy * (y > 0) for a plain ReLU whose output is y (its own or a fused ReLU
+        layer's), written into a node buffer without a zero fill."""
+        dz = ctx.buf("act_dz", dy.shape)
+        _C.relu_backward(y, dy, dz, accumulate=False)
         return dz
 
     def _activated_backward(self, ctx: Ctx, dy: np.ndarray, dx: Any) -> None:

@@ -158,10 +158,8 @@ class Dense(Layer):
         return self._act_forward(ctx, z, self.activation, owned=True)
 
     def backward(self, ctx, dy, dx):
-        if ctx.relu_out:  # a ReLU layer fused behind: its backward into dz, no zero fill
-            dz = ctx.buf("act_dz", dy.shape)
-            _C.relu_backward(ctx.saved["y"], dy, dz, accumulate=False)
-            self.backward_linear(ctx, dz, dx)
+        if ctx.relu_out:  # a ReLU layer fused behind
+            self.backward_linear(ctx, self._relu_backward(ctx, dy, ctx.saved["y"]), dx)
             return
         self._activated_backward(ctx, dy, dx)
 

@@ -123,9 +123,7 @@ class BatchNormalization(Layer):
                                   accumulate=dx is not None and not ctx.overwrite())
             return
         if mask is not None:  # the fused ReLU's backward first
-            masked = ctx.buf("relu_dz", dy2.shape)
-            _C.relu_backward(mask, dy2, masked, accumulate=False)
-            dy2 = masked
+            dy2 = self._relu_backward(ctx, dy2, mask)
         # Inference-mode backward (a frozen layer): an affine map with the moving statistics.
         factor = (1.0 / np.sqrt(self.moving_variance.value.astype(np.float64) + self.epsilon)).astype(np.float32)
         if dx is not None:
