@@ -56,6 +56,14 @@ static int thread_num(void) {
 #endif
 }
 
+static int team_size(void) {
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
 /* Keras's plain ReLU with dlc_relu_forward's formula: v > 0 ? v : 0 * v + 0. */
 static inline float relu1(float v) {
     float lo = 0.0f * v + 0.0f;
@@ -188,6 +196,31 @@ static int64_t rowk_rows(const dlc_conv2d_shape *s) {
         int64_t full = (rt * s->ow + ROWK_MR - 1) / ROWK_MR, tail = (last * s->ow + ROWK_MR - 1) / ROWK_MR;
         int64_t cost = ((units - 1) * full + tail) * ROWK_MR + ROWK_UNIT_COST * units;
         if (best_cost < 0 || cost < best_cost) best = rt, best_cost = cost;
+    }
+    return best;
+}
+
+/* When the plan's row-table units leave threads idle (a batch of one or a few images: conv2
+ * of CNN-MNIST at batch 1 is one 24-row unit, or 21 + 3 rows), the output rows per unit for nt
+ * threads: the largest rt <= the plan's (whose workspace is sized for it) that minimises the
+ * busiest thread's share of the schedule(static) split, in the cost units of rowk_rows. Only
+ * the split changes: every output pixel is the same GEMM row, so y's bits do not. */
+static int64_t rowk_rows_for_threads(const dlc_conv2d_shape *s, int64_t rmax, int nt) {
+    if (nt <= 1 || s->n * ((s->oh + rmax - 1) / rmax) >= 4 * (int64_t)nt) return rmax;
+    int64_t best = rmax, best_cost = -1;
+    for (int64_t rt = rmax; rt >= 1; rt--) {
+        int64_t tiles = (s->oh + rt - 1) / rt, units = s->n * tiles, last = s->oh - (tiles - 1) * rt;
+        int64_t full = (rt * s->ow + ROWK_MR - 1) / ROWK_MR * ROWK_MR + ROWK_UNIT_COST;
+        int64_t tail = (last * s->ow + ROWK_MR - 1) / ROWK_MR * ROWK_MR + ROWK_UNIT_COST;
+        /* schedule(static): thread t takes units [t*q + min(t, r), ...), q = units / nt */
+        int64_t q = units / nt, r = units % nt, worst = 0;
+        for (int64_t t = 0, u0 = 0; t < nt; t++) {
+            int64_t cnt = q + (t < r), cost = 0;
+            for (int64_t u = u0; u < u0 + cnt; u++) cost += (u % tiles == tiles - 1) ? tail : full;
+            u0 += cnt;
+            worst = DLC_MAX(worst, cost);
+        }
+        if (best_cost < 0 || worst < best_cost) best = rt, best_cost = worst;
     }
     return best;
 }
@@ -865,15 +898,30 @@ static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p
                                         int nt) {
     const int64_t c = s->c, oc = s->oc, wp = p->wp;
     const int padded = p->slab_bytes != 0;
+    plan sp;
+    if (p->rowk) { /* few units: split the images' rows finer so no thread idles */
+        int64_t rt = rowk_rows_for_threads(s, p->rows_tile, nt);
+        if (rt != p->rows_tile) {
+            sp = *p;
+            sp.rows_tile = rt;
+            sp.tiles_img = (s->oh + rt - 1) / rt;
+            p = &sp;
+        }
+    }
     const int64_t units = s->n * p->tiles_img;
     /* Slab columns [j0, j1) hold input columns [j0 - pad_left, j1 - pad_left). */
     const int64_t j0 = DLC_MAX(0, s->pad_left);
     const int64_t j1 = DLC_MAX(j0, DLC_MIN(wp, s->pad_left + s->w));
-    /* rowk: every unit multiplies by the same (K, oc) kernel; pack it once (bpk: room for it
-     * at the start of the workspace, or NULL) */
-    if (p->rowk && bpk) dlc_sgemm_bpack(0, oc, s->kh * p->kstep, w, oc, bpk);
     int err = 0;
-#pragma omp parallel for schedule(static) num_threads(nt)
+#pragma omp parallel num_threads(nt)
+    {
+    /* rowk: every unit multiplies by the same (K, oc) kernel; the team packs it once (bpk:
+     * room for it at the start of the workspace, or NULL) */
+    if (p->rowk && bpk) {
+        dlc_sgemm_bpack_part(0, oc, s->kh * p->kstep, w, oc, bpk, thread_num(), team_size());
+#pragma omp barrier
+    }
+#pragma omp for schedule(static)
     for (int64_t u = 0; u < units; u++) {
         char *slot = slots + (size_t)thread_num() * p->slot_bytes;
         float *slab = (float *)slot;
@@ -952,6 +1000,7 @@ static dlc_status conv_forward_implicit(const dlc_conv2d_shape *s, const plan *p
             if (relu && !acc)
                 for (int64_t q = 0; q < s->ow * oc; q++) yr[q] = relu1(yr[q]);
         }
+    }
     }
     return err ? DLC_EINVAL : DLC_OK;
 }

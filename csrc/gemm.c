@@ -1336,13 +1336,21 @@ size_t dlc_sgemm_bpack_bytes(int64_t n, int64_t k) {
     return dlc_align_up(best);
 }
 
-void dlc_sgemm_bpack(int trans_b, int64_t n, int64_t k, const float *b, int64_t ldb,
-                     float *dst) {
+void dlc_sgemm_bpack_part(int trans_b, int64_t n, int64_t k, const float *b, int64_t ldb,
+                          float *dst, int part, int parts) {
     const ukernel *kr = DLC_SIMD_PICK(ukernel);
     const int64_t kcb = k_block(k), panels = ceil_div(n, kr->nr), np = round_up(n, kr->nr);
-    for (int64_t pc = 0; pc < k; pc += kcb)
-        kr->pack_b(trans_b, b, ldb, pc, DLC_MIN(kcb, k - pc), 0, n, kr->nr, 0, panels,
-                   dst + pc * np);
+    /* piece i = (k block, panel) goes to part i % parts */
+    for (int64_t pc = 0, i = 0; pc < k; pc += kcb)
+        for (int64_t q = 0; q < panels; q++, i++)
+            if (i % parts == part)
+                kr->pack_b(trans_b, b, ldb, pc, DLC_MIN(kcb, k - pc), 0, n, kr->nr, q, q + 1,
+                           dst + pc * np);
+}
+
+void dlc_sgemm_bpack(int trans_b, int64_t n, int64_t k, const float *b, int64_t ldb,
+                     float *dst) {
+    dlc_sgemm_bpack_part(trans_b, n, k, b, ldb, dst, 0, 1);
 }
 
 dlc_status dlc_sgemm_serial_rows_epi(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,

@@ -11,7 +11,7 @@
  * first block, the ReLU on the last). So a row of C has the same bits whether it is computed
  * here or inside a larger GEMM that gemm.c does not cut along k (its kparts: a small C with a
  * long k sums k in parts), at every thread count. Threads split the columns in panels of
- * SM_NR (disjoint outputs). No allocation, no workspace.
+ * SM_NR, or up to SM_NR_WIDE on the AVX-512 level (disjoint outputs). No allocation, no workspace.
  */
 #include "internal.h"
 
@@ -27,6 +27,7 @@
 
 #define SM_NR 16 /* columns per panel: two ymm per row of C */
 #define SM_MR 6  /* rows of C per kernel call */
+#define SM_NR_WIDE 64 /* columns per call of the AVX-512 kernel: four panels */
 
 typedef struct {
     int64_t k, kc; /* k, and gemm.c's k block */
@@ -144,10 +145,93 @@ DLC_TARGET_AVX2 static void small_avx2(const small_job *g, int rows, int64_t j0,
 }
 #endif
 
-/* The AVX-512 level runs the AVX2 kernel: the same FMA chain and epilogue per element as
- * gemm.c's AVX-512 micro-kernel, hence the same bits; a row this short is bound by reading B. */
+#if DLC_X86
+/* AVX-512: R <= SM_MR rows x up to SM_NR_WIDE columns (four zmm per row, R * 4 <= 24
+ * accumulators of the 32 registers), columns masked past `cols`. One row of C on one image
+ * has four independent FMA chains per panel of B instead of the AVX2 kernel's two, and reads
+ * 256 contiguous bytes of each row of B instead of 64: the FMA latency and the scattered reads
+ * no longer bound it. The same per-element chain and epilogue formulas as the AVX2 kernel,
+ * hence the same bits. */
+DLC_TARGET_AVX512 static inline __attribute__((always_inline)) void
+small_avx512_rows(int R, const small_job *g, int64_t j0, int64_t cols, int64_t pc, int64_t kc) {
+    __mmask16 mask[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++) {
+        int64_t left = DLC_MAX(0, DLC_MIN(16, cols - 16 * v));
+        mask[v] = (__mmask16)((1u << left) - 1u);
+    }
+    const int nv = (int)((cols + 15) / 16);
+    const __m512 va = _mm512_set1_ps(g->alpha), z = _mm512_setzero_ps();
+    __m512 acc[SM_MR][4];
+#pragma GCC unroll 6
+    for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = z;
+    const float *bp = g->b + pc * g->ldb + j0, *ap = g->a + pc * g->cs;
+    if (cols == SM_NR_WIDE) {
+        for (int64_t p = 0; p < kc; p++, bp += g->ldb, ap += g->cs) {
+            __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
+            __m512 b2 = _mm512_loadu_ps(bp + 32), b3 = _mm512_loadu_ps(bp + 48);
+#pragma GCC unroll 6
+            for (int i = 0; i < R; i++) {
+                __m512 ai = _mm512_set1_ps(ap[i * g->rs]);
+                acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+                acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+                acc[i][2] = _mm512_fmadd_ps(ai, b2, acc[i][2]);
+                acc[i][3] = _mm512_fmadd_ps(ai, b3, acc[i][3]);
+            }
+        }
+    } else {
+        for (int64_t p = 0; p < kc; p++, bp += g->ldb, ap += g->cs) {
+            __m512 bv[4];
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; v++) bv[v] = _mm512_maskz_loadu_ps(mask[v], bp + 16 * v);
+#pragma GCC unroll 6
+            for (int i = 0; i < R; i++) {
+                __m512 ai = _mm512_set1_ps(ap[i * g->rs]);
+#pragma GCC unroll 4
+                for (int v = 0; v < 4; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+            }
+        }
+    }
+    float beta = pc == 0 ? g->beta : 1.0f;
+    const float *bias = pc == 0 && g->bias ? g->bias + j0 : NULL;
+    int relu = pc + kc == g->k ? g->relu : 0;
+    const __m512 vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 6
+    for (int i = 0; i < R; i++) {
+        float *ci = g->c + i * g->ldc + j0;
+        for (int v = 0; v < nv; v++) {
+            __m512 r;
+            if (beta == 0.0f && !bias && !relu) {
+                r = _mm512_mul_ps(va, acc[i][v]);
+            } else {
+                __m512 bb = bias ? _mm512_maskz_loadu_ps(mask[v], bias + 16 * v) : z;
+                if (beta == 0.0f) {
+                    r = bias ? _mm512_fmadd_ps(va, acc[i][v], bb) : _mm512_mul_ps(va, acc[i][v]);
+                } else {
+                    __m512 cv = _mm512_maskz_loadu_ps(mask[v], ci + 16 * v);
+                    r = _mm512_fmadd_ps(va, acc[i][v], _mm512_mul_ps(vb, cv));
+                    if (bias) r = _mm512_add_ps(r, bb);
+                }
+                if (relu) {
+                    __m512 lo = _mm512_add_ps(_mm512_mul_ps(z, r), z);
+                    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, z, _CMP_GT_OQ), lo, r);
+                }
+            }
+            _mm512_mask_storeu_ps(ci + 16 * v, mask[v], r);
+        }
+    }
+}
+
+DLC_TARGET_AVX512 static void small_avx512(const small_job *g, int rows, int64_t j0,
+                                           int64_t cols, int64_t pc, int64_t kc) {
+    DLC_ROWS_1_TO_6(rows, small_avx512_rows, g, j0, cols, pc, kc);
+}
+#endif
+
+/* Every level computes each element of C with the same FMA chain and epilogue as gemm.c's
+ * micro-kernels, hence the same bits; a row this short is bound by reading B. */
 static const small_fn small_variants[DLC_SIMD_NLEVELS] =
-    DLC_SIMD_TABLE(small_generic, small_avx2, small_avx2);
+    DLC_SIMD_TABLE(small_generic, small_avx2, small_avx512);
 
 /* Below this many multiply-adds one thread streams B faster than waking a team. */
 #define SMALL_PAR_MIN ((int64_t)1 << 17)
@@ -160,12 +244,19 @@ dlc_status dlc_sgemm_small_m(int trans_a, int64_t m, int64_t n, int64_t k, float
                          trans_a ? 1 : lda, trans_a ? lda : 1, ldb, c, ldc, bias, relu != 0};
     const small_fn f = DLC_SIMD_PICK(small);
     const int64_t panels = (n + SM_NR - 1) / SM_NR;
+    const int nt = dlc_threads();
     const int par = m * n * k >= SMALL_PAR_MIN && panels > 1;
-    /* Panel by panel (one thread each), k block by k block: the kc x SM_NR block of B
-     * (20 KB) stays in cache while every group of SM_MR rows of C runs over it. */
-#pragma omp parallel for schedule(static) num_threads(dlc_threads()) if (par)
-    for (int64_t q = 0; q < panels; q++) {
-        const int64_t j0 = q * SM_NR, cols = DLC_MIN((int64_t)SM_NR, n - j0);
+    /* Columns per call: SM_NR, or on the AVX-512 level up to four panels while every thread
+     * still gets one call (which columns go together changes no bits). */
+    int64_t width = SM_NR;
+    if (DLC_X86 && dlc_simd_get() == DLC_SIMD_AVX512)
+        width = SM_NR * DLC_MAX(1, DLC_MIN(SM_NR_WIDE / SM_NR, par ? panels / nt : panels));
+    const int64_t calls = (n + width - 1) / width;
+    /* Call by call (one thread each), k block by k block: the kc x width block of B
+     * (20-80 KB) stays in cache while every group of SM_MR rows of C runs over it. */
+#pragma omp parallel for schedule(static) num_threads(nt) if (par)
+    for (int64_t q = 0; q < calls; q++) {
+        const int64_t j0 = q * width, cols = DLC_MIN(width, n - j0);
         for (int64_t pc = 0; pc < k; pc += g.kc) {
             const int64_t kc = DLC_MIN(g.kc, k - pc);
             for (int64_t r0 = 0; r0 < m; r0 += SM_MR) {

@@ -79,6 +79,10 @@ dlc_status dlc_sgemm_serial_rows(int trans_b, int64_t m, int64_t n, int64_t k, f
 size_t dlc_sgemm_bpack_bytes(int64_t n, int64_t k);
 void dlc_sgemm_bpack(int trans_b, int64_t n, int64_t k, const float *b, int64_t ldb,
                      float *dst);
+/* Share `part` of `parts` (0 <= part < parts) of dlc_sgemm_bpack's work: the parts' calls,
+ * from as many threads, together fill dst exactly as one dlc_sgemm_bpack does. */
+void dlc_sgemm_bpack_part(int trans_b, int64_t n, int64_t k, const float *b, int64_t ldb,
+                          float *dst, int part, int parts);
 dlc_status dlc_sgemm_serial_rows_bp_epi(int trans_b, int64_t m, int64_t n, int64_t k,
                                         float alpha, const float *a, const int64_t *arow,
                                         int64_t kseg, int64_t sstride, const float *b,

@@ -269,6 +269,10 @@ THREAD_CASES = [
     ("dcol_tiles_valid", (3, 30, 29, 64), (3, 3), 24, (1, 1), (1, 1), (0, 0, 0, 0), 1),
     ("rowk_same_5x5", (3, 17, 15, 20), (5, 5), 33, (1, 1), (1, 1), "same", 1),
     ("rowk_dh2_wide", (2, 9, 61, 12), (3, 3), 16, (1, 1), (2, 1), "same", 1),
+    # One or two images: the row-table forward splits each image's rows among the threads.
+    ("rowk_conv2_b1", (1, 26, 26, 32), (3, 3), 64, (1, 1), (1, 1), (0, 0, 0, 0), 1),
+    ("rowk_same_b1", (1, 14, 13, 48), (3, 3), 40, (1, 1), (1, 1), "same", 1),
+    ("rowk_b2_odd_rows", (2, 11, 9, 16), (3, 3), 20, (1, 1), (1, 1), (0, 0, 0, 0), 1),
 ]
 
 

@@ -7,7 +7,9 @@ import pytest
 from dlc import _C
 
 
-CASES = [(1, 128, 9216), (3, 37, 700), (8, 10, 128), (5, 70, 33), (2, 1, 5), (4, 32, 321), (7, 65, 640), (6, 16, 320), (8, 17, 961)]
+CASES = [(1, 128, 9216), (3, 37, 700), (8, 10, 128), (5, 70, 33), (2, 1, 5), (4, 32, 321), (7, 65, 640), (6, 16, 320), (8, 17, 961),
+         # several AVX-512 calls of up to 64 columns, the last one short
+         (1, 200, 300), (2, 48, 257), (6, 130, 64)]
 EPILOGUES = [dict(), dict(beta=0.5), dict(bias=True), dict(bias=True, relu=True),
              dict(alpha=2.0, beta=1.0, relu=True)]
 
