@@ -147,21 +147,23 @@ static int pool_parallel(int64_t values) { return values >= POOL_PAR_MIN; }
 /* POOL_KB channels of one output pixel: the max over the window [h0, h1) x [w0, w1) and its
  * argmax, visited in the order pool_copy / pool_max visit it (row-major, strictly greater wins),
  * so the same bits and the same argmax; the running max and argmax stay in registers and y and
- * argmax are stored once instead of once per window position (3x3 windows: 9x fewer stores). */
+ * argmax are stored once instead of once per window position (3x3 windows: 9x fewer stores).
+ * The argmax recorded for input pixel (ih, iw) is ih * rm + iw - base: the flat index
+ * (rm = w, base = 0) or the position in the window (rm = pw, base = its corner's index). */
 #define POOL_KB 16
 DLC_INLINE void pool_window_max(const float *restrict xb, int64_t w, int64_t c, int64_t h0,
-                                int64_t h1, int64_t w0, int64_t w1, float *restrict y,
-                                int32_t *restrict arg) {
+                                int64_t h1, int64_t w0, int64_t w1, int64_t rm, int64_t base,
+                                float *restrict y, int32_t *restrict arg) {
     float best[POOL_KB];
     int32_t at[POOL_KB];
-    const int32_t first = (int32_t)(h0 * w + w0);
-    const float *x0 = xb + (int64_t)first * c;
+    const int32_t first = (int32_t)(h0 * rm + w0 - base);
+    const float *x0 = xb + (h0 * w + w0) * c;
 #pragma omp simd
     for (int k = 0; k < POOL_KB; k++) best[k] = x0[k], at[k] = first;
     for (int64_t ih = h0; ih < h1; ih++)
         for (int64_t iw = (ih == h0 ? w0 + 1 : w0); iw < w1; iw++) {
-            const int32_t idx = (int32_t)(ih * w + iw);
-            const float *xp = xb + (int64_t)idx * c;
+            const int32_t idx = (int32_t)(ih * rm + iw - base);
+            const float *xp = xb + (ih * w + iw) * c;
 #pragma omp simd
             for (int k = 0; k < POOL_KB; k++) {
                 float v = xp[k], b = best[k];
@@ -180,15 +182,16 @@ DLC_INLINE void pool_window_max(const float *restrict xb, int64_t w, int64_t c, 
  * kept), so the same bits and argmax as the portable loop. */
 DLC_TARGET_AVX2 static inline __attribute__((always_inline)) void
 pool_window_max_avx2(const float *restrict xb, int64_t w, int64_t c, int64_t h0, int64_t h1,
-                     int64_t w0, int64_t w1, float *restrict y, int32_t *restrict arg) {
-    const int32_t first = (int32_t)(h0 * w + w0);
-    const float *x0 = xb + (int64_t)first * c;
+                     int64_t w0, int64_t w1, int64_t rm, int64_t base, float *restrict y,
+                     int32_t *restrict arg) {
+    const int32_t first = (int32_t)(h0 * rm + w0 - base);
+    const float *x0 = xb + (h0 * w + w0) * c;
     __m256 b0 = _mm256_loadu_ps(x0), b1 = _mm256_loadu_ps(x0 + 8);
     __m256 a0 = _mm256_castsi256_ps(_mm256_set1_epi32(first)), a1 = a0;
     for (int64_t ih = h0; ih < h1; ih++)
         for (int64_t iw = (ih == h0 ? w0 + 1 : w0); iw < w1; iw++) {
-            const int32_t idx = (int32_t)(ih * w + iw);
-            const float *xp = xb + (int64_t)idx * c;
+            const int32_t idx = (int32_t)(ih * rm + iw - base);
+            const float *xp = xb + (ih * w + iw) * c;
             const __m256 vi = _mm256_castsi256_ps(_mm256_set1_epi32(idx));
             __m256 v0 = _mm256_loadu_ps(xp), v1 = _mm256_loadu_ps(xp + 8);
             __m256 g0 = _mm256_cmp_ps(v0, b0, _CMP_GT_OQ), g1 = _mm256_cmp_ps(v1, b1, _CMP_GT_OQ);
@@ -202,8 +205,8 @@ pool_window_max_avx2(const float *restrict xb, int64_t w, int64_t c, int64_t h0,
 #endif
 
 typedef void pool_window_fn(const float *restrict xb, int64_t w, int64_t c, int64_t h0,
-                            int64_t h1, int64_t w0, int64_t w1, float *restrict y,
-                            int32_t *restrict arg);
+                            int64_t h1, int64_t w0, int64_t w1, int64_t rm, int64_t base,
+                            float *restrict y, int32_t *restrict arg);
 
 /* One output row (image b, output row oh) of max pooling; `window` does POOL_KB channels of
  * one pixel (a constant in each instance below, inlined). */
@@ -221,7 +224,7 @@ DLC_INLINE void maxpool_row_with(pool_window_fn *window, const dlc_pool2d_shape 
         int32_t *ao = argmax + o;
         int64_t k0 = 0;
         for (; k0 + POOL_KB <= c; k0 += POOL_KB) /* the window's max in registers, one store */
-            window(xb + k0, w, c, h0, h1, w0, w1, yo + k0, ao + k0);
+            window(xb + k0, w, c, h0, h1, w0, w1, w, 0, yo + k0, ao + k0);
         if (k0 == c) continue;
         pool_copy(c - k0, xb + (h0 * w + w0) * c + k0, yo + k0, ao + k0, (int32_t)(h0 * w + w0));
         for (int64_t ih = h0; ih < h1; ih++)
@@ -318,26 +321,36 @@ dlc_status dlc_maxpool2d_backward(const dlc_pool2d_shape *s, const float *dy,
  * exactly where the pooled value is and the dropout kept it). */
 #define DLC_POOL_KEPT 0x80
 
-DLC_INLINE void maxpool_code_row_body(const dlc_pool2d_shape *s, int64_t b, int64_t oh,
-                                      const float *x, float *pm, uint8_t *pos) {
+/* One output row of the pair's pooling: the pooled values into pm, the winners' window
+ * positions into pos; POOL_KB channels at a time by maxpool_row's window kernel (recording
+ * positions in the window, not flat indices), the rest by pool_max's loop. */
+DLC_INLINE void maxpool_code_row_with(pool_window_fn *window, const dlc_pool2d_shape *s,
+                                      int64_t b, int64_t oh, const float *x, float *pm,
+                                      uint8_t *pos) {
     const int64_t w = s->w, c = s->c;
     const float *xb = x + b * s->h * w * c;
     int64_t h0, h1, ah = oh * s->sh - s->pad_top;
     pool_span(oh, s->sh, s->pad_top, s->ph, s->h, &h0, &h1);
     for (int64_t ow = 0; ow < s->ow; ow++) {
-        int64_t w0, w1, aw = ow * s->sw - s->pad_left;
+        int64_t w0, w1, aw = ow * s->sw - s->pad_left, base = ah * s->pw + aw;
         pool_span(ow, s->sw, s->pad_left, s->pw, w, &w0, &w1);
         float *yo = pm + ow * c;
         uint8_t *po = pos + ow * c;
+        int32_t at[POOL_KB];
+        int64_t k0 = 0;
+        for (; k0 + POOL_KB <= c; k0 += POOL_KB) {
+            window(xb + k0, w, c, h0, h1, w0, w1, s->pw, base, yo + k0, at);
+            for (int k = 0; k < POOL_KB; k++) po[k0 + k] = (uint8_t)at[k];
+        }
+        if (k0 == c) continue;
         const float *first = xb + (h0 * w + w0) * c;
         uint8_t p0 = (uint8_t)((h0 - ah) * s->pw + (w0 - aw));
-        for (int64_t k = 0; k < c; k++) yo[k] = first[k], po[k] = p0;
+        for (int64_t k = k0; k < c; k++) yo[k] = first[k], po[k] = p0;
         for (int64_t ih = h0; ih < h1; ih++)
             for (int64_t iw = (ih == h0 ? w0 + 1 : w0); iw < w1; iw++) {
                 const float *xp = xb + (ih * w + iw) * c;
                 uint8_t pi = (uint8_t)((ih - ah) * s->pw + (iw - aw));
-#pragma omp simd
-                for (int64_t k = 0; k < c; k++) {
+                for (int64_t k = k0; k < c; k++) {
                     float v = xp[k], bv = yo[k];
                     int gt = v > bv;
                     yo[k] = gt ? v : bv;
@@ -346,10 +359,22 @@ DLC_INLINE void maxpool_code_row_body(const dlc_pool2d_shape *s, int64_t b, int6
             }
     }
 }
-DLC_SIMD_VARIANTS(maxpool_code_row,
-                  (const dlc_pool2d_shape *s, int64_t b, int64_t oh, const float *x, float *pm,
-                   uint8_t *pos),
-                  (s, b, oh, x, pm, pos));
+typedef void maxpool_code_row_fn(const dlc_pool2d_shape *s, int64_t b, int64_t oh,
+                                 const float *x, float *pm, uint8_t *pos);
+static void maxpool_code_row_generic(const dlc_pool2d_shape *s, int64_t b, int64_t oh,
+                                     const float *x, float *pm, uint8_t *pos) {
+    maxpool_code_row_with(pool_window_max, s, b, oh, x, pm, pos);
+}
+#if DLC_X86
+DLC_TARGET_AVX2 static void maxpool_code_row_avx2(const dlc_pool2d_shape *s, int64_t b,
+                                                  int64_t oh, const float *x, float *pm,
+                                                  uint8_t *pos) {
+    maxpool_code_row_with(pool_window_max_avx2, s, b, oh, x, pm, pos);
+}
+#endif
+/* As maxpool_row: the AVX-512 level runs the AVX2 instance (same bits). */
+static maxpool_code_row_fn *const maxpool_code_row_variants[DLC_SIMD_NLEVELS] =
+    DLC_SIMD_TABLE(maxpool_code_row_generic, maxpool_code_row_avx2, maxpool_code_row_avx2);
 
 /* Values per stack buffer of the fused forward (a multiple of 64, the uniform group). */
 #define PD_CHUNK 1024
@@ -366,8 +391,7 @@ dlc_status dlc_maxpool2d_dropout_forward(const dlc_pool2d_shape *s, const float 
     size_t yb = (size_t)(s->n * s->oh * s->ow * s->c) * sizeof(float);
     DLC_CHECK(pool_disjoint(x, xb, y, yb) && pool_disjoint(x, xb, code, yb / 4) &&
               pool_disjoint(y, yb, code, yb / 4));
-    void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, float *, uint8_t *) =
-        DLC_SIMD_PICK(maxpool_code_row);
+    maxpool_code_row_fn *row = DLC_SIMD_PICK(maxpool_code_row);
     const float scale = 1.0f / (1.0f - rate);
     const int64_t rows = s->n * s->oh, rowlen = s->ow * s->c;
     const int par = pool_parallel(rows * s->ow * s->c * s->ph * s->pw);
