@@ -110,6 +110,24 @@ def test_threads_and_serial_bit_identical(simd, threads, rng, m, n, k, ta, tb):
     assert_gemm_close(outs[0], a, b, c0, ta, tb, 0.5, 2.0)
 
 
+@pytest.mark.parametrize("m,n,k", [(128, 128, 9216), (40, 100, 1024), (30, 64, 2048), (26, 50, 1000)])
+def test_rows_at_a_critical_stride_have_the_bits_of_transposed_a(simd, threads, rng, m, n, k):
+    """Rows of A whose stride is a multiple of 2 KB (k = 1024, 2048, 9216: a dense layer's
+    input) are packed instead of read in place; either way every element gets the same chain,
+    so A and A.T with trans_a (always read in place) give the same bits, with the epilogue."""
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    for nt in (1, 2):
+        threads(nt)
+        c1, c2 = np.full((m, n), np.nan, np.float32), np.full((m, n), np.nan, np.float32)
+        _C.gemm(a, b, c1, bias=bias, relu=True)
+        _C.gemm(np.ascontiguousarray(a.T), b, c2, trans_a=True, bias=bias, relu=True)
+        assert np.array_equal(c1, c2)
+    np.testing.assert_allclose(c1, np.maximum(a.astype(np.float64) @ b + bias, 0.0),
+                               rtol=1e-4, atol=1e-3 * np.sqrt(k))
+
+
 def test_simd_paths_agree_closely(rng):
     """Each path is checked against float64 above; here the paths see the very same data."""
     a, b, c0 = operands(rng, 77, 53, 301, False, True)
