@@ -164,7 +164,8 @@ dlc_fault dlc_pool2d_fault(const dlc_pool2d_shape *s);
 dlc_fault dlc_pool2d_set_output(dlc_pool2d_shape *s);
 /* Padded positions never win a max and are excluded from an average's count (Keras/TF). */
 /* argmax (n, oh, ow, c) int32: the flat index (ih * w + iw) of the winner within its image;
- * of equal values the first in row-major window order wins. Outputs must not overlap inputs. */
+ * of equal values the first in row-major window order wins; NULL: y only (inference). Outputs
+ * must not overlap inputs. */
 dlc_status dlc_maxpool2d_forward(const dlc_pool2d_shape *s, const float *x, float *y,
                                  int32_t *argmax);
 /* dx += dy routed to argmax. An argmax entry that does not name a position inside its own

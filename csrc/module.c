@@ -703,9 +703,11 @@ KERNEL(conv2d_backward_weights, fam_conv, "dw += the kernel gradient, db += the 
 /* ---------------------------------------------------------------- pool2d */
 #define POOLED(nm, ty, fl) ARR(nm, ty, fl, "n, oh, ow, c")
 #define POOL_HYPER INTS(pool_size, 2, 2, 1, "ph, pw"), INTS(strides, 2, 2, 1, "sh, sw"), PADDING
-KERNEL(maxpool2d_forward, fam_pool, "max pooling, NHWC; argmax (int32) is ih * w + iw.",
+KERNEL(maxpool2d_forward, fam_pool, "max pooling, NHWC; argmax (int32) is ih * w + iw (None: "
+       "not written, for inference).",
        dlc_maxpool2d_forward(&S.pool, A(0), A(1), A(2)),
-       .p = {NHWC(x, 0), POOLED(y, K_F32, F_OUT), POOLED(argmax, K_I32, F_OUT), POOL_HYPER});
+       .p = {NHWC(x, 0), POOLED(y, K_F32, F_OUT), POOLED(argmax, K_I32, F_OUT | F_OPT),
+             POOL_HYPER});
 KERNEL(maxpool2d_backward, fam_pool, "dx += dy routed to argmax (accumulate=False: dx =; "
        "relu_y, overwrite only: the pooled output of a ReLU's result, its backward fused).",
        dlc_maxpool2d_backward_ex(&S.pool, A(0), A(1), A(3), A(2), B(7)),

@@ -221,15 +221,16 @@ DLC_INLINE void maxpool_row_with(pool_window_fn *window, const dlc_pool2d_shape 
         pool_span(ow, s->sw, s->pad_left, s->pw, w, &w0, &w1);
         int64_t o = ((b * s->oh + oh) * s->ow + ow) * c;
         float *yo = y + o;
-        int32_t *ao = argmax + o;
+        int32_t *ao = argmax ? argmax + o : NULL, drop[POOL_KB]; /* no argmax: into drop */
         int64_t k0 = 0;
         for (; k0 + POOL_KB <= c; k0 += POOL_KB) /* the window's max in registers, one store */
-            window(xb + k0, w, c, h0, h1, w0, w1, w, 0, yo + k0, ao + k0);
+            window(xb + k0, w, c, h0, h1, w0, w1, w, 0, yo + k0, ao ? ao + k0 : drop);
         if (k0 == c) continue;
-        pool_copy(c - k0, xb + (h0 * w + w0) * c + k0, yo + k0, ao + k0, (int32_t)(h0 * w + w0));
+        int32_t *at = ao ? ao + k0 : drop; /* fewer than POOL_KB channels left */
+        pool_copy(c - k0, xb + (h0 * w + w0) * c + k0, yo + k0, at, (int32_t)(h0 * w + w0));
         for (int64_t ih = h0; ih < h1; ih++)
             for (int64_t iw = (ih == h0 ? w0 + 1 : w0); iw < w1; iw++)
-                pool_max(c - k0, xb + (ih * w + iw) * c + k0, yo + k0, ao + k0,
+                pool_max(c - k0, xb + (ih * w + iw) * c + k0, yo + k0, at,
                          (int32_t)(ih * w + iw));
     }
 }
@@ -253,11 +254,12 @@ dlc_status dlc_maxpool2d_forward(const dlc_pool2d_shape *s, const float *x, floa
                                  int32_t *argmax) {
     dlc_status st = dlc_pool2d_check(s);
     if (st != DLC_OK) return st;
-    DLC_CHECK(x != NULL && y != NULL && argmax != NULL);
+    DLC_CHECK(x != NULL && y != NULL);
     size_t xb = (size_t)(s->n * s->h * s->w * s->c) * sizeof(float);
     size_t yb = (size_t)(s->n * s->oh * s->ow * s->c) * sizeof(float);
-    DLC_CHECK(pool_disjoint(x, xb, y, yb) && pool_disjoint(x, xb, argmax, yb) &&
-              pool_disjoint(y, yb, argmax, yb));
+    size_t ab = argmax ? yb : 0; /* argmax may be NULL: the max only (inference) */
+    DLC_CHECK(pool_disjoint(x, xb, y, yb) && pool_disjoint(x, xb, argmax, ab) &&
+              pool_disjoint(y, yb, argmax, ab));
     void (*row)(const dlc_pool2d_shape *, int64_t, int64_t, const float *, float *, int32_t *) =
         DLC_SIMD_PICK(maxpool_row);
     int64_t rows = s->n * s->oh;

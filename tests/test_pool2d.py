@@ -74,6 +74,43 @@ def test_maxpool(rng, simd, case):
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids)
+def test_maxpool_without_argmax_has_the_same_max(rng, simd, threads, case):
+    """argmax=None (inference) writes y only, with the bits of the full forward."""
+    n, h, w, c, pool, strides, pad = unpack(case)
+    x = rng.standard_normal((n, h, w, c)).astype(np.float32)
+    want_y, _ = ref.maxpool2d_ref(x, pool, strides, pad)
+    for nt in (1, 2):
+        threads(nt)
+        y = np.full(want_y.shape, np.nan, np.float32)
+        _C.maxpool2d_forward(x, y, None, **geo(pool, strides, pad))
+        np.testing.assert_array_equal(y, want_y)
+
+
+def test_inference_forward_keeps_no_argmax_and_training_still_does(rng):
+    """predict and evaluate skip the argmax that only backward reads; a training step
+    afterwards (the same workspace) still routes its gradient through the argmax."""
+    import dlc
+    from dlc import layers as L
+
+    dlc.utils.set_random_seed(0)
+    model = dlc.models.Sequential([L.Input((6, 6, 16)), L.MaxPooling2D(2), L.Flatten(),
+                                   L.Dense(3)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = rng.standard_normal((4, 6, 6, 16)).astype(np.float32)
+    y = rng.standard_normal((4, 3)).astype(np.float32)
+    before = model.predict(x, verbose=0)
+    model.evaluate(x, y, verbose=0)
+    with model._workspace() as ws:
+        assert ws.ctxs[0].saved["argmax"] is None
+    k0 = model.layers[-1].kernel.numpy()
+    model.train_on_batch(x, y)
+    with model._workspace() as ws:
+        assert ws.ctxs[0].saved["argmax"] is not None
+    assert not np.array_equal(model.layers[-1].kernel.numpy(), k0)
+    assert not np.array_equal(model.predict(x, verbose=0), before)
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
 def test_avgpool(rng, simd, case):
     n, h, w, c, pool, strides, pad = unpack(case)
     x = rng.standard_normal((n, h, w, c)).astype(np.float32)

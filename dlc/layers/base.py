@@ -70,6 +70,8 @@ class Ctx:
     `relu_out` is set by the executor when it fused the ReLU layer that follows this node into
     it (`Layer._can_fuse_relu`): forward applies the ReLU to its output, backward its mask.
     `dropout_after` likewise holds a fused Dropout layer that follows (`_can_fuse_dropout`).
+    `inference` is set by the executor when no backward follows this forward (predict,
+    evaluate): forward may then skip what only backward reads (max pooling's argmax).
     """
 
     def __init__(self) -> None:
@@ -79,6 +81,7 @@ class Ctx:
         self.fresh: Tuple[bool, ...] = ()
         self.relu_out = False
         self.dropout_after: Any = None
+        self.inference = False
 
     def overwrite(self, i: int = 0) -> bool:
         """Whether backward writes input i's gradient rather than adding to it."""

@@ -74,7 +74,7 @@ class MaxPooling2D(_Pooling2D):
             drop._step += 1
             ctx.saved["code"], ctx.saved["rate"] = code, drop.rate
             return y
-        argmax = ctx.buf("argmax", out_shape, np.int32)
+        argmax = None if ctx.inference else ctx.buf("argmax", out_shape, np.int32)
         _C.maxpool2d_forward(x, y, argmax, **geo)
         ctx.saved["argmax"] = argmax
         return y

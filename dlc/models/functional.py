@@ -235,16 +235,20 @@ class Functional(Layer):
         self._fusion = (self._graph_version, plan)
         return plan
 
-    def run_forward(self, ws: Workspace, xs: Sequence[np.ndarray], training: bool) -> Tape:
+    def run_forward(self, ws: Workspace, xs: Sequence[np.ndarray], training: bool,
+                    inference: bool = False) -> Tape:
         """Runs every node in topological order on the input arrays `xs` (float32,
         C-contiguous, one per model input). A ReLU or Dropout fused into its producer
-        (`_fusion_plan`) is not run: its output is the producer's."""
+        (`_fusion_plan`) is not run: its output is the producer's. `inference`: no backward
+        will follow (predict, evaluate), so layers need not keep what only backward reads
+        (`Ctx.inference`)."""
         vals: Dict[int, np.ndarray] = {id(t): x for t, x in zip(self._inputs, xs)}
         plan = self._fusion_plan()
         for i, (node, ctx, fused) in enumerate(zip(self._nodes, ws.ctxs, plan)):
             if fused in (FUSED_RELU, FUSED_DROPOUT):
                 vals[id(node.output)] = vals[id(node.inputs[0])]
                 continue
+            ctx.inference = inference
             ctx.relu_out = fused == RELU_OUT
             ctx.dropout_after = (self._nodes[self._fusion_partner[i]].layer if fused == DROPOUT_OUT
                                  else None)
@@ -275,16 +279,16 @@ class Functional(Layer):
             _C.plan_run(plan)
             return outs
         if entry is False or not self._inference_plan_ok():
-            return self.run_forward(ws, xs, training=False).outputs
+            return self.run_forward(ws, xs, training=False, inference=True).outputs
         ins = [ws.scratch.buf(f"plan_input{i}", x.shape) for i, x in enumerate(xs)]
         for buf, x in zip(ins, xs):
             np.copyto(buf, x)
         try:
             _C.plan_begin()
         except RuntimeError:  # another thread is recording: run this call plainly
-            return self.run_forward(ws, xs, training=False).outputs
+            return self.run_forward(ws, xs, training=False, inference=True).outputs
         try:
-            outs = self.run_forward(ws, ins, training=False).outputs
+            outs = self.run_forward(ws, ins, training=False, inference=True).outputs
         except BaseException:
             _C.plan_end()
             raise

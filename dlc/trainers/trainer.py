@@ -145,7 +145,7 @@ class Trainer:
 
     def test_step(self, ws: Workspace, plan: StepPlan, batch: D.Batch, trackers: Trackers) -> float:
         """Loss and metrics of a batch in inference mode; returns the batch's loss."""
-        tape = self.run_forward(ws, batch.xs, training=False)
+        tape = self.run_forward(ws, batch.xs, training=False, inference=True)
         loss, per_output_loss = self._compile_loss.value(tape, batch)
         loss += plan.regularization(with_gradients=False)
         trackers.update(loss, per_output_loss, batch, tape.outputs)
