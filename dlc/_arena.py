@@ -52,6 +52,9 @@ class Variable:
         self.grad: Optional[np.ndarray] = None
         self.arena: Optional["Arena"] = None
         self.offset = -1
+        # True while this training step's backward has not written the gradient yet
+        # (Arena.begin_gradients): its first writer overwrites it instead of adding.
+        self.grad_fresh = False
 
     @property
     def size(self) -> int:
@@ -60,6 +63,12 @@ class Variable:
     @property
     def dtype(self) -> str:
         return "float32"
+
+    def take_grad_fresh(self) -> bool:
+        """Whether the caller is the gradient's first writer in this backward pass (so it
+        overwrites `grad`, which holds no value yet); later calls return False (add)."""
+        fresh, self.grad_fresh = self.grad_fresh, False
+        return fresh
 
     def numpy(self) -> np.ndarray:
         """A copy of the value as a NumPy array."""
@@ -98,6 +107,7 @@ class Arena:
         self.grads = np.zeros(0, np.float32)      # their gradients
         self.state = np.zeros(0, np.float32)      # non-trainable values
         self.finalized = False
+        self._fresh = False  # begin_gradients called and not yet settled
 
     def finalize(self, variables: Sequence[Variable]) -> None:
         """Allocates the arenas for `variables`, copies in values they already hold (a layer
@@ -153,3 +163,23 @@ class Arena:
     def zero_grads(self) -> None:
         """Zeroes every gradient (one fill)."""
         self.grads.fill(0.0)
+
+    def begin_gradients(self) -> None:
+        """Starts a backward pass without zero-filling the gradients: every gradient is
+        marked fresh, its first writer overwrites it (`Variable.take_grad_fresh`), and
+        `settle_gradients` zeroes those no kernel wrote."""
+        for v in self.variables:
+            if v.grad is not None:
+                v.grad_fresh = True
+        self._fresh = True
+
+    def settle_gradients(self) -> None:
+        """Zeroes every gradient still fresh: before a layer that only adds into its
+        gradients, and after the backward pass (gradients nothing reached are zero)."""
+        if not self._fresh:
+            return
+        for v in self.variables:
+            if v.grad_fresh:
+                v.grad.fill(0.0)
+                v.grad_fresh = False
+        self._fresh = False

@@ -24,16 +24,26 @@ def _poison(ctx):
             _poison(obj.grads)
 
 
-def _pass(model, ws, x, dy):
-    """Weight gradients and the input gradient of one forward/backward in workspace `ws`."""
+def _pass(model, ws, x, dy, fresh=False):
+    """Weight gradients and the input gradient of one forward/backward in workspace `ws`.
+    fresh: as a training step does, no zero fill (every weight gradient NaN-poisoned, then
+    marked fresh: its first writer overwrites it, the executor zeroes the rest)."""
     arena = model._ensure_arena()
     for layer in model.layers:
-        if isinstance(layer, L.Dropout):
+        if isinstance(layer, (L.Dropout, L.DropConnect)):
             layer._step = 0  # the same mask in both passes
     tape = model.run_forward(ws, [x], training=True)
-    arena.zero_grads()
     dx = np.zeros_like(x)
-    model.run_backward(tape, [dy], input_grads=[dx])
+    if fresh:
+        for v in arena.variables:
+            if v.grad is not None:
+                v.grad.fill(np.nan)
+        arena.begin_gradients()
+        model.run_backward(tape, [dy], input_grads=[dx], params=arena)
+        arena.settle_gradients()
+    else:
+        arena.zero_grads()
+        model.run_backward(tape, [dy], input_grads=[dx])
     return [tape.outputs[0].copy(), dx] + [v.grad.copy() for v in model.trainable_weights]
 
 
@@ -56,6 +66,8 @@ def _check_poisoned(model, x, seed=0):
         _poison(ctx)
     _poison(ws.grads)
     _assert_same(first, _pass(model, ws, x, dy))
+    # and without the weight gradients' zero fill (a training step's way): the same bits
+    _assert_same(first, _pass(model, ws, x, dy, fresh=True))
 
 
 def _images(n=3, h=10, w=9, c=3, seed=0):
@@ -110,6 +122,62 @@ def test_nested_model_and_global_pooling():
     _check_poisoned(Model(inp, out), _images())
 
 
+def test_weight_gradients_without_zero_fill_shared_frozen_and_wrapped_layers():
+    """A layer called twice (its first call overwrites, the second adds), a frozen layer, a
+    DropConnect-wrapped Dense and a Conv2DTranspose (layers that only add: the executor zeroes
+    the fresh gradients before them), a Dense that nothing reaches: the same gradients as
+    after a zero fill."""
+    dlc.utils.set_random_seed(5)
+    inp = L.Input(shape=(10, 9, 3))
+    shared = L.Conv2D(4, 3, padding="same", activation="relu")
+    a = shared(inp)
+    b = shared(L.Conv2D(3, 1)(inp))
+    frozen = L.Conv2D(4, 1, name="frozen")
+    frozen.trainable = False
+    h = L.Add()([a, b, frozen(inp)])
+    h = L.Conv2DTranspose(2, 3, padding="same")(h)
+    f = L.Flatten()(h)
+    out = L.Dense(4)(L.DropConnect(L.Dense(6, activation="relu"), rate=0.3, seed=3)(f))
+    out = L.Add()([out, L.Dense(4)(f)])
+    _check_poisoned(Model(inp, out), _images())
+
+
+def test_train_step_skips_the_zero_fill_with_the_same_result():
+    """train_on_batch (fresh gradients, regularizers added after the backward) gives the bits
+    of a step on zero-filled gradients."""
+    from dlc.examples.mnist_cnn import build_model
+    from dlc.models.functional import Workspace
+
+    x = _images(4, 28, 28, 1)
+    y = np.eye(10, dtype=np.float32)[[1, 3, 5, 7]]
+    models = []
+    for _ in range(2):
+        dlc.utils.set_random_seed(6)
+        m = build_model((28, 28, 1), 10)
+        m.layers[-1].kernel_regularizer = dlc.regularizers.L2(1e-3)
+        m.compile(optimizer="adam", loss="categorical_crossentropy")
+        models.append(m)
+    for _ in range(2):
+        models[0].train_on_batch(x, y)
+    # the second: the same steps with the arena zero-filled before every backward
+    m = models[1]
+    orig = type(m.run_backward)
+
+    def zero_then_backward(tape, output_grads, linear_grads=None, input_grads=None, params=None):
+        m._arena.zero_grads()
+        type(m).run_backward(m, tape, output_grads, linear_grads, input_grads)
+
+    m.run_backward = zero_then_backward
+    try:
+        for _ in range(2):
+            m.train_on_batch(x, y)
+    finally:
+        del m.run_backward
+    assert orig is not None
+    for u, v in zip(models[0].get_weights(), models[1].get_weights()):
+        assert np.array_equal(u, v)
+
+
 def test_unused_branch_gets_zero_gradient():
     """A node whose output reaches no loss: its gradient is zero, not a stale buffer."""
     dlc.utils.set_random_seed(4)
@@ -131,6 +199,19 @@ def test_unused_branch_gets_zero_gradient():
         model.run_backward(tape, [np.ones((4, 3), np.float32), None])
         k = model.get_layer("unused").kernel.grad
         assert np.array_equal(k, np.zeros_like(k))
+    # without the zero fill (a training step's way): a gradient no kernel writes (a frozen
+    # layer's) is zeroed by settle_gradients, the others are overwritten
+    frozen = model.get_layer("unused")
+    frozen.trainable = False
+    tape = model.run_forward(ws, [x], training=True)
+    for v in arena.variables:
+        v.grad.fill(np.nan)
+    arena.begin_gradients()
+    model.run_backward(tape, [np.ones((4, 3), np.float32), None], params=arena)
+    assert np.isnan(k).all()  # nothing wrote it
+    arena.settle_gradients()
+    assert np.array_equal(k, np.zeros_like(k))
+    assert all(np.isfinite(v.grad).all() for v in arena.variables)
 
 
 @pytest.mark.parametrize("kind", ["conv", "dense", "separable", "depthwise"])

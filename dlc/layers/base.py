@@ -199,6 +199,9 @@ class Layer:
     """
 
     _overwrites_dx = False
+    # Backward honours Variable.take_grad_fresh for every weight gradient it writes (in a
+    # training step the executor then skips zero-filling them; see Functional.run_backward).
+    _overwrites_param_grads = False
     # Inference forward is only dlc._C calls on the node's buffers, the weights and its input
     # (reshapes and pass-throughs aside): a recorded plan may replay it (Functional).
     _plan_safe = False

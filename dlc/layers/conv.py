@@ -122,6 +122,7 @@ class Conv2D(Layer):
                     groups=self._groups_for(c)), (oh, ow)
 
     _overwrites_dx = True
+    _overwrites_param_grads = True  # _conv_backward; a subclass with its own backward says False
 
     def forward(self, ctx, x, training):
         geo, (oh, ow) = self._geometry(x.shape[1], x.shape[2], x.shape[3])
@@ -152,8 +153,13 @@ class Conv2D(Layer):
         """The convolution's gradients from dz (or from dy * (mask > 0) with a mask)."""
         geo = ctx.saved["geo"]
         if self.trainable:
+            fresh = self.kernel.take_grad_fresh()
+            if self.use_bias and self.bias.take_grad_fresh() != fresh:  # one flag for both
+                (self.kernel if fresh else self.bias).grad.fill(0.0)
+                fresh = False
             _C.conv2d_backward_weights(ctx.saved["x"], dz, self._kernel_view(self.kernel.grad),
-                                       self.bias.grad if self.use_bias else None, dy_mask=mask, **geo)
+                                       self.bias.grad if self.use_bias else None, dy_mask=mask,
+                                       accumulate=not fresh, **geo)
         if dx is not None:
             _C.conv2d_backward_data(dz, self._kernel_view(self.kernel.value), dx, dy_mask=mask,
                                     accumulate=not ctx.overwrite(), **geo)
@@ -393,6 +399,7 @@ class Conv2DTranspose(Conv2D):
         return False
 
     _plan_safe = False  # its forward adds the bias with NumPy
+    _overwrites_param_grads = False  # its backward_linear adds into the weight gradients
 
     def backward_linear(self, ctx, dz, dx):
         geo, x = ctx.saved["geo"], ctx.saved["x"]

@@ -144,6 +144,7 @@ class Dense(Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     _overwrites_dx = True
+    _overwrites_param_grads = True
 
     def forward(self, ctx, x, training):
         x2 = x.reshape(-1, x.shape[-1])
@@ -169,9 +170,10 @@ class Dense(Layer):
     def backward_linear(self, ctx, dz, dx):
         dz = dz.reshape(-1, self.units)
         if self.trainable:
-            _C.gemm(ctx.saved["x2"], dz, self.kernel.grad, trans_a=True, beta=1.0)
+            _C.gemm(ctx.saved["x2"], dz, self.kernel.grad, trans_a=True,
+                    beta=0.0 if self.kernel.take_grad_fresh() else 1.0)
             if self.use_bias:
-                _C.colsum(dz, self.bias.grad, accumulate=True)
+                _C.colsum(dz, self.bias.grad, accumulate=not self.bias.take_grad_fresh())
         if dx is not None:
             _C.gemm(dz, self.kernel.value, dx.reshape(-1, dx.shape[-1]), trans_b=True,
                     beta=0.0 if ctx.overwrite() else 1.0)

@@ -302,7 +302,8 @@ class Functional(Layer):
 
     def run_backward(self, tape: Tape, output_grads: Sequence[Optional[np.ndarray]],
                      linear_grads: Optional[Dict[int, np.ndarray]] = None,
-                     input_grads: Optional[Sequence[Optional[np.ndarray]]] = None) -> None:
+                     input_grads: Optional[Sequence[Optional[np.ndarray]]] = None,
+                     params: Optional[Arena] = None) -> None:
         """Runs every node's backward in reverse order.
 
         Args:
@@ -313,6 +314,9 @@ class Functional(Layer):
                 of its pre-activation directly (the loss was fused with its softmax).
             input_grads: per model input, an array to accumulate that input's gradient into
                 (or None); used when the model runs as a layer.
+            params: the arena whose gradients `begin_gradients` marked fresh (a training
+                step): a layer with `_overwrites_param_grads` overwrites a fresh gradient,
+                before any other layer with weights the fresh ones are zeroed.
         """
         ws, vals = tape.ws, tape.values
         # Every node output gets a gradient buffer, allocated once and never zero-filled: the
@@ -352,6 +356,8 @@ class Functional(Layer):
                 if g is not None:
                     written.add(id(g))
             ctx.fresh = tuple(fresh)
+            if params is not None and not node.layer._overwrites_param_grads and node.layer.weights:
+                params.settle_gradients()  # it adds into its weights' gradients: zero them first
             arg = dxs if node.multi else dxs[0]
             dz = linear.get(id(node))
             if dz is not None:
