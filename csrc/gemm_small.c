@@ -40,6 +40,19 @@ typedef struct {
     int relu;
 } small_job;
 
+/* The epilogue of k block [pc, pc + kc) (gemm.c's rule): beta on the first block and 1 after,
+ * the bias (from column j0) on the first block, the ReLU on the last. */
+typedef struct {
+    float beta;
+    const float *bias;
+    int relu;
+} small_epi;
+static inline small_epi small_epi_of(const small_job *g, int64_t j0, int64_t pc, int64_t kc) {
+    small_epi e = {pc == 0 ? g->beta : 1.0f, pc == 0 && g->bias ? g->bias + j0 : NULL,
+                   pc + kc == g->k ? g->relu : 0};
+    return e;
+}
+
 /* One k block [pc, pc + kc) of rows x cols (<= 4 x SM_NR) of C from column j0. */
 typedef void (*small_fn)(const small_job *g, int rows, int64_t j0, int64_t cols, int64_t pc,
                          int64_t kc);
@@ -70,9 +83,9 @@ static void small_generic(const small_job *g, int rows, int64_t j0, int64_t cols
             for (int64_t j = 0; j < cols; j++) acc[i][j] += ai * bp[j];
         }
     }
-    float beta = pc == 0 ? g->beta : 1.0f;
-    const float *bias = pc == 0 && g->bias ? g->bias + j0 : NULL;
-    int relu = pc + kc == g->k ? g->relu : 0;
+    const small_epi e = small_epi_of(g, j0, pc, kc);
+    const float beta = e.beta, *bias = e.bias;
+    const int relu = e.relu;
     for (int i = 0; i < rows; i++) {
         float *ci = g->c + i * g->ldc + j0;
         for (int64_t j = 0; j < cols; j++)
@@ -84,6 +97,44 @@ static void small_generic(const small_job *g, int rows, int64_t j0, int64_t cols
 }
 
 #if DLC_X86
+/* The epilogue of one k block for R rows x cols columns of C from column j0, the sums in t
+ * (row stride ldt), 8 columns per ymm, masked past cols: gemm.c's ukr_avx2_store formulas,
+ * hence the bits of its micro-kernels (both SIMD levels here store through it). */
+DLC_TARGET_AVX2 static inline __attribute__((always_inline)) void
+small_store_avx2(const small_job *g, int R, int64_t j0, int64_t cols, const float *t,
+                 int64_t ldt, int64_t pc, int64_t kc) {
+    const small_epi e = small_epi_of(g, j0, pc, kc);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256 va = _mm256_set1_ps(g->alpha), vb = _mm256_set1_ps(e.beta);
+    const __m256 z = _mm256_setzero_ps();
+    for (int i = 0; i < R; i++) {
+        float *ci = g->c + i * g->ldc + j0;
+        const float *ti = t + i * ldt;
+        for (int64_t j = 0; j < cols; j += 8) {
+            const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(cols - j)), lane);
+            const __m256 acc = _mm256_loadu_ps(ti + j);
+            __m256 r;
+            if (e.beta == 0.0f && !e.bias && !e.relu) {
+                r = _mm256_mul_ps(va, acc);
+            } else {
+                __m256 bb = e.bias ? _mm256_maskload_ps(e.bias + j, m) : z;
+                if (e.beta == 0.0f) {
+                    r = e.bias ? _mm256_fmadd_ps(va, acc, bb) : _mm256_mul_ps(va, acc);
+                } else {
+                    __m256 cv = _mm256_maskload_ps(ci + j, m);
+                    r = _mm256_fmadd_ps(va, acc, _mm256_mul_ps(vb, cv));
+                    if (e.bias) r = _mm256_add_ps(r, bb);
+                }
+                if (e.relu) {
+                    __m256 lo = _mm256_add_ps(_mm256_mul_ps(z, r), z);
+                    r = _mm256_blendv_ps(lo, r, _mm256_cmp_ps(r, z, _CMP_GT_OQ));
+                }
+            }
+            _mm256_maskstore_ps(ci + j, m, r);
+        }
+    }
+}
+
 /* AVX2 + FMA: R <= SM_MR rows (a constant after inlining) x 16 columns, twelve accumulators
  * at most (the 16 ymm registers hold them, the two rows of B and the broadcast A), columns
  * masked past `cols`. gemm.c's ukr_avx2_store formulas for the epilogue. */
@@ -92,7 +143,7 @@ small_avx2_rows(int R, const small_job *g, int64_t j0, int64_t cols, int64_t pc,
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i mask[2] = {_mm256_cmpgt_epi32(_mm256_set1_epi32((int)cols), lane),
                              _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(cols - 8)), lane)};
-    const __m256 va = _mm256_set1_ps(g->alpha), z = _mm256_setzero_ps();
+    const __m256 z = _mm256_setzero_ps();
     __m256 acc[SM_MR][2];
 #pragma GCC unroll 6
     for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = z;
@@ -108,35 +159,13 @@ small_avx2_rows(int R, const small_job *g, int64_t j0, int64_t cols, int64_t pc,
             acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
         }
     }
-    float beta = pc == 0 ? g->beta : 1.0f;
-    const float *bias = pc == 0 && g->bias ? g->bias + j0 : NULL;
-    int relu = pc + kc == g->k ? g->relu : 0;
-    const __m256 vb = _mm256_set1_ps(beta);
+    float t[SM_MR * SM_NR];
 #pragma GCC unroll 6
     for (int i = 0; i < R; i++) {
-        float *ci = g->c + i * g->ldc + j0;
-#pragma GCC unroll 2
-        for (int v = 0; v < 2; v++) {
-            __m256 r;
-            if (beta == 0.0f && !bias && !relu) {
-                r = _mm256_mul_ps(va, acc[i][v]);
-            } else {
-                __m256 bb = bias ? _mm256_maskload_ps(bias + 8 * v, mask[v]) : z;
-                if (beta == 0.0f) {
-                    r = bias ? _mm256_fmadd_ps(va, acc[i][v], bb) : _mm256_mul_ps(va, acc[i][v]);
-                } else {
-                    __m256 cv = _mm256_maskload_ps(ci + 8 * v, mask[v]);
-                    r = _mm256_fmadd_ps(va, acc[i][v], _mm256_mul_ps(vb, cv));
-                    if (bias) r = _mm256_add_ps(r, bb);
-                }
-                if (relu) {
-                    __m256 lo = _mm256_add_ps(_mm256_mul_ps(z, r), z);
-                    r = _mm256_blendv_ps(lo, r, _mm256_cmp_ps(r, z, _CMP_GT_OQ));
-                }
-            }
-            _mm256_maskstore_ps(ci + 8 * v, mask[v], r);
-        }
+        _mm256_storeu_ps(t + i * SM_NR, acc[i][0]);
+        _mm256_storeu_ps(t + i * SM_NR + 8, acc[i][1]);
     }
+    small_store_avx2(g, R, j0, cols, t, SM_NR, pc, kc);
 }
 
 DLC_TARGET_AVX2 static void small_avx2(const small_job *g, int rows, int64_t j0, int64_t cols,
@@ -160,8 +189,7 @@ small_avx512_rows(int R, const small_job *g, int64_t j0, int64_t cols, int64_t p
         int64_t left = DLC_MAX(0, DLC_MIN(16, cols - 16 * v));
         mask[v] = (__mmask16)((1u << left) - 1u);
     }
-    const int nv = (int)((cols + 15) / 16);
-    const __m512 va = _mm512_set1_ps(g->alpha), z = _mm512_setzero_ps();
+    const __m512 z = _mm512_setzero_ps();
     __m512 acc[SM_MR][4];
 #pragma GCC unroll 6
     for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = z;
@@ -192,34 +220,12 @@ small_avx512_rows(int R, const small_job *g, int64_t j0, int64_t cols, int64_t p
             }
         }
     }
-    float beta = pc == 0 ? g->beta : 1.0f;
-    const float *bias = pc == 0 && g->bias ? g->bias + j0 : NULL;
-    int relu = pc + kc == g->k ? g->relu : 0;
-    const __m512 vb = _mm512_set1_ps(beta);
+    float t[SM_MR * SM_NR_WIDE];
 #pragma GCC unroll 6
-    for (int i = 0; i < R; i++) {
-        float *ci = g->c + i * g->ldc + j0;
-        for (int v = 0; v < nv; v++) {
-            __m512 r;
-            if (beta == 0.0f && !bias && !relu) {
-                r = _mm512_mul_ps(va, acc[i][v]);
-            } else {
-                __m512 bb = bias ? _mm512_maskz_loadu_ps(mask[v], bias + 16 * v) : z;
-                if (beta == 0.0f) {
-                    r = bias ? _mm512_fmadd_ps(va, acc[i][v], bb) : _mm512_mul_ps(va, acc[i][v]);
-                } else {
-                    __m512 cv = _mm512_maskz_loadu_ps(mask[v], ci + 16 * v);
-                    r = _mm512_fmadd_ps(va, acc[i][v], _mm512_mul_ps(vb, cv));
-                    if (bias) r = _mm512_add_ps(r, bb);
-                }
-                if (relu) {
-                    __m512 lo = _mm512_add_ps(_mm512_mul_ps(z, r), z);
-                    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(r, z, _CMP_GT_OQ), lo, r);
-                }
-            }
-            _mm512_mask_storeu_ps(ci + 16 * v, mask[v], r);
-        }
-    }
+    for (int i = 0; i < R; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; v++) _mm512_storeu_ps(t + i * SM_NR_WIDE + 16 * v, acc[i][v]);
+    small_store_avx2(g, R, j0, cols, t, SM_NR_WIDE, pc, kc);
 }
 
 DLC_TARGET_AVX512 static void small_avx512(const small_job *g, int rows, int64_t j0,
