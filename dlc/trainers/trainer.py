@@ -136,8 +136,10 @@ class Trainer:
         tape = self.run_forward(ws, batch.xs, training=True)
         loss, per_output_loss, output_grads, linear_grads = self._compile_loss.forward_backward(self, tape, batch)
         plan.arena.begin_gradients()  # no zero fill: each gradient's first writer overwrites it
-        self.run_backward(tape, output_grads, linear_grads, params=plan.arena)
-        plan.arena.settle_gradients()
+        try:
+            self.run_backward(tape, output_grads, linear_grads, params=plan.arena)
+        finally:  # also when a layer raised: no gradient is left marked fresh for a later pass
+            plan.arena.settle_gradients()
         loss += plan.regularization(with_gradients=True)
         # The step's gradients are complete here (a data-parallel all-reduce would go here).
         self.optimizer.apply(plan.arena.params, plan.arena.grads, plan.runs, plan.variables)
